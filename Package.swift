@@ -1,0 +1,55 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// One module per concern and per process role; C libraries as system-library targets with
+// apt providers; a small C shim for what Glibc's Swift module does not export.
+let package = Package(
+    name: "steadypost",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "steadypostd", targets: ["steadypostd"]),
+        .executable(name: "steadypost", targets: ["steadypost"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .target(name: "CShim"),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+
+        .target(name: "SteadyCore"),
+        .target(name: "SteadySystem", dependencies: [
+            "CShim", "CSystemd", "SteadyCore", .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "SteadyProtocol", dependencies: ["SteadyCore"]),
+        .target(name: "SteadyConfig", dependencies: ["SteadyCore"]),
+        .target(name: "SteadySupervisor", dependencies: ["SteadyCore", "SteadySystem", "SteadyProtocol", "SteadyConfig"]),
+        .target(name: "SteadyWorker", dependencies: ["SteadyCore", "SteadySystem", "SteadyProtocol", "SteadyConfig"]),
+        .target(name: "SteadyControl", dependencies: ["SteadyCore", "SteadySystem", "SteadyProtocol"]),
+        .executableTarget(name: "steadypostd", dependencies: [
+            "SteadySupervisor", "SteadyWorker", "SteadyConfig",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "steadypost", dependencies: [
+            "SteadyControl", "SteadyConfig",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "SteadyCoreTests", dependencies: ["SteadyCore", "CSQLite", "CCurl", "CSystemd"]),
+        .testTarget(name: "SteadyProtocolTests", dependencies: ["SteadyProtocol"]),
+        .testTarget(name: "SteadyConfigTests", dependencies: ["SteadyConfig"]),
+        .testTarget(name: "SteadySupervisorTests", dependencies: ["SteadySupervisor"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["SteadySystem", "SteadyProtocol", "SteadyControl"]),
+    ]
+)
+
+// The same strict settings for every target, in one place.
+for target in package.targets where target.type != .system {
+    var settings = target.swiftSettings ?? []
+    settings.append(.swiftLanguageMode(.v6))
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    target.swiftSettings = settings
+}

@@ -1,0 +1,45 @@
+#ifndef STEADY_CSHIM_H
+#define STEADY_CSHIM_H
+
+// What Swift's Glibc module lacks: _GNU_SOURCE-only calls and structs, and the wait-status
+// macros. Every function returns -1 and leaves errno set on failure, like the call it wraps.
+
+#include <sys/types.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <signal.h>
+#include <stdint.h>
+
+typedef struct steady_ucred {
+    int32_t pid;
+    uint32_t uid;
+    uint32_t gid;
+} steady_ucred;
+
+int steady_peer_credentials(int fd, steady_ucred *out);
+int steady_accept4_cloexec(int fd);
+int steady_pipe2_cloexec(int fds[2]);
+int steady_pidfd_open(pid_t pid);
+int steady_pidfd_send_signal(int pidfd, int sig);
+int steady_signalfd_block(const int *signals, int count);
+int steady_signalfd_read(int fd, uint32_t *signo);
+int steady_unblock_signals(const int *signals, int count);
+int steady_prlimit(pid_t pid, int resource, uint64_t soft, uint64_t hard);
+int steady_timerfd_create(void);
+int steady_timerfd_arm_ms(int fd, int64_t ms);
+int steady_set_pdeathsig(int sig);
+
+/// Spawns `path` with `argv`/`envp`: `keep_fds[i]` lands on fd `3 + i`, stdio fds on 0/1/2
+/// (-1 keeps the parent's), every other fd closed, own session, empty signal mask, default
+/// dispositions. Returns 0 and the pid, or the errno of the failed exec/spawn.
+int steady_spawn(const char *path, char *const argv[], char *const envp[],
+                 int stdin_fd, int stdout_fd, int stderr_fd,
+                 const int *keep_fds, int keep_count, pid_t *pid_out);
+
+int steady_wifexited(int status);
+int steady_wexitstatus(int status);
+int steady_wifsignaled(int status);
+int steady_wtermsig(int status);
+
+#endif

@@ -1,0 +1,238 @@
+import SteadyCore
+
+/// A validated steadypost configuration: every key has a value (defaults filled in), every
+/// path is absolute (relative paths are resolved against the config file's directory), every
+/// `Role` has a `WorkerConfig`, and every value is within its documented range.
+public struct Config: Sendable, Equatable {
+    /// Where the daemon looks when no `--config` is given.
+    public static let defaultPath = "/etc/steadypost/steadypost.toml"
+
+    /// The config file's path as given to `load` or `parse`; diagnostics name it.
+    public var path: String
+    public var daemon: DaemonConfig
+    public var api: APIConfig
+    /// In file order.
+    public var accounts: [AccountConfig]
+    /// Every role is present.
+    public var workers: [Role: WorkerConfig]
+
+    public init(
+        path: String, daemon: DaemonConfig = DaemonConfig(), api: APIConfig = APIConfig(),
+        accounts: [AccountConfig] = [], workers: [Role: WorkerConfig] = WorkerConfig.allDefaults()
+    ) {
+        self.path = path
+        self.daemon = daemon
+        self.api = api
+        self.accounts = accounts
+        self.workers = workers
+    }
+
+    /// What an empty file gives.
+    public static func defaults(path: String) -> Config {
+        Config(path: path)
+    }
+
+    /// The worker settings of `role` (its defaults if the dictionary was edited to lack it).
+    public func worker(_ role: Role) -> WorkerConfig {
+        workers[role] ?? WorkerConfig.defaults(for: role)
+    }
+
+    /// The account named `name`, if any.
+    public func account(named name: String) -> AccountConfig? {
+        accounts.first { $0.name == name }
+    }
+
+    /// The credentials file of `account`: its `credentials` name inside `credentialsDir`, or
+    /// inside `directory` when given (systemd's `CREDENTIALS_DIRECTORY`).
+    public func credentialsPath(for account: AccountConfig, directory: String? = nil) -> String {
+        let dir = directory ?? daemon.credentialsDir
+        return dir.hasSuffix("/") ? dir + account.credentials : dir + "/" + account.credentials
+    }
+}
+
+/// `[daemon]`: where the daemon keeps its files and how it may be controlled.
+public struct DaemonConfig: Sendable, Equatable {
+    /// The SQLite database and the outcome journal.
+    public var stateDir: String
+    /// Holds `control.sock`.
+    public var runtimeDir: String
+    /// Account credential files (overridden by `CREDENTIALS_DIRECTORY` under systemd).
+    public var credentialsDir: String
+    /// A Unix group allowed on the control socket besides root and the service user.
+    public var controlGroup: String?
+    /// Test-only: lets the control socket inject faults into workers (kill, hang, leak).
+    public var allowFaultInjection: Bool
+    /// How long an orderly shutdown may take before remaining children are killed.
+    public var shutdownTimeoutMs: Int64
+
+    public init(
+        stateDir: String = "/var/lib/steadypost", runtimeDir: String = "/run/steadypost",
+        credentialsDir: String = "/etc/steadypost/credentials", controlGroup: String? = nil,
+        allowFaultInjection: Bool = false, shutdownTimeoutMs: Int64 = 10_000
+    ) {
+        self.stateDir = stateDir
+        self.runtimeDir = runtimeDir
+        self.credentialsDir = credentialsDir
+        self.controlGroup = controlGroup
+        self.allowFaultInjection = allowFaultInjection
+        self.shutdownTimeoutMs = shutdownTimeoutMs
+    }
+
+    /// `runtimeDir/control.sock`; always fits in `sockaddr_un.sun_path` for a validated config.
+    public var controlSocketPath: String {
+        runtimeDir.hasSuffix("/") ? runtimeDir + "control.sock" : runtimeDir + "/control.sock"
+    }
+}
+
+/// `[api]`: the HTTP API, `/health`, `/metrics` and dashboard listener.
+public struct APIConfig: Sendable, Equatable {
+    /// A host name or IP address; an IPv6 address without brackets.
+    public var host: String
+    /// 0 asks the kernel for a free port.
+    public var port: Int
+
+    public init(host: String = "127.0.0.1", port: Int = 8787) {
+        self.host = host
+        self.port = port
+    }
+
+    /// `HOST:PORT`, with an IPv6 host in brackets.
+    public var listen: String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+
+    /// Splits `HOST:PORT` (`[v6]:PORT` for IPv6); nil when malformed or the port is not 0-65535.
+    public static func parseListen(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":") else { return nil }
+        var host = String(text[..<colon])
+        let portText = text[text.index(after: colon)...]
+        if host.hasPrefix("[") {
+            guard host.hasSuffix("]"), host.count > 2 else { return nil }
+            host = String(host.dropFirst().dropLast())
+            guard host.contains(":") else { return nil }
+        } else if host.contains(":") {
+            return nil  // IPv6 needs brackets
+        }
+        guard !host.isEmpty, !host.contains(where: { $0 == " " || $0 == "\t" || $0 == "/" || $0 == "[" || $0 == "]" })
+        else { return nil }
+        guard !portText.isEmpty, portText.count <= 5, portText.allSatisfy({ $0.isASCII && $0.isNumber }),
+            let port = Int(portText), port <= 65535
+        else { return nil }
+        return (host, port)
+    }
+}
+
+/// `[[accounts]]`: one social account steadypost posts as.
+public struct AccountConfig: Sendable, Equatable {
+    /// Unique, 1-64 characters of `a-z`, `0-9` and `-`.
+    public var name: String
+    public var platform: Platform
+    /// `http://` or `https://`, without a trailing slash.
+    public var baseURL: String
+    /// A file name inside the credentials directory.
+    public var credentials: String
+    public var quota: Quota
+    /// The line of the account's `[[accounts]]` header (0 when built in code).
+    public var line: Int
+
+    public init(
+        name: String, platform: Platform, baseURL: String, credentials: String, quota: Quota = Quota(),
+        line: Int = 0
+    ) {
+        self.name = name
+        self.platform = platform
+        self.baseURL = baseURL
+        self.credentials = credentials
+        self.quota = quota
+        self.line = line
+    }
+}
+
+/// Posting quota of one account: at most `hourly` posts in any hour and `daily` in any day;
+/// `hourly <= daily`.
+public struct Quota: Sendable, Equatable {
+    public var hourly: Int
+    public var daily: Int
+
+    public init(hourly: Int = 30, daily: Int = 300) {
+        self.hourly = hourly
+        self.daily = daily
+    }
+}
+
+/// How a worker is restarted after it dies: exponential backoff from `baseDelayMs` capped at
+/// `maxDelayMs`; more than `intensity` restarts within `windowMs` parks the worker as failed;
+/// a child that stays up `stableAfterMs` has its backoff reset.
+public struct RestartPolicy: Sendable, Equatable {
+    public var baseDelayMs: Int64
+    public var maxDelayMs: Int64
+    public var intensity: Int
+    public var windowMs: Int64
+    public var stableAfterMs: Int64
+
+    public init(
+        baseDelayMs: Int64 = 250, maxDelayMs: Int64 = 30_000, intensity: Int = 5, windowMs: Int64 = 60_000,
+        stableAfterMs: Int64 = 30_000
+    ) {
+        self.baseDelayMs = baseDelayMs
+        self.maxDelayMs = maxDelayMs
+        self.intensity = intensity
+        self.windowMs = windowMs
+        self.stableAfterMs = stableAfterMs
+    }
+}
+
+/// `[workers.ROLE]`: one worker's switch, resource limits, liveness timing and restart policy.
+/// For a validated config `hangTimeoutMs > 2 × heartbeatIntervalMs` and
+/// `restart.baseDelayMs <= restart.maxDelayMs`.
+public struct WorkerConfig: Sendable, Equatable {
+    public var role: Role
+    public var enabled: Bool
+    /// cgroup `memory.max` / RLIMIT_AS-style cap, bytes.
+    public var memoryMax: UInt64
+    /// cgroup `pids.max` / RLIMIT_NPROC-style cap.
+    public var pidsMax: Int
+    /// RLIMIT_NOFILE.
+    public var openFilesMax: Int
+    /// How often the worker sends a heartbeat.
+    public var heartbeatIntervalMs: Int64
+    /// No heartbeat for this long means the worker is hung and is killed.
+    public var hangTimeoutMs: Int64
+    /// SIGTERM → SIGKILL grace.
+    public var termGraceMs: Int64
+    /// How long a stopping worker may take to finish its current jobs.
+    public var drainTimeoutMs: Int64
+    public var restart: RestartPolicy
+    /// Jobs the worker runs at once.
+    public var concurrency: Int
+
+    public init(
+        role: Role, enabled: Bool = true, memoryMax: UInt64? = nil, pidsMax: Int? = nil, openFilesMax: Int = 1024,
+        heartbeatIntervalMs: Int64 = 1000, hangTimeoutMs: Int64 = 10_000, termGraceMs: Int64 = 3000,
+        drainTimeoutMs: Int64 = 5000, restart: RestartPolicy = RestartPolicy(), concurrency: Int = 1
+    ) {
+        self.role = role
+        self.enabled = enabled
+        self.memoryMax = memoryMax ?? (role == .browser ? 2 * ByteSize.gibibyte : 256 * ByteSize.mebibyte)
+        self.pidsMax = pidsMax ?? (role == .browser ? 512 : 64)
+        self.openFilesMax = openFilesMax
+        self.heartbeatIntervalMs = heartbeatIntervalMs
+        self.hangTimeoutMs = hangTimeoutMs
+        self.termGraceMs = termGraceMs
+        self.drainTimeoutMs = drainTimeoutMs
+        self.restart = restart
+        self.concurrency = concurrency
+    }
+
+    /// The settings of `role` when its table is absent.
+    public static func defaults(for role: Role) -> WorkerConfig {
+        WorkerConfig(role: role)
+    }
+
+    /// Defaults for every role.
+    public static func allDefaults() -> [Role: WorkerConfig] {
+        var all: [Role: WorkerConfig] = [:]
+        for role in Role.allCases { all[role] = defaults(for: role) }
+        return all
+    }
+}

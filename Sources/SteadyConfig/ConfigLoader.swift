@@ -1,0 +1,635 @@
+import Glibc
+import SteadyCore
+
+extension Config {
+    /// The largest config file accepted.
+    public static let maxFileSize = 4 << 20
+
+    /// Reads, parses and validates the file at `path`.
+    ///
+    /// Throws every problem found (a file that cannot be read or has a TOML syntax error gives
+    /// exactly one diagnostic; otherwise every invalid key is reported), sorted by line.
+    public static func load(path: String) throws(ConfigError) -> Config {
+        let text: String
+        switch ConfigFile.read(path) {
+        case .success(let contents): text = contents
+        case .failure(let problem):
+            throw ConfigError(diagnostics: [ConfigDiagnostic(path: path, line: 0, key: "-", message: problem.message)])
+        }
+        return try parse(text, path: path)
+    }
+
+    /// Parses and validates `text` as if read from `path`; relative paths in it are resolved
+    /// against `path`'s directory (itself resolved against the working directory).
+    public static func parse(_ text: String, path: String) throws(ConfigError) -> Config {
+        let root: TOMLTable
+        do throws(TOMLParseError) {
+            root = try TOMLParser.parse(text)
+        } catch {
+            throw ConfigError(diagnostics: [ConfigDiagnostic(path: path, line: error.line, key: "-", message: error.message)])
+        }
+        var decoder = ConfigDecoder(path: path, baseDirectory: ConfigPaths.directory(of: path))
+        let config = decoder.decode(root)
+        if !decoder.diagnostics.isEmpty {
+            let sorted = decoder.diagnostics.enumerated()
+                .sorted { ($0.element.line, $0.offset) < ($1.element.line, $1.offset) }
+                .map(\.element)
+            throw ConfigError(diagnostics: sorted)
+        }
+        return config
+    }
+}
+
+// MARK: - Ranges
+
+/// The accepted range of every bounded setting, shared by validation and documentation.
+enum Limits {
+    static let shutdownTimeout: ClosedRange<Int64> = 100...3_600_000
+    static let quota: ClosedRange<Int64> = 0...1_000_000
+    static let memoryMax: ClosedRange<UInt64> = (8 * ByteSize.mebibyte)...ByteSize.tebibyte
+    static let pidsMax: ClosedRange<Int64> = 1...4_194_304
+    static let openFilesMax: ClosedRange<Int64> = 16...1_048_576
+    static let heartbeatInterval: ClosedRange<Int64> = 10...60_000
+    static let hangTimeout: ClosedRange<Int64> = 30...3_600_000
+    static let termGrace: ClosedRange<Int64> = 0...600_000
+    static let drainTimeout: ClosedRange<Int64> = 0...600_000
+    static let restartDelay: ClosedRange<Int64> = 0...3_600_000
+    static let restartIntensity: ClosedRange<Int64> = 1...10_000
+    static let restartWindow: ClosedRange<Int64> = 1000...86_400_000
+    static let stableAfter: ClosedRange<Int64> = 0...86_400_000
+    static let concurrency: ClosedRange<Int64> = 1...1024
+    static let accountName = 1...64
+    static let groupName = 1...32
+    /// `sockaddr_un.sun_path` holds 108 bytes including the terminating NUL.
+    static let socketPathBytes = 107
+}
+
+// MARK: - Decoding
+
+private enum Conversion<T> {
+    case ok(T)
+    case bad(String)
+}
+
+/// A table being decoded: its contents, the dotted key path used in diagnostics, and its line.
+private struct Section {
+    var table: TOMLTable
+    var prefix: String
+    var line: Int
+
+    func keyPath(_ key: String) -> String {
+        prefix.isEmpty ? tomlKeyText(key) : prefix + "." + tomlKeyText(key)
+    }
+}
+
+private struct ConfigDecoder {
+    let path: String
+    let baseDirectory: String
+    var diagnostics: [ConfigDiagnostic] = []
+
+    init(path: String, baseDirectory: String) {
+        self.path = path
+        self.baseDirectory = baseDirectory
+    }
+
+    mutating func report(_ line: Int, _ key: String, _ message: String) {
+        diagnostics.append(ConfigDiagnostic(path: path, line: line, key: key, message: message))
+    }
+
+    // MARK: Generic readers
+
+    /// Reports every key of `section` not in `known`.
+    mutating func checkKnown(_ section: Section, _ known: [String]) {
+        for (key, node) in section.table.entries where !known.contains(key) {
+            report(node.line, section.keyPath(key), Self.unknownKeyMessage(key, known: known))
+        }
+    }
+
+    static func unknownKeyMessage(_ key: String, known: [String]) -> String {
+        if let suggestion = closestMatch(to: key, in: known) {
+            return "unknown key (did you mean \"\(suggestion)\"?)"
+        }
+        return "unknown key (expected one of: \(known.joined(separator: ", ")))"
+    }
+
+    /// The value of `key` converted, or nil when absent or invalid (invalid is reported).
+    mutating func read<T>(_ section: Section, _ key: String, _ convert: (TOMLValue) -> Conversion<T>) -> T? {
+        guard let node = section.table[key] else { return nil }
+        switch convert(node.value) {
+        case .ok(let value): return value
+        case .bad(let message):
+            report(node.line, section.keyPath(key), message)
+            return nil
+        }
+    }
+
+    /// Like `read`, but a missing key is reported too.
+    mutating func require<T>(_ section: Section, _ key: String, _ convert: (TOMLValue) -> Conversion<T>) -> T? {
+        guard section.table[key] != nil else {
+            report(section.line, section.keyPath(key), "required key is missing")
+            return nil
+        }
+        return read(section, key, convert)
+    }
+
+    /// The table under `key`, or nil when absent or not a table (reported).
+    mutating func subsection(_ parent: Section, _ key: String, expected: String = "a table") -> Section? {
+        guard let node = parent.table[key] else { return nil }
+        guard case .table(let table) = node.value else {
+            report(node.line, parent.keyPath(key), "expected \(expected), got \(node.value.typeName)")
+            return nil
+        }
+        return Section(table: table, prefix: parent.keyPath(key), line: node.line)
+    }
+
+    // MARK: Document
+
+    mutating func decode(_ root: TOMLTable) -> Config {
+        var config = Config.defaults(path: path)
+        let top = Section(table: root, prefix: "", line: 1)
+        checkKnown(top, ["daemon", "api", "accounts", "workers"])
+        if let section = subsection(top, "daemon") { config.daemon = decodeDaemon(section) }
+        if let section = subsection(top, "api") { config.api = decodeAPI(section) }
+        config.accounts = decodeAccounts(top)
+        if let section = subsection(top, "workers") {
+            for (key, node) in section.table.entries {
+                let keyPath = section.keyPath(key)
+                guard let role = Role(rawValue: key) else {
+                    let valid = Role.allCases.map(\.rawValue).joined(separator: ", ")
+                    report(node.line, keyPath, "unknown worker role \"\(key)\" (valid roles: \(valid))")
+                    continue
+                }
+                guard case .table(let table) = node.value else {
+                    report(node.line, keyPath, "expected a table, got \(node.value.typeName)")
+                    continue
+                }
+                config.workers[role] = decodeWorker(role, Section(table: table, prefix: keyPath, line: node.line))
+            }
+        }
+        return config
+    }
+
+    // MARK: [daemon]
+
+    mutating func decodeDaemon(_ s: Section) -> DaemonConfig {
+        var daemon = DaemonConfig()
+        checkKnown(
+            s,
+            [
+                "state_dir", "runtime_dir", "credentials_dir", "control_group", "allow_fault_injection",
+                "shutdown_timeout",
+            ])
+        let base = baseDirectory
+        if let v = read(s, "state_dir", { Self.path($0, base: base) }) { daemon.stateDir = v }
+        if let v = read(s, "runtime_dir", { (value: TOMLValue) -> Conversion<String> in
+            switch Self.path(value, base: base) {
+            case .bad(let message): return .bad(message)
+            case .ok(let dir):
+                let socket = DaemonConfig(runtimeDir: dir).controlSocketPath
+                if socket.utf8.count > Limits.socketPathBytes {
+                    return .bad(
+                        "the control socket path \(socket) is \(socket.utf8.count) bytes; at most \(Limits.socketPathBytes) fit in a Unix socket address"
+                    )
+                }
+                return .ok(dir)
+            }
+        }) {
+            daemon.runtimeDir = v
+        }
+        if let v = read(s, "credentials_dir", { Self.path($0, base: base) }) { daemon.credentialsDir = v }
+        if let v = read(s, "control_group", Self.groupName) { daemon.controlGroup = v }
+        if let v = read(s, "allow_fault_injection", Self.bool) { daemon.allowFaultInjection = v }
+        if let v = read(s, "shutdown_timeout", { Self.duration($0, Limits.shutdownTimeout) }) {
+            daemon.shutdownTimeoutMs = v
+        }
+        return daemon
+    }
+
+    // MARK: [api]
+
+    mutating func decodeAPI(_ s: Section) -> APIConfig {
+        var api = APIConfig()
+        checkKnown(s, ["listen"])
+        if let (host, port) = read(s, "listen", { value -> Conversion<(String, Int)> in
+            switch Self.string(value) {
+            case .bad(let message): return .bad(message)
+            case .ok(let text):
+                guard let parsed = APIConfig.parseListen(text) else {
+                    return .bad("expected HOST:PORT with a port from 0 to 65535, got \"\(text)\"")
+                }
+                return .ok(parsed)
+            }
+        }) {
+            api.host = host
+            api.port = port
+        }
+        return api
+    }
+
+    // MARK: [[accounts]]
+
+    mutating func decodeAccounts(_ top: Section) -> [AccountConfig] {
+        guard let node = top.table["accounts"] else { return [] }
+        guard case .array(let items) = node.value else {
+            report(node.line, "accounts", "expected an array of tables ([[accounts]]), got \(node.value.typeName)")
+            return []
+        }
+        var accounts: [AccountConfig] = []
+        var seen: [String: Int] = [:]
+        for (index, item) in items.enumerated() {
+            let prefix = "accounts[\(index)]"
+            guard case .table(let table) = item.value else {
+                report(item.line, prefix, "expected a table, got \(item.value.typeName)")
+                continue
+            }
+            let section = Section(table: table, prefix: prefix, line: item.line)
+            guard let account = decodeAccount(section) else { continue }
+            if let first = seen[account.name] {
+                let line = table["name"]?.line ?? item.line
+                report(line, section.keyPath("name"), "duplicate account name \"\(account.name)\" (first on line \(first))")
+                continue
+            }
+            seen[account.name] = table["name"]?.line ?? item.line
+            accounts.append(account)
+        }
+        return accounts
+    }
+
+    mutating func decodeAccount(_ s: Section) -> AccountConfig? {
+        checkKnown(s, ["name", "platform", "base_url", "credentials", "quota"])
+        let name = require(s, "name", Self.accountName)
+        let platform = require(s, "platform", Self.platform)
+        let baseURL = require(s, "base_url", Self.baseURL)
+        let credentials = require(s, "credentials", Self.credentialsFile)
+        let quota = decodeQuota(s)
+        guard let name, let platform, let baseURL, let credentials, let quota else { return nil }
+        return AccountConfig(
+            name: name, platform: platform, baseURL: baseURL, credentials: credentials, quota: quota, line: s.line)
+    }
+
+    mutating func decodeQuota(_ account: Section) -> Quota? {
+        var quota = Quota()
+        guard account.table["quota"] != nil else { return quota }
+        guard let s = subsection(account, "quota", expected: "a table such as { hourly = 30, daily = 300 }") else {
+            return nil
+        }
+        let errorsBefore = diagnostics.count
+        checkKnown(s, ["hourly", "daily"])
+        let hourly = read(s, "hourly") { Self.integer($0, Limits.quota) }
+        let daily = read(s, "daily") { Self.integer($0, Limits.quota) }
+        if let hourly { quota.hourly = Int(hourly) }
+        if let daily { quota.daily = Int(daily) }
+        guard diagnostics.count == errorsBefore else { return nil }
+        if quota.hourly > quota.daily {
+            if let node = s.table["hourly"] {
+                report(node.line, s.keyPath("hourly"), "must not exceed daily (\(quota.daily)), got \(quota.hourly)")
+            } else if let node = s.table["daily"] {
+                report(node.line, s.keyPath("daily"), "must be at least hourly (\(quota.hourly)), got \(quota.daily)")
+            }
+            return nil
+        }
+        return quota
+    }
+
+    // MARK: [workers.ROLE]
+
+    mutating func decodeWorker(_ role: Role, _ s: Section) -> WorkerConfig {
+        var worker = WorkerConfig.defaults(for: role)
+        checkKnown(
+            s,
+            [
+                "enabled", "memory_max", "pids_max", "open_files_max", "heartbeat_interval", "hang_timeout",
+                "term_grace", "drain_timeout", "restart_base_delay", "restart_max_delay", "restart_intensity",
+                "restart_window", "stable_after", "concurrency",
+            ])
+        func duration(_ range: ClosedRange<Int64>) -> (TOMLValue) -> Conversion<Int64> {
+            { Self.duration($0, range) }
+        }
+        func integer(_ range: ClosedRange<Int64>) -> (TOMLValue) -> Conversion<Int> {
+            { value in
+                switch Self.integer(value, range) {
+                case .ok(let i): .ok(Int(i))
+                case .bad(let message): .bad(message)
+                }
+            }
+        }
+        if let v = read(s, "enabled", Self.bool) { worker.enabled = v }
+        if let v = read(s, "memory_max", { Self.byteSize($0, Limits.memoryMax) }) { worker.memoryMax = v }
+        if let v = read(s, "pids_max", integer(Limits.pidsMax)) { worker.pidsMax = v }
+        if let v = read(s, "open_files_max", integer(Limits.openFilesMax)) { worker.openFilesMax = v }
+        let heartbeat = read(s, "heartbeat_interval", duration(Limits.heartbeatInterval))
+        let hang = read(s, "hang_timeout", duration(Limits.hangTimeout))
+        if let v = read(s, "term_grace", duration(Limits.termGrace)) { worker.termGraceMs = v }
+        if let v = read(s, "drain_timeout", duration(Limits.drainTimeout)) { worker.drainTimeoutMs = v }
+        let baseDelay = read(s, "restart_base_delay", duration(Limits.restartDelay))
+        let maxDelay = read(s, "restart_max_delay", duration(Limits.restartDelay))
+        if let v = read(s, "restart_intensity", integer(Limits.restartIntensity)) { worker.restart.intensity = v }
+        if let v = read(s, "restart_window", duration(Limits.restartWindow)) { worker.restart.windowMs = v }
+        if let v = read(s, "stable_after", duration(Limits.stableAfter)) { worker.restart.stableAfterMs = v }
+        if let v = read(s, "concurrency", integer(Limits.concurrency)) { worker.concurrency = v }
+
+        // Cross-checks, only between values that are themselves valid.
+        let heartbeatValid = heartbeat != nil || s.table["heartbeat_interval"] == nil
+        let hangValid = hang != nil || s.table["hang_timeout"] == nil
+        if let heartbeat { worker.heartbeatIntervalMs = heartbeat }
+        if let hang { worker.hangTimeoutMs = hang }
+        if heartbeatValid && hangValid && worker.hangTimeoutMs <= 2 * worker.heartbeatIntervalMs {
+            let hb = DurationText.format(millis: worker.heartbeatIntervalMs)
+            let ht = DurationText.format(millis: worker.hangTimeoutMs)
+            if let node = s.table["hang_timeout"] {
+                report(
+                    node.line, s.keyPath("hang_timeout"),
+                    "must be more than twice heartbeat_interval (\(hb)), got \(ht)")
+            } else if let node = s.table["heartbeat_interval"] {
+                report(
+                    node.line, s.keyPath("heartbeat_interval"),
+                    "must be less than half of hang_timeout (\(ht)), got \(hb)")
+            }
+        }
+
+        let baseValid = baseDelay != nil || s.table["restart_base_delay"] == nil
+        let maxValid = maxDelay != nil || s.table["restart_max_delay"] == nil
+        if let baseDelay { worker.restart.baseDelayMs = baseDelay }
+        if let maxDelay { worker.restart.maxDelayMs = maxDelay }
+        if baseValid && maxValid && worker.restart.baseDelayMs > worker.restart.maxDelayMs {
+            let base = DurationText.format(millis: worker.restart.baseDelayMs)
+            let max = DurationText.format(millis: worker.restart.maxDelayMs)
+            if let node = s.table["restart_max_delay"] {
+                report(
+                    node.line, s.keyPath("restart_max_delay"),
+                    "must be at least restart_base_delay (\(base)), got \(max)")
+            } else if let node = s.table["restart_base_delay"] {
+                report(
+                    node.line, s.keyPath("restart_base_delay"),
+                    "must not exceed restart_max_delay (\(max)), got \(base)")
+            }
+        }
+        return worker
+    }
+
+    // MARK: Converters
+
+    static func string(_ value: TOMLValue) -> Conversion<String> {
+        guard case .string(let s) = value else { return .bad("expected a string, got \(value.typeName)") }
+        return .ok(s)
+    }
+
+    static func bool(_ value: TOMLValue) -> Conversion<Bool> {
+        guard case .boolean(let b) = value else { return .bad("expected a boolean, got \(value.typeName)") }
+        return .ok(b)
+    }
+
+    static func integer(_ value: TOMLValue, _ range: ClosedRange<Int64>) -> Conversion<Int64> {
+        guard case .integer(let i) = value else { return .bad("expected an integer, got \(value.typeName)") }
+        guard range.contains(i) else {
+            return .bad("must be between \(range.lowerBound) and \(range.upperBound), got \(i)")
+        }
+        return .ok(i)
+    }
+
+    static func duration(_ value: TOMLValue, _ range: ClosedRange<Int64>) -> Conversion<Int64> {
+        let millis: Int64
+        switch value {
+        case .integer(let i):
+            millis = i
+        case .string(let text):
+            guard let parsed = DurationText.parseMillis(text) else {
+                return .bad(
+                    "invalid duration \"\(text)\" (use a number and ms, s, m or h, e.g. \"250ms\", \"1.5s\", \"2m\")")
+            }
+            millis = parsed
+        default:
+            return .bad(
+                "expected a duration (a string such as \"1.5s\" or integer milliseconds), got \(value.typeName)")
+        }
+        guard range.contains(millis) else {
+            let low = DurationText.format(millis: range.lowerBound)
+            let high = DurationText.format(millis: range.upperBound)
+            let got = value.integerValue.map { "\($0)ms" } ?? DurationText.format(millis: millis)
+            return .bad("must be between \(low) and \(high), got \(got)")
+        }
+        return .ok(millis)
+    }
+
+    static func byteSize(_ value: TOMLValue, _ range: ClosedRange<UInt64>) -> Conversion<UInt64> {
+        let bytes: UInt64
+        switch value {
+        case .integer(let i):
+            guard i >= 0 else {
+                return .bad(
+                    "must be between \(ByteSize.format(range.lowerBound)) and \(ByteSize.format(range.upperBound)), got \(i)"
+                )
+            }
+            bytes = UInt64(i)
+        case .string(let text):
+            guard let parsed = ByteSize.parse(text) else {
+                return .bad("invalid byte size \"\(text)\" (use bytes or a number and K, M, G or T, e.g. \"256M\", \"1G\")")
+            }
+            bytes = parsed
+        default:
+            return .bad(
+                "expected a byte size (integer bytes or a string such as \"256M\"), got \(value.typeName)")
+        }
+        guard range.contains(bytes) else {
+            let got = value.stringValue ?? String(bytes)
+            return .bad(
+                "must be between \(ByteSize.format(range.lowerBound)) and \(ByteSize.format(range.upperBound)), got \(got)"
+            )
+        }
+        return .ok(bytes)
+    }
+
+    static func path(_ value: TOMLValue, base: String) -> Conversion<String> {
+        switch string(value) {
+        case .bad(let message): return .bad(message)
+        case .ok(let text):
+            if text.isEmpty { return .bad("must not be empty") }
+            if text.utf8.contains(0) { return .bad("must not contain a NUL character") }
+            return .ok(ConfigPaths.resolve(text, against: base))
+        }
+    }
+
+    static func groupName(_ value: TOMLValue) -> Conversion<String> {
+        switch string(value) {
+        case .bad(let message): return .bad(message)
+        case .ok(let name):
+            let bytes = Array(name.utf8)
+            let valid =
+                Limits.groupName.contains(bytes.count)
+                && bytes.enumerated().allSatisfy { index, c in
+                    let letter = (c >= 0x61 && c <= 0x7A) || (c >= 0x41 && c <= 0x5A) || c == UInt8(ascii: "_")
+                    let digit = c >= 0x30 && c <= 0x39
+                    return index == 0 ? letter : (letter || digit || c == UInt8(ascii: "-") || c == UInt8(ascii: "."))
+                }
+            guard valid else {
+                return .bad(
+                    "invalid group name \"\(name)\" (1-32 characters: a letter or '_', then letters, digits, '_', '-', '.')")
+            }
+            return .ok(name)
+        }
+    }
+
+    static func accountName(_ value: TOMLValue) -> Conversion<String> {
+        switch string(value) {
+        case .bad(let message): return .bad(message)
+        case .ok(let name):
+            let valid =
+                Limits.accountName.contains(name.utf8.count)
+                && name.utf8.allSatisfy { c in (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39) || c == UInt8(ascii: "-") }
+            guard valid else {
+                return .bad("invalid account name \"\(name)\" (1-64 characters of a-z, 0-9 and '-')")
+            }
+            return .ok(name)
+        }
+    }
+
+    static func platform(_ value: TOMLValue) -> Conversion<Platform> {
+        switch string(value) {
+        case .bad(let message): return .bad(message)
+        case .ok(let text):
+            guard let platform = Platform(rawValue: text) else {
+                let valid = Platform.allCases.map(\.rawValue).joined(separator: ", ")
+                return .bad("unknown platform \"\(text)\" (valid platforms: \(valid))")
+            }
+            return .ok(platform)
+        }
+    }
+
+    static func baseURL(_ value: TOMLValue) -> Conversion<String> {
+        switch string(value) {
+        case .bad(let message): return .bad(message)
+        case .ok(let text):
+            guard let scheme = ["http://", "https://"].first(where: { text.hasPrefix($0) }) else {
+                return .bad("must start with http:// or https://, got \"\(text)\"")
+            }
+            let rest = text.dropFirst(scheme.count)
+            guard let hostStart = rest.first, hostStart != "/", hostStart != ":",
+                !text.contains(where: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" || $0 == "\0" })
+            else {
+                return .bad("invalid URL \"\(text)\" (expected http://HOST[:PORT][/PATH])")
+            }
+            var url = text
+            while url.hasSuffix("/") { url.removeLast() }
+            return .ok(url)
+        }
+    }
+
+    static func credentialsFile(_ value: TOMLValue) -> Conversion<String> {
+        switch string(value) {
+        case .bad(let message): return .bad(message)
+        case .ok(let name):
+            guard !name.isEmpty, name != ".", name != "..", !name.contains("/"), !name.utf8.contains(0) else {
+                return .bad("must be a file name in credentials_dir (no '/'), got \"\(name)\"")
+            }
+            return .ok(name)
+        }
+    }
+}
+
+// MARK: - Suggestions
+
+/// The candidate within edit distance 2 of `key` (and closer than its length), else the only
+/// candidate that `key` abbreviates, if any.
+func closestMatch(to key: String, in candidates: [String]) -> String? {
+    let a = Array(key.utf8)
+    guard a.count <= 64 else { return nil }
+    var best: (String, Int)?
+    for candidate in candidates {
+        let b = Array(candidate.utf8)
+        let distance = editDistance(a, b)
+        if distance <= 2 && distance < max(a.count, 1) && distance < (best?.1 ?? .max) {
+            best = (candidate, distance)
+        }
+    }
+    if let best { return best.0 }
+    // An abbreviation of exactly one candidate ("hang" for "hang_timeout").
+    guard a.count >= 3 else { return nil }
+    let extensions = candidates.filter { $0.hasPrefix(key) }
+    return extensions.count == 1 ? extensions[0] : nil
+}
+
+func editDistance(_ a: [UInt8], _ b: [UInt8]) -> Int {
+    if a.isEmpty { return b.count }
+    if b.isEmpty { return a.count }
+    var previous = Array(0...b.count)
+    var current = [Int](repeating: 0, count: b.count + 1)
+    for i in 1...a.count {
+        current[0] = i
+        for j in 1...b.count {
+            let cost = a[i - 1] == b[j - 1] ? 0 : 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+        }
+        swap(&previous, &current)
+    }
+    return previous[b.count]
+}
+
+// MARK: - Files and paths
+
+enum ConfigPaths {
+    /// `path` made absolute against `base` and normalised lexically (`.` and `..` removed).
+    static func resolve(_ path: String, against base: String) -> String {
+        normalize(path.hasPrefix("/") ? path : base + "/" + path)
+    }
+
+    /// The absolute directory holding the file at `path`.
+    static func directory(of path: String) -> String {
+        let absolute = normalize(path.hasPrefix("/") ? path : currentDirectory() + "/" + path)
+        guard let slash = absolute.lastIndex(of: "/"), slash != absolute.startIndex else { return "/" }
+        return String(absolute[..<slash])
+    }
+
+    static func normalize(_ path: String) -> String {
+        var parts: [Substring] = []
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            switch part {
+            case ".": continue
+            case "..": if !parts.isEmpty { parts.removeLast() }
+            default: parts.append(part)
+            }
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
+    static func currentDirectory() -> String {
+        guard let buffer = getcwd(nil, 0) else { return "/" }
+        defer { free(buffer) }
+        return String(cString: buffer)
+    }
+}
+
+enum ConfigFile {
+    struct Problem: Error {
+        var message: String
+    }
+
+    /// The whole file as UTF-8 text.
+    static func read(_ path: String) -> Result<String, Problem> {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { return .failure(Problem(message: "cannot open config file: \(errnoText(errno))")) }
+        defer { _ = close(fd) }
+        var contents: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return .failure(Problem(message: "cannot read config file: \(errnoText(errno))"))
+            }
+            if n == 0 { break }
+            contents.append(contentsOf: chunk[0..<n])
+            if contents.count > Config.maxFileSize {
+                return .failure(Problem(message: "config file is larger than \(ByteSize.format(UInt64(Config.maxFileSize)))"))
+            }
+        }
+        guard let text = String(validating: contents, as: UTF8.self) else {
+            return .failure(Problem(message: "config file is not valid UTF-8"))
+        }
+        return .success(text)
+    }
+
+    static func errnoText(_ code: Int32) -> String {
+        guard let text = strerror(code) else { return "errno \(code)" }
+        return String(cString: text)
+    }
+}

@@ -1,0 +1,82 @@
+import Glibc
+import SteadyCore
+import Logging
+import SteadyProtocol
+import SteadySystem
+
+/// One CLI connection on the control socket.
+final class ControlConnection {
+    let id: UInt64
+    let fd: Descriptor
+    var decoder = FrameDecoder(maxLength: 64 * 1024)
+    let uid: UInt32
+
+    init(id: UInt64, fd: Descriptor, uid: UInt32) {
+        self.id = id
+        self.fd = fd
+        self.uid = uid
+    }
+}
+
+/// The control socket: a stream socket (mode 0660) the CLI connects to, or the one systemd
+/// passed in by socket activation. Frames in, frames out; peers checked by SO_PEERCRED.
+final class ControlServer {
+    let listener: Descriptor
+    let path: String
+    let activated: Bool
+    let logger: Logger
+    var connections: [UInt64: ControlConnection] = [:]
+    var nextId: UInt64 = 1
+
+    /// The listening socket systemd passed (LISTEN_FDS), if it is meant for this process.
+    static func activatedListener(environment: [String: String]) -> Descriptor? {
+        guard let pid = environment["LISTEN_PID"].flatMap(Int32.init), pid == getpid(),
+              let count = environment["LISTEN_FDS"].flatMap(Int.init), count >= 1 else { return nil }
+        let fd: Int32 = 3
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        let fdesc = Descriptor(fd)
+        try? fdesc.setNonBlocking()
+        return fdesc
+    }
+
+    init(path: String, inherited: Descriptor?, logger: Logger) throws {
+        self.path = path
+        self.logger = logger
+        if let inherited {
+            listener = inherited
+            activated = true
+            logger.info("control socket from systemd socket activation")
+        } else {
+            listener = try Sockets.listenStream(path: path, mode: 0o660)
+            activated = false
+            logger.info("control socket at \(path)")
+        }
+    }
+
+    func close() {
+        for c in connections.values { c.fd.close() }
+        connections.removeAll()
+        if !activated {
+            _ = unlink(path)
+        }
+        listener.close()
+    }
+
+    func reply(_ id: UInt64, correlation: UInt64, ok body: [UInt8]) {
+        write(id, .response(status: "ok", body: body), correlation: correlation)
+    }
+
+    func reply(_ id: UInt64, correlation: UInt64, error: ErrorBody) {
+        write(id, .response(status: "error", body: (try? JSONCoding.encode(error)) ?? []), correlation: correlation)
+    }
+
+    private func write(_ id: UInt64, _ message: Message, correlation: UInt64) {
+        guard let conn = connections[id] else { return }
+        do {
+            let bytes = try message.encoded(correlation: correlation)
+            try conn.fd.writeAll(bytes, deadlineMillis: SteadyClock.monotonicMillis() + 200)
+        } catch {
+            logger.warning("control reply failed: \(error)")
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import Glibc
+
+/// Small whole-file helpers for /proc, /sys and state files.
+public enum Files {
+    /// Reads a whole (small) file, or nil if it cannot be read.
+    public static func read(_ path: String, limit: Int = 1 << 20) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { return nil }
+        defer { _ = close(fd) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 8192)
+        while out.count < limit {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return nil
+            }
+            if n == 0 { break }
+            out.append(contentsOf: chunk[0..<n])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Writes `text` to an existing file (a cgroup knob); throws with the errno on failure.
+    public static func writeExisting(_ path: String, _ text: String) throws(SystemError) {
+        let fd = try syscall("open(\(path))") { open(path, O_WRONLY | O_CLOEXEC) }
+        defer { _ = close(fd) }
+        let bytes = Array(text.utf8)
+        _ = try syscall("write(\(path))") { bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
+    }
+
+    /// Writes a file atomically: `path.new`, fsync, rename.
+    public static func writeAtomically(_ path: String, _ text: String, mode: mode_t = 0o644) throws(SystemError) {
+        let tmp = path + ".new"
+        let fd = try syscall("open(\(tmp))") { open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
+        let bytes = Array(text.utf8)
+        do {
+            _ = try syscall("write(\(tmp))") { bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
+            _ = try syscall("fsync(\(tmp))") { fsync(fd) }
+        } catch {
+            _ = close(fd)
+            throw error
+        }
+        _ = close(fd)
+        _ = try syscall("rename(\(tmp))") { rename(tmp, path) }
+    }
+
+    /// `mkdir -p` with `mode` for the directories it creates.
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(SystemError) {
+        var current = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            if mkdir(current, mode) != 0 && errno != EEXIST {
+                throw SystemError("mkdir(\(current))", errno: errno)
+            }
+        }
+    }
+
+    public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    /// The names in a directory (without . and ..), or nil if it cannot be read.
+    public static func list(_ path: String) -> [String]? {
+        guard let dir = opendir(path) else { return nil }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+}

@@ -1,0 +1,40 @@
+import SteadyConfig
+import SteadyCore
+
+/// The job a worker process does, driven by `WorkerRuntime`'s loop. Roles whose engines are
+/// built in later parts run `IdleRole`: the real lifecycle, with nothing to do yet.
+public protocol WorkerRole: AnyObject {
+    /// One line for `steadypost status`: what this worker does, or why it has nothing to do.
+    var summary: String { get }
+    /// Work started and not finished.
+    var inFlight: Int { get }
+    /// Figures sent in each heartbeat.
+    var counters: [String: Int64] { get }
+    /// Stop taking new work; finish what is in flight.
+    func beginDrain()
+    /// True once nothing is in flight after `beginDrain`.
+    var drained: Bool { get }
+}
+
+/// A role with nothing configured yet. It runs the full lifecycle (hello, ready, heartbeats,
+/// drain, shutdown) so supervision is real from the first commit.
+public final class IdleRole: WorkerRole {
+    public let role: Role
+    private var draining = false
+
+    public init(role: Role, config: Config) {
+        self.role = role
+        switch role {
+        case .posting where !config.accounts.isEmpty:
+            summary = "\(config.accounts.count) account(s) configured; the posting engine is not built yet"
+        default:
+            summary = "nothing configured yet for \(role.rawValue)"
+        }
+    }
+
+    public let summary: String
+    public var inFlight: Int { 0 }
+    public var counters: [String: Int64] { [:] }
+    public func beginDrain() { draining = true }
+    public var drained: Bool { draining }
+}

@@ -1,0 +1,189 @@
+import Glibc
+import Logging
+import CShim
+import SteadyConfig
+import SteadyCore
+import SteadyProtocol
+import SteadySystem
+
+/// The lifecycle every worker process runs: hello, ready, a heartbeat per interval from the
+/// same loop that does the work (a stuck loop stops its heartbeats, which is the point),
+/// drain on request or SIGTERM, and exit when the supervisor goes away.
+public final class WorkerRuntime {
+    public static let socketFd: Int32 = 3
+
+    let role: Role
+    let settings: WorkerConfig
+    let job: any WorkerRole
+    let logger: Logger
+    let socket: Descriptor
+    let epoll: Epoll
+    let signals: SignalChannel
+    let heartbeatTimer: Timer
+    var decoder = FrameDecoder()
+    var sequence: UInt64 = 0
+    var drainDeadline: Int64?
+    var exitCode: Int32?
+
+    enum Token {
+        static let socket: UInt64 = 1
+        static let signals: UInt64 = 2
+        static let heartbeat: UInt64 = 3
+    }
+
+    public init(role: Role, settings: WorkerConfig, job: any WorkerRole, logger: Logger, socketFd: Int32 = WorkerRuntime.socketFd) throws {
+        self.role = role
+        self.settings = settings
+        self.job = job
+        self.logger = logger
+        signals = try SignalChannel(signals: [SIGTERM, SIGINT, SIGHUP])
+        signal(SIGPIPE, SIG_IGN)
+        // If the supervisor dies, we hear SIGTERM (through the signalfd) and drain.
+        _ = steady_set_pdeathsig(SIGTERM)
+        socket = Descriptor(socketFd)
+        _ = fcntl(socketFd, F_SETFD, FD_CLOEXEC)
+        try socket.setNonBlocking()
+        epoll = try Epoll()
+        heartbeatTimer = try Timer()
+        try epoll.add(socket.raw, token: Token.socket)
+        try epoll.add(signals.fd.raw, token: Token.signals)
+        try epoll.add(heartbeatTimer.fd.raw, token: Token.heartbeat)
+    }
+
+    /// Runs until drained, told to shut down, or orphaned; returns the exit code.
+    public func run() -> Int32 {
+        guard getppid() != 1 else {
+            logger.error("started without a supervisor (parent is init); exiting")
+            return 1
+        }
+        do {
+            try send(.hello(Hello(role: role, pid: getpid(), version: SteadyVersion.current)))
+            try send(.ready(Ready(summary: job.summary)))
+            try sendHeartbeat()
+        } catch {
+            logger.error("cannot reach the supervisor: \(error)")
+            return 1
+        }
+        logger.info("ready: \(job.summary)")
+        while exitCode == nil {
+            let tokens: [UInt64]
+            do { tokens = try epoll.wait(timeoutMillis: waitTimeout()) } catch {
+                logger.critical("epoll_wait failed: \(error)")
+                return 1
+            }
+            for token in tokens {
+                switch token {
+                case Token.socket: readSupervisor()
+                case Token.signals: handleSignals()
+                case Token.heartbeat:
+                    heartbeatTimer.acknowledge()
+                    do { try sendHeartbeat() } catch {
+                        logger.error("heartbeat failed, supervisor gone: \(error)")
+                        exitCode = 0
+                    }
+                default: break
+                }
+            }
+            checkDrain()
+        }
+        return exitCode ?? 0
+    }
+
+    func waitTimeout() -> Int32 {
+        guard let drainDeadline else { return -1 }
+        return Int32(clamping: max(0, drainDeadline - SteadyClock.monotonicMillis()))
+    }
+
+    func send(_ message: Message, correlation: UInt64 = 0) throws {
+        try socket.writeAll(try message.encoded(correlation: correlation), deadlineMillis: SteadyClock.monotonicMillis() + 1000)
+    }
+
+    func sendHeartbeat() throws {
+        sequence += 1
+        var counters = job.counters
+        counters["heartbeats"] = Int64(sequence)
+        try send(.heartbeat(Heartbeat(
+            sequence: sequence, rssBytes: ProcessStats.residentBytes(), openFds: ProcessStats.openDescriptors(),
+            inFlight: job.inFlight, counters: counters)))
+        try heartbeatTimer.arm(millis: settings.heartbeatIntervalMs)
+    }
+
+    func readSupervisor() {
+        while exitCode == nil {
+            let received: (bytes: [UInt8], eof: Bool, truncated: Bool)?
+            do { received = try Sockets.receiveMessage(socket, max: Frame.maxLength + 4) } catch {
+                logger.error("supervisor socket: \(error); exiting")
+                exitCode = 1
+                return
+            }
+            guard let received else { return }
+            if received.eof {
+                logger.notice("supervisor closed the socket; exiting")
+                exitCode = 0
+                return
+            }
+            if received.truncated {
+                logger.error("protocol error from supervisor: frame over \(Frame.maxLength) bytes; exiting")
+                exitCode = 1
+                return
+            }
+            decoder.feed(received.bytes)
+            do {
+                while let frame = try decoder.next() {
+                    try handle(Message(frame), frame: frame)
+                }
+            } catch {
+                logger.error("protocol error from supervisor: \(error); exiting")
+                exitCode = 1
+                return
+            }
+        }
+    }
+
+    func handle(_ message: Message, frame: Frame) throws {
+        switch message {
+        case .drain:
+            startDrain(deadline: frame.deadline > 0 ? frame.deadline : SteadyClock.monotonicMillis() + settings.drainTimeoutMs, why: "drain requested")
+        case .shutdown:
+            logger.notice("shutdown requested")
+            exitCode = 0
+        case .request(let method, let body):
+            if method == "fault" {
+                let request = try JSONCoding.decode(FaultRequest.self, body, type: "fault")
+                try send(.response(status: "ok", body: []), correlation: frame.correlation)
+                FaultInjection.trigger(request.kind, logger: logger)
+            } else {
+                try send(.response(status: "error", body: JSONCoding.encode(ErrorBody(code: "unsupported", message: "\(role.rawValue) has no method \(method)"))), correlation: frame.correlation)
+            }
+        case .response, .event:
+            break
+        case .hello, .ready, .heartbeat:
+            throw ProtocolError.unexpected("\(message.type) is sent by workers, not to them")
+        }
+    }
+
+    func handleSignals() {
+        guard let received = try? signals.drain() else { return }
+        for sig in received where sig == SIGTERM || sig == SIGINT {
+            startDrain(deadline: SteadyClock.monotonicMillis() + settings.drainTimeoutMs, why: "\(signalName(sig)) received")
+        }
+    }
+
+    func startDrain(deadline: Int64, why: String) {
+        guard drainDeadline == nil else { return }
+        drainDeadline = deadline
+        logger.info("\(why): draining (\(job.inFlight) in flight)")
+        job.beginDrain()
+    }
+
+    func checkDrain() {
+        guard let deadline = drainDeadline, exitCode == nil else { return }
+        if job.drained {
+            logger.info("drained; exiting")
+            exitCode = 0
+        } else if SteadyClock.monotonicMillis() >= deadline {
+            logger.warning("drain deadline passed with \(job.inFlight) in flight; exiting")
+            exitCode = 0
+        }
+    }
+}
