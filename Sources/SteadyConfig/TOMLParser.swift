@@ -176,7 +176,16 @@ private struct TOMLByteParser {
     }
 
     mutating func skipSpaces() {
-        while let c = peek(), c == ASCII.space || c == ASCII.tab { advance() }
+        // Hot loops index `bytes` directly with literal bytes: nothing is inlined in debug
+        // builds, and the fuzz tests run there.
+        var j = index
+        let n = bytes.count
+        while j < n {
+            let c = bytes[j]
+            guard c == 0x20 || c == 0x09 else { break }
+            j += 1
+        }
+        index = j
     }
 
     /// At a newline (LF or CRLF)? A bare CR is an error.
@@ -199,14 +208,20 @@ private struct TOMLByteParser {
     /// Skips a comment starting at `#`, up to (not including) the end of the line.
     mutating func skipComment() throws(TOMLParseError) {
         guard peek() == ASCII.hash else { return }
-        advance()
-        while let c = peek() {
-            if c == ASCII.lf || (c == ASCII.cr && peek(1) == ASCII.lf) { return }
-            if ASCII.isForbiddenControl(c) {
-                throw fail("control character U+\(hex4(UInt32(c))) in comment")
+        var j = index + 1
+        let n = bytes.count
+        while j < n {
+            let c = bytes[j]
+            if c < 0x20 || c == 0x7F {
+                if c == 0x0A || (c == 0x0D && j + 1 < n && bytes[j + 1] == 0x0A) { break }
+                if c != 0x09 {
+                    index = j
+                    throw fail("control character U+\(hex4(UInt32(c))) in comment")
+                }
             }
-            advance()
+            j += 1
         }
+        index = j
     }
 
     /// Skips spaces, comments and newlines (inside arrays).
@@ -261,7 +276,16 @@ private struct TOMLByteParser {
             guard let c = peek() else { throw fail("expected a key, found end of file") }
             if isBareKeyByte(c) {
                 let start = index
-                while let b = peek(), isBareKeyByte(b) { advance() }
+                var j = index
+                let n = bytes.count
+                while j < n {
+                    let b = bytes[j]
+                    guard (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) || (b >= 0x30 && b <= 0x39) || b == 0x5F
+                        || b == 0x2D
+                    else { break }
+                    j += 1
+                }
+                index = j
                 components.append(String(decoding: bytes[start..<index], as: UTF8.self))
             } else if c == ASCII.quote {
                 if peek(1) == ASCII.quote && peek(2) == ASCII.quote {
@@ -557,6 +581,18 @@ private struct TOMLByteParser {
         advance()  // "
         var out: [UInt8] = []
         while true {
+            // Copy the run of plain bytes at once.
+            var j = index
+            let n = bytes.count
+            while j < n {
+                let b = bytes[j]
+                guard b != 0x22, b != 0x5C, b >= 0x20 || b == 0x09, b != 0x7F else { break }
+                j += 1
+            }
+            if j > index {
+                out.append(contentsOf: bytes[index..<j])
+                index = j
+            }
             guard let c = peek() else { throw fail("unterminated string") }
             switch c {
             case ASCII.quote:

@@ -1,5 +1,7 @@
 import Glibc
 import CSystemd
+import CShim
+import SteadyCore
 
 /// sd_notify, spoken directly over NOTIFY_SOCKET (a datagram per message): READY=1,
 /// STATUS=..., WATCHDOG=1, STOPPING=1. Silent no-op when not run by systemd.
@@ -47,4 +49,31 @@ public enum Journal {
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         return Descriptor(fd)
     }
+}
+
+/// The receiving end of sd_notify, for running without systemd (tests, benchmarks): a
+/// datagram socket that reports each message with its sender's pid.
+public final class NotifyListener {
+    public let path: String
+    public let fd: Descriptor
+
+    public init(path: String) throws(SystemError) {
+        self.path = path
+        fd = Descriptor(try syscall("bind(\(path))") { steady_bind_datagram_passcred(path) })
+    }
+
+    /// The next message within the deadline (monotonic ms), or nil at the deadline.
+    public func receive(deadlineMillis: Int64) throws(SystemError) -> (text: String, pid: Int32)? {
+        while true {
+            var buf = [UInt8](repeating: 0, count: 4096)
+            var pid: Int32 = 0
+            let n = try syscallNonBlocking("recvmsg") { buf.withUnsafeMutableBytes { steady_recv_with_pid(fd.raw, $0.baseAddress, UInt($0.count), &pid) } }
+            if let n { return (String(decoding: buf[0..<n], as: UTF8.self), pid) }
+            do { try fd.waitReadiness(events: Int16(POLLIN), deadlineMillis: deadlineMillis) } catch where error.errno == ETIMEDOUT {
+                return nil
+            }
+        }
+    }
+
+    deinit { _ = unlink(path) }
 }

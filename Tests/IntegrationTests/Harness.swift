@@ -108,7 +108,8 @@ final class Daemon {
     var client: ControlClient { ControlClient(socketPath: socketPath, timeoutMillis: 20_000) }
 
     /// `workers` is extra TOML appended to the config; `environment` extra variables.
-    init(extraConfig: String = "", environment: [String] = [], heartbeat: String = "100ms", hangTimeout: String = "1500ms",
+    init(extraConfig: String = "", daemonConfig: String = "", allowFaults: Bool = true, environment: [String] = [],
+         heartbeat: String = "100ms", hangTimeout: String = "1500ms",
          launcher: ((String, String, [String]) throws -> SpawnedProcess)? = nil) throws {
         dir = TempDir()
         configPath = dir.path + "/steadypost.toml"
@@ -118,8 +119,9 @@ final class Daemon {
         state_dir = "\(dir.path)/state"
         runtime_dir = "\(dir.path)/run"
         credentials_dir = "\(dir.path)/credentials"
-        allow_fault_injection = true
+        allow_fault_injection = \(allowFaults)
         shutdown_timeout = "10s"
+        \(daemonConfig)
 
         """
         for role in Role.allCases where !extraConfig.contains("[workers.\(role.rawValue)]") {

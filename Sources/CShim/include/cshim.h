@@ -37,6 +37,11 @@ int steady_spawn(const char *path, char *const argv[], char *const envp[],
                  int stdin_fd, int stdout_fd, int stderr_fd,
                  const int *keep_fds, int keep_count, pid_t *pid_out);
 
+/// Binds a datagram socket at `path` with SO_PASSCRED (a stand-in for systemd's notify socket).
+int steady_bind_datagram_passcred(const char *path);
+/// Receives one datagram and its sender's pid (SCM_CREDENTIALS). Returns the byte count.
+long steady_recv_with_pid(int fd, void *buf, unsigned long len, int32_t *pid_out);
+
 int steady_wifexited(int status);
 int steady_wexitstatus(int status);
 int steady_wifsignaled(int status);
