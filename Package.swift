@@ -38,6 +38,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        .executableTarget(name: "steadypost-bench", dependencies: [
+            "SteadyCore", "SteadySystem", "SteadyProtocol", "SteadyControl",
+        ]),
+
         .testTarget(name: "SteadyCoreTests", dependencies: ["SteadyCore", "CSQLite", "CCurl", "CSystemd"]),
         .testTarget(name: "SteadyProtocolTests", dependencies: ["SteadyProtocol"]),
         .testTarget(name: "SteadyConfigTests", dependencies: ["SteadyConfig"]),

@@ -42,6 +42,25 @@ public struct Config: Sendable, Equatable {
         accounts.first { $0.name == name }
     }
 
+    /// The config with systemd's directory variables applied: `STATE_DIRECTORY`,
+    /// `RUNTIME_DIRECTORY` and `CREDENTIALS_DIRECTORY` replace `state_dir`, `runtime_dir` and
+    /// `credentials_dir` (the first entry when systemd passes a colon-separated list). Empty or
+    /// relative values are ignored.
+    public func applyingEnvironment(_ environment: [String: String]) -> Config {
+        func directory(_ name: String) -> String? {
+            guard let value = environment[name],
+                let first = value.split(separator: ":", omittingEmptySubsequences: true).first,
+                first.hasPrefix("/")
+            else { return nil }
+            return String(first)
+        }
+        var config = self
+        if let dir = directory("STATE_DIRECTORY") { config.daemon.stateDir = dir }
+        if let dir = directory("RUNTIME_DIRECTORY") { config.daemon.runtimeDir = dir }
+        if let dir = directory("CREDENTIALS_DIRECTORY") { config.daemon.credentialsDir = dir }
+        return config
+    }
+
     /// The credentials file of `account`: its `credentials` name inside `credentialsDir`, or
     /// inside `directory` when given (systemd's `CREDENTIALS_DIRECTORY`).
     public func credentialsPath(for account: AccountConfig, directory: String? = nil) -> String {

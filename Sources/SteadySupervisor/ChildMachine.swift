@@ -228,9 +228,15 @@ public struct ChildMachine: Equatable, Sendable {
             case .hung:
                 return failure(now: now, jitter: jitter, what: "hung, \(how)")
             }
-        case (.exited(let how), .starting), (.exited(let how), .running):
+        case (.exited(let how), .starting):
             lastExit = how
             hangExtendedUntil = nil
+            return failure(now: now, jitter: jitter, what: how)
+        case (.exited(let how), .running(_, let since)):
+            lastExit = how
+            hangExtendedUntil = nil
+            // A child that ran stably before dying starts a new series: restart at once.
+            if now - since >= policy.stableAfterMs { consecutiveFailures = 0 }
             return failure(now: now, jitter: jitter, what: how)
         case (.exited, _):
             return []

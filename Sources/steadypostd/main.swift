@@ -56,9 +56,9 @@ extension SteadypostDaemon {
         func run() throws {
             let env = environment()
             let logger = makeProcessLogger(label: "steadypostd", identifier: "steadypostd", environment: env)
-            let config = try loadConfig(options.config)
-            // systemd's RuntimeDirectory= wins over the config's runtime_dir.
-            let runtimeDir = env["RUNTIME_DIRECTORY"].flatMap { $0.split(separator: ":").first.map(String.init) } ?? config.daemon.runtimeDir
+            // systemd's RuntimeDirectory=, StateDirectory= and credentials win over the file.
+            let config = try loadConfig(options.config).applyingEnvironment(env)
+            let runtimeDir = config.daemon.runtimeDir
             // STEADYPOST_WORKER_EXECUTABLE: for tests of exec-failure reporting only.
             let executable = env["STEADYPOST_WORKER_EXECUTABLE"] ?? (try? readLink("/proc/self/exe")) ?? CommandLine.arguments[0]
             let supervisor: Supervisor
@@ -98,7 +98,7 @@ extension SteadypostDaemon {
             }
             let env = environment()
             let logger = makeProcessLogger(label: "steadypost.\(role.rawValue)", identifier: role.logIdentifier, environment: env)
-            let config = try loadConfig(options.config)
+            let config = try loadConfig(options.config).applyingEnvironment(env)
             let job = IdleRole(role: role, config: config)
             do {
                 let runtime = try WorkerRuntime(role: role, settings: config.workers[role]!, job: job, logger: logger)

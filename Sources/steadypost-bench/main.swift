@@ -1,0 +1,65 @@
+import Glibc
+import SteadyCore
+import SteadyProtocol
+import SteadySystem
+
+// steadypost-bench: the benchmark harness (not a test). Each subcommand prints Markdown rows
+// for BENCHMARKS.md; scripts/bench.sh runs them all on a release build.
+//
+//   steadypost-bench p1 [KILLS]      restart latency: SIGKILL a worker → replacement ready
+//   steadypost-bench p4 [ROUNDS]     request/response over the worker socket vs raw socketpair
+//   steadypost-bench p56 [SECONDS]   idle CPU of all processes; RSS/PSS of each
+//   steadypost-bench stamp FILE|-    the bare child: writes "<pid> <CLOCK_MONOTONIC ns>" and waits
+//   steadypost-bench echo            raw echo over fd 3 (the socketpair peer for p4's baseline)
+
+let args = CommandLine.arguments
+let here: String = {
+    var buf = [CChar](repeating: 0, count: 4096)
+    let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+    let exe = String(decoding: buf[0..<max(0, n)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    return String(exe[..<(exe.lastIndex(of: "/") ?? exe.endIndex)])
+}()
+
+func out(_ s: String) {
+    let b = Array((s + "\n").utf8)
+    _ = b.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+}
+
+/// The daemon a benchmark runs, stopped by `die` too so no failure leaves processes behind.
+nonisolated(unsafe) var activeDaemon: BenchDaemon?
+
+func die(_ s: String) -> Never {
+    activeDaemon?.stop()
+    let b = Array(("steadypost-bench: " + s + "\n").utf8)
+    _ = b.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    exit(1)
+}
+
+switch args.count > 1 ? args[1] : "" {
+case "stamp":
+    let line = "\(getpid()) \(SteadyClock.monotonicNanos())\n"
+    if args.count > 2 && args[2] != "-" {
+        let fd = open(args[2], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        _ = Array(line.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+    } else {
+        _ = Array(line.utf8).withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+        exit(0)
+    }
+    while true { pause() }
+case "echo":
+    var buf = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = buf.withUnsafeMutableBytes { recv(3, $0.baseAddress, $0.count, 0) }
+        if n <= 0 { exit(0) }
+        _ = buf.withUnsafeBytes { send(3, $0.baseAddress, n, 0) }
+    }
+case "p1":
+    P1.run(kills: args.count > 2 ? Int(args[2]) ?? 100 : 100)
+case "p4":
+    P4.run(rounds: args.count > 2 ? Int(args[2]) ?? 10_000 : 10_000)
+case "p56":
+    P56.run(seconds: args.count > 2 ? Int(args[2]) ?? 60 : 60)
+default:
+    die("usage: steadypost-bench p1 [KILLS] | p4 [ROUNDS] | p56 [SECONDS] | stamp FILE | echo")
+}
