@@ -136,3 +136,17 @@ struct ChildMachineTests {
 extension ChildEvent: CustomTestStringConvertible {
     public var testDescription: String { "\(self)" }
 }
+
+extension ChildMachineTests {
+    @Test("a child that ran stably before it died is restarted at once, even after earlier failures")
+    func stableThenCrash() {
+        var m = ChildMachine(role: .posting, policy: Self.policy)
+        for (t, e) in Self.running() { _ = m.handle(e, now: t) }
+        _ = m.handle(.exited("k"), now: 10)
+        _ = m.handle(.spawned(pid: 11), now: 10)
+        _ = m.handle(.ready, now: 20)
+        // No heartbeat since (long interval), but up for longer than stableAfter.
+        #expect(m.handle(.exited("k"), now: 20 + Self.policy.stableAfterMs).last == .spawn)
+        #expect(m.consecutiveFailures == 1)
+    }
+}
