@@ -22,7 +22,7 @@ let package = Package(
 
         .target(name: "SteadyCore"),
         .target(name: "SteadySystem", dependencies: [
-            "CShim", "CSystemd", "SteadyCore", .product(name: "Logging", package: "swift-log"),
+            "CShim", "SteadyCore", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SteadyProtocol", dependencies: ["SteadyCore"]),
         .target(name: "SteadyConfig", dependencies: ["SteadyCore"]),
@@ -46,7 +46,7 @@ let package = Package(
         .testTarget(name: "SteadyProtocolTests", dependencies: ["SteadyProtocol"]),
         .testTarget(name: "SteadyConfigTests", dependencies: ["SteadyConfig"]),
         .testTarget(name: "SteadySupervisorTests", dependencies: ["SteadySupervisor"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["SteadySystem", "SteadyProtocol", "SteadyControl"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["SteadySystem", "SteadyProtocol", "SteadyControl", "CSystemd"]),
     ]
 )
 

@@ -22,6 +22,8 @@ public final class Bulkheads {
     private var v1Memory: String?
     private var v1Pids: String?
     private let tag: String
+    /// Groups already created with their limits written: a restart only moves the new pid in.
+    private var prepared: [Role: (memory: UInt64, pids: Int)] = [:]
 
     /// `cgroupRoot` is /sys/fs/cgroup; tests may point it elsewhere.
     public init(logger: Logger, cgroupRoot: String = "/sys/fs/cgroup", disabled: Bool = false) {

@@ -34,6 +34,7 @@ public final class Supervisor {
     var pending: [PendingReply] = []
     let startedAt = SteadyClock.monotonicMillis()
     var rng = SystemRandomNumberGenerator()
+    let receiver = MessageReceiver(maxMessage: Frame.maxLength + 4)
 
     var readySent = false
     var lastStatusLine = ""
@@ -278,23 +279,25 @@ public final class Supervisor {
     func readChild(_ slot: ChildSlot) {
         guard let socket = slot.socket else { return }
         while true {
-            let received: (bytes: [UInt8], eof: Bool, truncated: Bool)?
+            let received: MessageReceiver.Received?
             do {
-                received = try Sockets.receiveMessage(socket, max: Frame.maxLength + 4)
+                received = try receiver.receive(socket)
             } catch {
                 closeChildSocket(slot, why: "read failed: \(error)")
                 return
             }
-            guard let received else { return }
-            if received.eof {
+            switch received {
+            case nil:
+                return
+            case .endOfStream?:
                 closeChildSocket(slot, why: nil)
                 return
-            }
-            if received.truncated {
-                closeChildSocket(slot, why: "protocol error: \(ProtocolError.oversized(length: Frame.maxLength + 5, max: Frame.maxLength))")
+            case .truncated(let size)?:
+                closeChildSocket(slot, why: "protocol error: \(ProtocolError.oversized(length: size - 4, max: Frame.maxLength))")
                 return
+            case .message(let bytes)?:
+                slot.decoder.feed(bytes)
             }
-            slot.decoder.feed(received.bytes)
             do {
                 while let frame = try slot.decoder.next() {
                     try handleChildFrame(slot, Message(frame), frame: frame)

@@ -99,16 +99,35 @@ public enum Sockets {
         return n
     }
 
-    /// Receives one SOCK_SEQPACKET message; `truncated` is true when it did not fit `max`.
-    /// nil when nothing is ready; an empty message with `eof` at end of stream.
-    public static func receiveMessage(_ fd: Descriptor, max: Int) throws(SystemError) -> (bytes: [UInt8], eof: Bool, truncated: Bool)? {
-        var chunk = [UInt8](repeating: 0, count: max + 1)
-        let n = try syscallNonBlocking("recv") {
-            chunk.withUnsafeMutableBytes { raw in Glibc.recv(fd.raw, raw.baseAddress, raw.count, Int32(MSG_TRUNC)) }
+}
+
+/// Receives SOCK_SEQPACKET messages into one buffer allocated once (uninitialised, so its
+/// untouched pages cost no memory), instead of a fresh megabyte per message.
+public final class MessageReceiver {
+    private let buffer: UnsafeMutableRawBufferPointer
+    public let maxMessage: Int
+
+    public init(maxMessage: Int) {
+        self.maxMessage = maxMessage
+        buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: maxMessage + 1, alignment: 16)
+    }
+
+    deinit { buffer.deallocate() }
+
+    public enum Received {
+        case message(ArraySlice<UInt8>)
+        /// Larger than `maxMessage`: the rest was discarded by the kernel.
+        case truncated(Int)
+        case endOfStream
+    }
+
+    /// One message, or nil when nothing is ready.
+    public func receive(_ fd: Descriptor) throws(SystemError) -> Received? {
+        guard let n = try syscallNonBlocking("recv", { Glibc.recv(fd.raw, buffer.baseAddress, buffer.count, Int32(MSG_TRUNC)) }) else {
+            return nil
         }
-        guard let n else { return nil }
-        if n == 0 { return ([], true, false) }
-        if n > max { return ([], false, true) }
-        return (Array(chunk[0..<n]), false, false)
+        if n == 0 { return .endOfStream }
+        if n > maxMessage { return .truncated(n) }
+        return .message(ArraySlice(UnsafeRawBufferPointer(rebasing: buffer[0..<n])))
     }
 }

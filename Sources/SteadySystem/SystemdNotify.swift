@@ -1,5 +1,4 @@
 import Glibc
-import CSystemd
 import CShim
 import SteadyCore
 
@@ -41,13 +40,27 @@ public enum Journal {
         return UInt64(st.st_dev) == dev && UInt64(st.st_ino) == ino
     }
 
+    /// journald's stdout-stream socket.
+    public static let streamSocketPath = "/run/systemd/journal/stdout"
+
     /// A new journald stream with `identifier`; lines may start with `<N>` for their priority.
-    public static func stream(identifier: String) throws(SystemError) -> Descriptor {
-        let fd = sd_journal_stream_fd(identifier, LOG_INFO, 1)
-        if fd < 0 { throw SystemError("sd_journal_stream_fd(\(identifier))", errno: -fd) }
-        // sd_journal_stream_fd does not set close-on-exec; every fd here must have it.
-        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        return Descriptor(fd)
+    ///
+    /// This speaks journald's stream protocol directly, as `sd_journal_stream_fd(3)` does: a
+    /// stream connection to /run/systemd/journal/stdout, then a header of seven lines
+    /// (identifier, unit id, priority, level prefix, forward to syslog, kmsg, console).
+    /// Doing it here keeps libsystemd and its five compression and crypto libraries out of
+    /// every steadypost process (about 1 MB of RSS and a slower exec for each worker).
+    public static func stream(identifier: String, path: String = streamSocketPath) throws(SystemError) -> Descriptor {
+        let fd = try Sockets.connectStream(path: path)
+        do {
+            let header = "\(identifier)\n\n\(LOG_INFO)\n1\n0\n0\n0\n"
+            try fd.writeAll(Array(header.utf8), deadlineMillis: SteadyClock.monotonicMillis() + 1000)
+            _ = shutdown(fd.raw, Int32(SHUT_RD))
+        } catch {
+            fd.close()
+            throw error
+        }
+        return fd
     }
 }
 

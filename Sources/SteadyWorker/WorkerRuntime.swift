@@ -21,6 +21,7 @@ public final class WorkerRuntime {
     let signals: SignalChannel
     let heartbeatTimer: Timer
     var decoder = FrameDecoder()
+    let receiver = MessageReceiver(maxMessage: Frame.maxLength + 4)
     var sequence: UInt64 = 0
     var drainDeadline: Int64?
     var exitCode: Int32?
@@ -36,6 +37,11 @@ public final class WorkerRuntime {
         self.settings = settings
         self.job = job
         self.logger = logger
+        // The supervisor's socket must be there before this process opens anything else.
+        var st = stat()
+        guard fstat(socketFd, &st) == 0, (st.st_mode & S_IFMT) == S_IFSOCK else {
+            throw WorkerStartError(message: "fd \(socketFd) is not the supervisor's socket: workers are started by `steadypostd run`, not by hand")
+        }
         signals = try SignalChannel(signals: [SIGTERM, SIGINT, SIGHUP])
         signal(SIGPIPE, SIG_IGN)
         // If the supervisor dies, we hear SIGTERM (through the signalfd) and drain.
@@ -110,24 +116,26 @@ public final class WorkerRuntime {
 
     func readSupervisor() {
         while exitCode == nil {
-            let received: (bytes: [UInt8], eof: Bool, truncated: Bool)?
-            do { received = try Sockets.receiveMessage(socket, max: Frame.maxLength + 4) } catch {
+            let received: MessageReceiver.Received?
+            do { received = try receiver.receive(socket) } catch {
                 logger.error("supervisor socket: \(error); exiting")
                 exitCode = 1
                 return
             }
-            guard let received else { return }
-            if received.eof {
+            switch received {
+            case nil:
+                return
+            case .endOfStream?:
                 logger.notice("supervisor closed the socket; exiting")
                 exitCode = 0
                 return
-            }
-            if received.truncated {
-                logger.error("protocol error from supervisor: frame over \(Frame.maxLength) bytes; exiting")
+            case .truncated(let size)?:
+                logger.error("protocol error from supervisor: a \(size)-byte message exceeds the \(Frame.maxLength)-byte bound; exiting")
                 exitCode = 1
                 return
+            case .message(let bytes)?:
+                decoder.feed(bytes)
             }
-            decoder.feed(received.bytes)
             do {
                 while let frame = try decoder.next() {
                     try handle(Message(frame), frame: frame)
@@ -189,4 +197,9 @@ public final class WorkerRuntime {
             exitCode = 0
         }
     }
+}
+
+public struct WorkerStartError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
 }

@@ -18,11 +18,12 @@ enum P4 {
                                              environment: ["SWIFT_BACKTRACE=enable=no"], passFds: [theirs]) else { die("spawn worker") }
         theirs.close()
         var decoder = FrameDecoder()
+        let receiver = MessageReceiver(maxMessage: Frame.maxLength + 4)
         func nextMessage() -> (Frame, Message) {
             while true {
                 if let f = try? decoder.next(), let m = try? Message(f) { return (f, m) }
-                guard let r = try? Sockets.receiveMessage(mine, max: Frame.maxLength + 4), !r.eof else { die("worker socket closed") }
-                decoder.feed(r.bytes)
+                guard let r = try? receiver.receive(mine), case .message(let bytes) = r else { die("worker socket closed") }
+                decoder.feed(bytes)
             }
         }
         // hello, ready, first heartbeat
