@@ -24,6 +24,12 @@ int steady_peer_credentials(int fd, steady_ucred *out) {
     return 0;
 }
 
+int steady_peer_groups(int fd, uint32_t *out, int max) {
+    socklen_t len = (socklen_t)(sizeof(gid_t) * (size_t)max);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, out, &len) != 0) return -1;
+    return (int)(len / sizeof(gid_t));
+}
+
 int steady_accept4_cloexec(int fd) {
     return accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 }

@@ -28,13 +28,4 @@ public struct ControlAccess: Equatable, Sendable {
         let group = groupName.map { ", nor in group \($0)" } ?? ""
         return "permission denied: uid \(uid) is not root, nor the service user (uid \(serviceUid))\(group)"
     }
-
-    /// The supplementary groups of a live process (`Groups:` in /proc/PID/status).
-    public static func supplementaryGroups(pid: Int32) -> [UInt32] {
-        guard let text = Files.read("/proc/\(pid)/status") else { return [] }
-        for line in text.split(separator: "\n") where line.hasPrefix("Groups:") {
-            return line.dropFirst(7).split(separator: " ").compactMap { UInt32($0) }
-        }
-        return []
-    }
 }

@@ -35,7 +35,9 @@ extension Supervisor {
             server.nextId += 1
             let conn = ControlConnection(id: id, fd: fd, uid: cred.uid)
             server.connections[id] = conn
-            if let refusal = access.refusal(uid: cred.uid, gid: cred.gid, supplementaryGroups: ControlAccess.supplementaryGroups(pid: cred.pid)) {
+            // SO_PEERGROUPS, not /proc/PID/status: the unit's ProtectProc=invisible hides clients' /proc.
+            let groups = (try? Sockets.peerGroups(fd)) ?? []
+            if let refusal = access.refusal(uid: cred.uid, gid: cred.gid, supplementaryGroups: groups) {
                 logger.warning("control connection refused: \(refusal)", metadata: ["peer.pid": "\(cred.pid)", "peer.uid": "\(cred.uid)"])
                 server.reply(id, correlation: 0, error: ErrorBody(code: "permission-denied", message: refusal))
                 dropConnection(id)

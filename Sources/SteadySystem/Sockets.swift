@@ -87,6 +87,13 @@ public enum Sockets {
         return (cred.pid, cred.uid, cred.gid)
     }
 
+    /// The peer's supplementary groups (SO_PEERGROUPS), as the kernel saw them at connect.
+    public static func peerGroups(_ fd: Descriptor) throws(SystemError) -> [UInt32] {
+        var groups = [UInt32](repeating: 0, count: 1024)
+        let n = try syscall("getsockopt(SO_PEERGROUPS)") { steady_peer_groups(fd.raw, &groups, Int32(groups.count)) }
+        return Array(groups[0..<Int(n)])
+    }
+
     /// Reads what is available into `buffer` (appending); returns the byte count, 0 at EOF,
     /// nil when nothing is ready.
     public static func readAvailable(_ fd: Descriptor, into buffer: inout [UInt8], max: Int = 65536) throws(SystemError) -> Int? {

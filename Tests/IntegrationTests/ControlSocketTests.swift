@@ -39,6 +39,9 @@ struct ControlSocketTests {
         let member = spawnAndWait(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", Binaries.cli, "status", "--socket", d.socketPath])
         #expect(member.code == 0, "\(member.stderr)")
         #expect(member.stdout.contains("posting"))
+        // Membership through a supplementary group counts too (SO_PEERGROUPS).
+        let supplementary = spawnAndWait(["/usr/bin/setpriv", "--reuid=65534", "--regid=1", "--groups=65534", Binaries.cli, "status", "--socket", d.socketPath])
+        #expect(supplementary.code == 0, "\(supplementary.stderr)")
         // The same uid outside the group is refused.
         let outsider = spawnAndWait(["/usr/bin/setpriv", "--reuid=65534", "--regid=1", "--clear-groups", Binaries.cli, "status", "--socket", d.socketPath])
         #expect(outsider.code == 1, "\(outsider)")

@@ -18,6 +18,8 @@ typedef struct steady_ucred {
 } steady_ucred;
 
 int steady_peer_credentials(int fd, steady_ucred *out);
+/// The peer's supplementary groups (SO_PEERGROUPS): up to `max` into `out`; returns the count.
+int steady_peer_groups(int fd, uint32_t *out, int max);
 int steady_accept4_cloexec(int fd);
 int steady_pipe2_cloexec(int fds[2]);
 int steady_pidfd_open(pid_t pid);

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The README's test command: installs missing system packages, builds everything, runs every
+# test (unit, integration with real processes, the real unit under systemd-nspawn).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/common.sh
+ensure_packages
+ensure_swift
+echo "==> building (debug, tests included)"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if ! swift build --build-tests >"$log" 2>&1; then
+  cat "$log"
+  echo "build failed" >&2
+  exit 1
+fi
+# No warnings in our own code (dependencies are theirs to fix).
+if grep -E "^$PWD/(Sources|Tests)/.*warning:" "$log"; then
+  echo "the build has warnings in Sources/ or Tests/: fix them" >&2
+  exit 1
+fi
+tail -n 1 "$log"
+echo "==> running tests"
+swift test --skip-build "$@"
