@@ -43,8 +43,8 @@ let package = Package(
         ]),
 
         .testTarget(name: "SteadyCoreTests", dependencies: ["SteadyCore", "CSQLite", "CCurl", "CSystemd"]),
-        .testTarget(name: "SteadyProtocolTests", dependencies: ["SteadyProtocol"]),
-        .testTarget(name: "SteadyConfigTests", dependencies: ["SteadyConfig"]),
+        .testTarget(name: "SteadyProtocolTests", dependencies: ["SteadyProtocol", "SteadyCore"]),
+        .testTarget(name: "SteadyConfigTests", dependencies: ["SteadyConfig", "SteadyCore"]),
         .testTarget(name: "SteadySupervisorTests", dependencies: ["SteadySupervisor"]),
         .testTarget(name: "IntegrationTests", dependencies: ["SteadySystem", "SteadyProtocol", "SteadyControl", "CSystemd"]),
     ]

@@ -227,7 +227,7 @@ public struct WorkerConfig: Sendable, Equatable {
 
     public init(
         role: Role, enabled: Bool = true, memoryMax: UInt64? = nil, pidsMax: Int? = nil, openFilesMax: Int = 1024,
-        heartbeatIntervalMs: Int64 = 1000, hangTimeoutMs: Int64 = 10_000, termGraceMs: Int64 = 3000,
+        heartbeatIntervalMs: Int64 = 2000, hangTimeoutMs: Int64 = 10_000, termGraceMs: Int64 = 3000,
         drainTimeoutMs: Int64 = 5000, restart: RestartPolicy = RestartPolicy(), concurrency: Int = 1
     ) {
         self.role = role

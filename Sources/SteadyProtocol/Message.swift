@@ -35,6 +35,53 @@ public struct Heartbeat: Codable, Equatable, Sendable {
     }
 }
 
+extension Heartbeat {
+    /// Heartbeats are the one frame an idle daemon sends all the time, so they skip JSON:
+    /// u64 sequence, u64 rssBytes, u32 openFds, u32 inFlight, u16 counter count, then per
+    /// counter u8 name length, the name (UTF-8), i64 value; big-endian, names sorted.
+    func binary() throws(ProtocolError) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(26 + counters.count * 24)
+        out.appendBigEndian(sequence)
+        out.appendBigEndian(rssBytes)
+        out.appendBigEndian(UInt32(clamping: openFds))
+        out.appendBigEndian(UInt32(clamping: inFlight))
+        guard counters.count <= Int(UInt16.max) else { throw .malformedPayload(type: "heartbeat", reason: "too many counters") }
+        out.appendBigEndian(UInt16(counters.count))
+        for name in counters.keys.sorted() {
+            let bytes = Array(name.utf8)
+            guard !bytes.isEmpty, bytes.count <= 255 else { throw .malformedPayload(type: "heartbeat", reason: "counter name must be 1-255 bytes") }
+            out.append(UInt8(bytes.count))
+            out.append(contentsOf: bytes)
+            out.appendBigEndian(UInt64(bitPattern: counters[name]!))
+        }
+        return out
+    }
+
+    init(binary p: [UInt8]) throws(ProtocolError) {
+        func fail(_ why: String) -> ProtocolError { .malformedPayload(type: "heartbeat", reason: why) }
+        guard p.count >= 26 else { throw fail("\(p.count) bytes, at least 26 needed") }
+        let s = p[...]
+        sequence = s.readBigEndian(at: 0, as: UInt64.self)
+        rssBytes = s.readBigEndian(at: 8, as: UInt64.self)
+        openFds = Int(s.readBigEndian(at: 16, as: UInt32.self))
+        inFlight = Int(s.readBigEndian(at: 20, as: UInt32.self))
+        let count = Int(s.readBigEndian(at: 24, as: UInt16.self))
+        var offset = 26
+        var counters: [String: Int64] = [:]
+        for _ in 0..<count {
+            guard offset < p.count else { throw fail("counter list ends early") }
+            let n = Int(p[offset])
+            guard n > 0, offset + 1 + n + 8 <= p.count else { throw fail("counter entry ends early") }
+            guard let name = String(validating: p[(offset + 1)..<(offset + 1 + n)], as: UTF8.self) else { throw fail("counter name is not UTF-8") }
+            counters[name] = Int64(bitPattern: s.readBigEndian(at: offset + 1 + n, as: UInt64.self))
+            offset += 1 + n + 8
+        }
+        guard offset == p.count else { throw fail("\(p.count - offset) bytes after the counters") }
+        self.counters = counters
+    }
+}
+
 /// A typed view of a frame. request, response and event carry a name and an opaque JSON body
 /// that the layer above decodes: payload = u8 name length, name (UTF-8), body.
 public enum Message: Equatable, Sendable {
@@ -68,7 +115,7 @@ public enum Message: Equatable, Sendable {
         switch self {
         case .hello(let v): payload = try JSONCoding.encode(v)
         case .ready(let v): payload = try JSONCoding.encode(v)
-        case .heartbeat(let v): payload = try JSONCoding.encode(v)
+        case .heartbeat(let v): payload = try v.binary()
         case .drain, .shutdown: payload = []
         case .request(let name, let body), .response(let name, let body), .event(let name, let body):
             let nameBytes = Array(name.utf8)
@@ -88,7 +135,7 @@ public enum Message: Equatable, Sendable {
         switch frame.type {
         case .hello: self = .hello(try JSONCoding.decode(Hello.self, frame.payload, type: "hello"))
         case .ready: self = .ready(try JSONCoding.decode(Ready.self, frame.payload, type: "ready"))
-        case .heartbeat: self = .heartbeat(try JSONCoding.decode(Heartbeat.self, frame.payload, type: "heartbeat"))
+        case .heartbeat: self = .heartbeat(try Heartbeat(binary: frame.payload))
         case .drain: self = .drain
         case .shutdown: self = .shutdown
         case .request, .response, .event:

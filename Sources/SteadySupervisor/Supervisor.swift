@@ -37,7 +37,13 @@ public final class Supervisor {
     let receiver = MessageReceiver(maxMessage: Frame.maxLength + 4)
 
     var readySent = false
-    var lastStatusLine = ""
+    var lastStatusKey: StatusKey?
+    struct StatusKey: Equatable {
+        var running: Int
+        var enabled: Int
+        var failed: [Role]
+        var shuttingDown: Bool
+    }
     var nextWatchdogPing: Int64?
     var shuttingDown = false
     var shutdownOrder: [Role] = []
@@ -419,20 +425,33 @@ public final class Supervisor {
     // MARK: - systemd
 
     func reportToSystemd(now: Int64) {
-        let enabled = slots.values.filter { $0.settings.enabled }
-        let running = enabled.filter { if case .running = $0.machine.state { return true } else { return false } }
-        let failed = enabled.filter { if case .failed = $0.machine.state { return true } else { return false } }
-        var line = "\(running.count)/\(enabled.count) workers running"
-        if !failed.isEmpty { line += "; failed: " + failed.map(\.role.rawValue).sorted().joined(separator: ",") }
-        if shuttingDown { line = "shutting down: " + line }
-        if !readySent && !shuttingDown && running.count + failed.count == enabled.count {
-            readySent = true
-            notifier.send("READY=1\nSTATUS=\(line)")
-            lastStatusLine = line
-            logger.info("ready: \(line)")
-        } else if line != lastStatusLine && readySent {
-            lastStatusLine = line
-            notifier.send("STATUS=\(line)")
+        var enabled = 0
+        var running = 0
+        var failed: [Role] = []
+        for role in Role.allCases {
+            let slot = slots[role]!
+            guard slot.settings.enabled else { continue }
+            enabled += 1
+            switch slot.machine.state {
+            case .running: running += 1
+            case .failed: failed.append(role)
+            default: break
+            }
+        }
+        // The line is only built when its figures change (this runs on every loop turn).
+        let key = StatusKey(running: running, enabled: enabled, failed: failed, shuttingDown: shuttingDown)
+        if key != lastStatusKey {
+            lastStatusKey = key
+            var line = "\(running)/\(enabled) workers running"
+            if !failed.isEmpty { line += "; failed: " + failed.map(\.rawValue).joined(separator: ",") }
+            if shuttingDown { line = "shutting down: " + line }
+            if !readySent && !shuttingDown && running + failed.count == enabled {
+                readySent = true
+                notifier.send("READY=1\nSTATUS=\(line)")
+                logger.info("ready: \(line)")
+            } else if readySent {
+                notifier.send("STATUS=\(line)")
+            }
         }
         if let ping = nextWatchdogPing, now >= ping, let usec = notifier.watchdogMicros {
             notifier.send("WATCHDOG=1")

@@ -2,15 +2,14 @@ import Glibc
 
 /// Figures a process reports about itself in heartbeats: resident memory and open fds.
 public enum ProcessStats {
-    /// Resident set size in bytes (VmRSS), of `pid` or of this process.
+    /// Resident set size in bytes, of `pid` or of this process (/proc/PID/statm: one short
+    /// read, cheap enough for every heartbeat).
     public static func residentBytes(pid: Int32? = nil) -> UInt64 {
-        let path = pid.map { "/proc/\($0)/status" } ?? "/proc/self/status"
-        guard let text = Files.read(path) else { return 0 }
-        for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            let digits = line.dropFirst(6).filter(\.isNumber)
-            return (UInt64(String(digits)) ?? 0) * 1024
-        }
-        return 0
+        let path = pid.map { "/proc/\($0)/statm" } ?? "/proc/self/statm"
+        guard let text = Files.read(path, limit: 256) else { return 0 }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = UInt64(fields[1]) else { return 0 }
+        return pages * UInt64(sysconf(Int32(_SC_PAGESIZE)))
     }
 
     /// Proportional set size in bytes (Pss from smaps_rollup): shared pages split fairly.
@@ -26,6 +25,15 @@ public enum ProcessStats {
     /// Open file descriptors of this process (the /proc listing's own fd excluded).
     public static func openDescriptors() -> Int {
         max(0, (Files.list("/proc/self/fd")?.count ?? 1) - 1)
+    }
+
+    /// CPU time of `pid` in nanoseconds (its process CPU clock), or nil if it is gone.
+    public static func cpuNanos(pid: Int32) -> UInt64? {
+        var clock = clockid_t()
+        guard clock_getcpuclockid(pid, &clock) == 0 else { return nil }
+        var ts = timespec()
+        guard clock_gettime(clock, &ts) == 0 else { return nil }
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 
     /// Total CPU time (user + system) of `pid`, in clock ticks, from /proc/PID/stat.

@@ -13,13 +13,13 @@ enum P56 {
         var ts = timespec(tv_sec: 2, tv_nsec: 0)
         nanosleep(&ts, nil)
         let pids: [(String, Int32)] = [("supervisor", d.process.pid)] + report.workers.map { ($0.role.rawValue, $0.pid!) }
-        let before = pids.map { ProcessStats.cpuTicks(pid: $0.1) ?? 0 }
+        let before = pids.map { ProcessStats.cpuNanos(pid: $0.1) ?? 0 }
         let t0 = SteadyClock.monotonicMillis()
         ts = timespec(tv_sec: seconds, tv_nsec: 0)
         nanosleep(&ts, nil)
         let elapsed = Double(SteadyClock.monotonicMillis() - t0) / 1000
-        let after = pids.map { ProcessStats.cpuTicks(pid: $0.1) ?? 0 }
-        let hz = Double(sysconf(Int32(_SC_CLK_TCK)))
+        let after = pids.map { ProcessStats.cpuNanos(pid: $0.1) ?? 0 }
+        let hz = 1e9  // CPU clocks in nanoseconds (clock_getcpuclockid), not 10 ms ticks
         let total = zip(before, after).map { Double($1 - $0) }.reduce(0, +)
         out("| P5 idle CPU, supervisor + 6 workers, \(Int(elapsed)) s | \(fmt(total / hz / elapsed * 100, 3)) % of a core | goal ≤ 0.1 % |")
         for (i, (name, pid)) in pids.enumerated() {

@@ -45,7 +45,7 @@ struct ConfigTests {
             #expect(worker.memoryMax == (role == .browser ? 2 << 30 : 256 << 20))
             #expect(worker.pidsMax == (role == .browser ? 512 : 64))
             #expect(worker.openFilesMax == 1024)
-            #expect(worker.heartbeatIntervalMs == 1000)
+            #expect(worker.heartbeatIntervalMs == 2000)
             #expect(worker.hangTimeoutMs == 10_000)
             #expect(worker.termGraceMs == 3000)
             #expect(worker.drainTimeoutMs == 5000)

@@ -105,7 +105,7 @@ struct ConfigValidationTests {
         ),
         (
             "[workers.replies]\n\nhang_timeout = 1500",
-            "t.toml:3: workers.replies.hang_timeout: must be more than twice heartbeat_interval (1s), got 1.5s"
+            "t.toml:3: workers.replies.hang_timeout: must be more than twice heartbeat_interval (2s), got 1.5s"
         ),
         (
             "[workers.posting]\nrestart_base_delay = \"1m\"\nrestart_max_delay = \"30s\"",
@@ -195,7 +195,7 @@ struct ConfigValidationTests {
             """
         #expect(
             diagnostics(text, path: "/etc/steadypost/steadypost.toml") == [
-                "/etc/steadypost/steadypost.toml:2: workers.posting.hang_timeout: must be more than twice heartbeat_interval (1s), got 1s",
+                "/etc/steadypost/steadypost.toml:2: workers.posting.hang_timeout: must be more than twice heartbeat_interval (2s), got 1s",
                 "/etc/steadypost/steadypost.toml:3: workers.posting.pids_max: must be between 1 and 4194304, got 0",
                 "/etc/steadypost/steadypost.toml:6: daemon.shutdown_timeout: invalid duration \"forever\" \(durationHint)",
                 "/etc/steadypost/steadypost.toml:7: daemon.colour: unknown key (expected one of: state_dir, runtime_dir, credentials_dir, control_group, allow_fault_injection, shutdown_timeout)",

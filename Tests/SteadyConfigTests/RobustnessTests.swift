@@ -1,21 +1,7 @@
 import Testing
+import SteadyCore
 
 @testable import SteadyConfig
-
-/// A small seeded generator (SplitMix64) so every run feeds the same inputs.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Bytes that matter to the TOML grammar, weighted to reach deep into the parser.
 private let interesting: [[UInt8]] = [

@@ -134,19 +134,23 @@ struct FrameCodecTests {
     }
 }
 
-/// A small seeded generator so randomized tests are reproducible.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 extension Message: CustomTestStringConvertible {
     public var testDescription: String { "\(type)" }
+}
+
+extension FrameCodecTests {
+    @Test("heartbeat binary payload: truncations and trailing bytes are refused")
+    func heartbeatBinary() throws {
+        let beat = Heartbeat(sequence: 3, rssBytes: 1 << 30, openFds: 12, inFlight: 1, counters: ["a": -1, "posted": 7])
+        let frame = try Message.heartbeat(beat).frame()
+        #expect(try Message(frame) == .heartbeat(beat))
+        for cut in [0, 10, 25, 26, 27, frame.payload.count - 1] {
+            var short = frame
+            short.payload = Array(frame.payload[0..<cut])
+            #expect(throws: ProtocolError.self, "cut at \(cut)") { try Message(short) }
+        }
+        var long = frame
+        long.payload.append(0)
+        #expect(throws: ProtocolError.self) { try Message(long) }
+    }
 }

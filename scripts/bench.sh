@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Runs the benchmarks (P1, P4, P5/P6 and the peer supervisors) on a release build and rewrites
+# BENCHMARKS.md with the machine, the figures and the peers measured in the same run.
+#
+#   scripts/bench.sh [KILLS] [IDLE_SECONDS]      defaults: 100 kills, 60 s idle
+#
+# Needs s6, runit and supervisord for the peer figures (installed here when root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/common.sh
+ensure_packages
+ensure_swift
+kills=${1:-100}
+idle=${2:-60}
+peer_kills=${PEER_KILLS:-20}
+if [ "$(id -u)" -eq 0 ]; then
+  for p in s6 runit; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$p" >/dev/null; done
+  command -v supervisord >/dev/null || pip install -q supervisor >/dev/null 2>&1 || true
+fi
+swift build -c release >/dev/null
+bin=$(swift build -c release --show-bin-path)
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+echo "==> P1 ($kills kills)"; p1=$("$bin/steadypost-bench" p1 "$kills" 2>/dev/null)
+echo "==> P4"; p4=$("$bin/steadypost-bench" p4 10000 2>/dev/null)
+echo "==> P5/P6 (${idle} s idle)"; p56=$("$bin/steadypost-bench" p56 "$idle" 2>/dev/null)
+peers="(s6, runit or supervisord missing: peer figures skipped)"
+if command -v s6-supervise >/dev/null && command -v runsv >/dev/null && command -v supervisord >/dev/null; then
+  echo "==> peers with the C child ($peer_kills kills each)"
+  peers_c=$(python3 ../shared/bench/restart_peers.py "$peer_kills")
+  echo "==> peers with steadypost's bare Swift child"
+  peers_swift=$(STAMP="$bin/steadypost-bench stamp" python3 ../shared/bench/restart_peers.py "$peer_kills")
+  peers=$(printf 'C child (../shared/bench/stamp.c):\n%s\n\nSwift child (steadypost-bench stamp, same libraries as a worker minus the config):\n%s' "$peers_c" "$peers_swift")
+fi
+
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
+cat > BENCHMARKS.md <<MD
+# Benchmarks
+
+Measured by \`scripts/bench.sh $kills $idle\` on $(date -u +%Y-%m-%d): $(nproc) cores ($cpu),
+$(free -g | awk '/Mem:/{print $2}') GiB, kernel $(uname -r), $(swift --version 2>&1 | head -1), release build.
+This machine is a shared VM: read each figure beside its peer from the same run, not alone.
+Benchmarks are not tests: nothing here is asserted by the test suite.
+
+## P1: restart latency (goal: p99 ≤ 25 ms for a first restart)
+
+A worker is SIGKILLed; the time runs until the supervisor has the replacement's \`ready\`
+(a \`wait-ready\` request registered before the kill answers at that moment). Each kill comes
+after the worker ran past \`stable_after\`, so every restart is a first restart. Beside it,
+the same run spawns the bare Swift benchmark binary until its \`main\` runs.
+
+| what | p50 | p99 | max | n |
+|---|---|---|---|---|
+$p1
+
+Peer supervisors, first restart after SIGKILL (../shared/bench/restart_peers.py, same machine,
+same session; they time kill → child's first instruction, not a readiness handshake):
+
+\`\`\`
+$peers
+\`\`\`
+
+## P4: worker socket round trip (goal: ≤ 2× raw)
+
+A request frame to a real \`steadypostd worker posting\` over its SOCK_SEQPACKET socket
+(encode, send, the worker's epoll loop decodes and answers, decode), beside the same bytes
+bounced by a raw echo child over a socketpair, 10,000 round trips each.
+
+| what | p50 | p99 | max | n |
+|---|---|---|---|---|
+$p4
+
+## P5/P6: idle CPU and memory (goals: ≤ 0.1 % of a core in all; RSS ≤ 10 MB supervisor, ≤ 30 MB worker)
+
+The daemon with all six workers, 1 s heartbeats, nothing to do, measured over ${idle} s from
+/proc/PID/stat; RSS (VmRSS) and PSS (smaps_rollup: shared library pages split between the
+processes that map them) at the end.
+
+| what | | | | |
+|---|---|---|---|---|
+$p56
+
+RSS counts every resident page of the shared Swift runtime and Foundation libraries in
+each process; PSS is the memory each process actually costs the machine.
+MD
+echo "==> BENCHMARKS.md written"
+cat BENCHMARKS.md
