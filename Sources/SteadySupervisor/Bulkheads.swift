@@ -139,6 +139,23 @@ public final class Bulkheads {
         return applied
     }
 
+    /// How many times the kernel's OOM killer has fired in `role`'s group (cgroup v2
+    /// `memory.events`, v1 `memory.oom_control`); nil without a cgroup.
+    public func oomKills(role: Role) -> Int? {
+        let text: String?
+        if let base = v2Base {
+            text = Files.read(base + "/" + role.rawValue + "/memory.events")
+        } else if let base = v1Memory {
+            text = Files.read(base + "/" + role.rawValue + "/memory.oom_control")
+        } else {
+            return nil
+        }
+        for line in (text ?? "").split(separator: "\n") where line.hasPrefix("oom_kill ") {
+            return Int(line.dropFirst("oom_kill ".count))
+        }
+        return nil
+    }
+
     /// Removes this supervisor's cgroup v1 sub-groups (they are empty once children are gone).
     public func cleanUp() {
         for base in [v1Memory, v1Pids].compactMap({ $0 }) {

@@ -17,6 +17,8 @@ final class ChildSlot {
     var lastHeartbeat: Heartbeat?
     var summary: String?
     var bounds: BoundsKind = .rlimit
+    /// The group's OOM-kill count when this process started, to tell an OOM kill apart.
+    var oomKillsAtStart: Int?
 
     init(settings: WorkerConfig, policy: ChildPolicy) {
         self.settings = settings

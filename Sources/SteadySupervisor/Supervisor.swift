@@ -249,6 +249,7 @@ public final class Supervisor {
             slot.bounds = bulkheads.apply(
                 role: role, pid: process.pid, memoryMax: slot.settings.memoryMax,
                 pidsMax: slot.settings.pidsMax, openFilesMax: slot.settings.openFilesMax)
+            slot.oomKillsAtStart = bulkheads.oomKills(role: role)
             try epoll.add(parentEnd.raw, token: Token.child(Token.childSocket, role, slot.generation))
             try epoll.add(process.pidfd.raw, token: Token.child(Token.childExit, role, slot.generation))
             perform(role, slot.machine.handle(.spawned(pid: process.pid), now: now), now: now)
@@ -372,8 +373,12 @@ public final class Supervisor {
         process.pidfd.close()
         closeChildSocket(slot, why: nil)
         slot.process = nil
+        var how = "pid \(process.pid) \(status)"
+        if let before = slot.oomKillsAtStart, let after = bulkheads.oomKills(role: slot.role), after > before {
+            how += " by the OOM killer at its \(slot.settings.memoryMax / (1 << 20)) MiB memory bound"
+        }
         let now = SteadyClock.monotonicMillis()
-        perform(slot.role, slot.machine.handle(.exited("pid \(process.pid) \(status)"), now: now, jitter: Double.random(in: 0..<1, using: &rng)), now: now)
+        perform(slot.role, slot.machine.handle(.exited(how), now: now, jitter: Double.random(in: 0..<1, using: &rng)), now: now)
     }
 
     // MARK: - Shutdown

@@ -110,6 +110,7 @@ struct SupervisionTests {
             #expect(after.last_exit?.contains("SIGABRT") == true, "\(after.last_exit ?? "-")")
         } else {
             #expect(after.last_exit?.contains("SIGKILL") == true, "the cgroup OOM kill: \(after.last_exit ?? "-")")
+            #expect(after.last_exit?.contains("OOM killer at its 96 MiB memory bound") == true, "\(after.last_exit ?? "-")")
         }
         for w in report.workers where w.role != .posting {
             let old = initial.workers.first { $0.role == w.role }!
