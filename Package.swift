@@ -28,6 +28,7 @@ let package = Package(
         .target(name: "SteadyConfig", dependencies: ["SteadyCore"]),
         .target(name: "SteadySupervisor", dependencies: ["SteadyCore", "SteadySystem", "SteadyProtocol", "SteadyConfig"]),
         .target(name: "SteadyWorker", dependencies: ["SteadyCore", "SteadySystem", "SteadyProtocol", "SteadyConfig"]),
+        .target(name: "SteadyStore", dependencies: ["CSQLite", "SteadyCore"]),
         .target(name: "SteadyControl", dependencies: ["SteadyCore", "SteadySystem", "SteadyProtocol"]),
         .executableTarget(name: "steadypostd", dependencies: [
             "SteadySupervisor", "SteadyWorker", "SteadyConfig",
@@ -46,6 +47,7 @@ let package = Package(
         .testTarget(name: "SteadyProtocolTests", dependencies: ["SteadyProtocol", "SteadyCore"]),
         .testTarget(name: "SteadyConfigTests", dependencies: ["SteadyConfig", "SteadyCore"]),
         .testTarget(name: "SteadySupervisorTests", dependencies: ["SteadySupervisor"]),
+        .testTarget(name: "SteadyStoreTests", dependencies: ["SteadyStore", "CSQLite", "SteadyCore"]),
         .testTarget(name: "IntegrationTests", dependencies: ["SteadySystem", "SteadyProtocol", "SteadyControl", "CSystemd"]),
     ]
 )

@@ -1,1 +1,9 @@
 #include <sqlite3.h>
+
+// SQLITE_TRANSIENT is a macro Swift cannot import: bind copies of the caller's bytes.
+static inline int steady_sqlite_bind_text(sqlite3_stmt *stmt, int index, const char *text, int length) {
+    return sqlite3_bind_text(stmt, index, text, length, SQLITE_TRANSIENT);
+}
+static inline int steady_sqlite_bind_blob(sqlite3_stmt *stmt, int index, const void *bytes, int length) {
+    return sqlite3_bind_blob(stmt, index, bytes, length, SQLITE_TRANSIENT);
+}

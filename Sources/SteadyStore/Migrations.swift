@@ -1,0 +1,49 @@
+/// The schema, as numbered migrations applied in order inside one transaction each;
+/// `PRAGMA user_version` records the last one applied. Append, never edit, a migration.
+enum Migrations {
+    static let all: [String] = [
+        // 1: posts, attempts, per-account state.
+        """
+        CREATE TABLE posts (
+            id TEXT PRIMARY KEY,
+            account TEXT NOT NULL,
+            platform TEXT NOT NULL,
+            kind TEXT NOT NULL DEFAULT 'post' CHECK (kind IN ('post', 'reply')),
+            text TEXT NOT NULL,
+            in_reply_to TEXT,
+            content_hash TEXT NOT NULL,
+            due_at INTEGER NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('scheduled','claimed','attempting','posted','unknown','failed','cancelled','parked')),
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            lease_owner TEXT,
+            lease_expires_at INTEGER,
+            next_try_at INTEGER,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            lease_losses INTEGER NOT NULL DEFAULT 0,
+            platform_id TEXT,
+            last_error TEXT,
+            last_error_class TEXT
+        );
+        CREATE INDEX posts_by_state_due ON posts (state, due_at);
+        CREATE INDEX posts_by_account ON posts (account, state);
+        CREATE INDEX posts_by_lease ON posts (lease_expires_at) WHERE lease_expires_at IS NOT NULL;
+        CREATE TABLE attempts (
+            id TEXT PRIMARY KEY,
+            post_id TEXT NOT NULL REFERENCES posts (id),
+            number INTEGER NOT NULL,
+            started_at INTEGER NOT NULL,
+            finished_at INTEGER,
+            idempotency_key TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            adapter TEXT NOT NULL,
+            account TEXT NOT NULL,
+            outcome TEXT,
+            detail TEXT,
+            platform_id TEXT,
+            UNIQUE (post_id, number)
+        );
+        CREATE INDEX attempts_by_account_time ON attempts (account, started_at);
+        """,
+    ]
+}

@@ -1,0 +1,344 @@
+import Glibc
+import CSQLite
+import SteadyCore
+
+/// Why a store call did not do what was asked.
+public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// SQLite failed (after the retries, for transient errors).
+    case database(SQLiteError)
+    case notFound(String)
+    /// The post is not in a state that allows this (e.g. cancel after an attempt began).
+    case conflict(String)
+
+    public var description: String {
+        switch self {
+        case .database(let e): return "store: \(e)"
+        case .notFound(let id): return "no post \(id)"
+        case .conflict(let why): return why
+        }
+    }
+}
+
+/// The post store on SQLite: one connection per process, every state change one
+/// `BEGIN IMMEDIATE` transaction checked against `PostTransitions`, transient errors (BUSY,
+/// LOCKED, I/O) retried with bounded backoff (F16), everything else classified and thrown.
+public final class SQLitePostStore: @unchecked Sendable {
+    /// Guards `connection`: every use of the SQLite handle is inside `lock.withLock`.
+    private let lock = Lock()
+    private let connection: Connection
+    public let path: String
+    /// Transient failures retried before giving up, and the first backoff step.
+    public let retryLimit: Int
+    public let retryBaseMillis: Int64
+
+    /// The connection and a test hook, behind the store's lock.
+    final class Connection {
+        let database: SQLiteDatabase
+        /// Test hook: the next N transactions fail at COMMIT with this code.
+        var injectedFailures: (count: Int, code: Int32) = (0, 0)
+        init(_ database: SQLiteDatabase) { self.database = database }
+    }
+
+    public init(path: String, retryLimit: Int = 6, retryBaseMillis: Int64 = 10) throws(StoreError) {
+        self.path = path
+        self.retryLimit = retryLimit
+        self.retryBaseMillis = retryBaseMillis
+        do throws(SQLiteError) {
+            let database = try SQLiteDatabase(path: path)
+            try Self.migrate(database)
+            connection = Connection(database)
+        } catch {
+            throw .database(error)
+        }
+    }
+
+    static func migrate(_ db: SQLiteDatabase) throws(SQLiteError) {
+        let version = Int(try db.prepare("PRAGMA user_version").run().first?.int(0) ?? 0)
+        for (index, sql) in Migrations.all.enumerated() where index >= version {
+            try db.execute("BEGIN IMMEDIATE")
+            do {
+                try db.execute(sql)
+                try db.execute("PRAGMA user_version = \(index + 1)")
+                try db.execute("COMMIT")
+            } catch {
+                try? db.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    /// The schema version now in force.
+    public var schemaVersion: Int {
+        (try? lock.withLock { () throws(SQLiteError) in try connection.database.prepare("PRAGMA user_version").run().first?.int(0) }).flatMap { $0.map(Int.init) } ?? 0
+    }
+
+    /// Test hook: make the next `count` transactions fail at commit with `code` (e.g.
+    /// SQLITE_BUSY, SQLITE_IOERR), as a contended or flaky disk would.
+    public func injectCommitFailures(_ count: Int, code: Int32 = SQLITE_BUSY) {
+        lock.withLock { connection.injectedFailures = (count, code) }
+    }
+
+    /// Runs `body` in one IMMEDIATE transaction; a transient failure rolls back and retries the
+    /// whole transaction after 10, 20, 40, … ms (at most `retryLimit` times).
+    public func transaction<T>(_ body: (SQLiteDatabase) throws(StoreError) -> T) throws(StoreError) -> T {
+        var attempt = 0
+        while true {
+            let result: Result<T, StoreError> = lock.withLock {
+                let c = connection
+                do throws(SQLiteError) {
+                    try c.database.execute("BEGIN IMMEDIATE")
+                } catch {
+                    return .failure(.database(error))
+                }
+                do throws(StoreError) {
+                    let value = try body(c.database)
+                    if c.injectedFailures.count > 0 {
+                        c.injectedFailures.count -= 1
+                        throw StoreError.database(SQLiteError(code: c.injectedFailures.code, message: "injected failure", context: "COMMIT"))
+                    }
+                    do throws(SQLiteError) { try c.database.execute("COMMIT") } catch { throw StoreError.database(error) }
+                    return .success(value)
+                } catch {
+                    try? c.database.execute("ROLLBACK")
+                    return .failure(error)
+                }
+            }
+            switch result {
+            case .success(let value):
+                return value
+            case .failure(.database(let e)) where e.isTransient && attempt < retryLimit:
+                attempt += 1
+                let delay = retryBaseMillis << (attempt - 1)
+                var ts = timespec(tv_sec: Int(delay / 1000), tv_nsec: Int(delay % 1000) * 1_000_000)
+                nanosleep(&ts, nil)
+            case .failure(let e):
+                throw e
+            }
+        }
+    }
+
+    // MARK: - Posts
+
+    static let postColumns = "id, account, platform, kind, text, in_reply_to, content_hash, due_at, state, created_at, updated_at, lease_owner, lease_expires_at, next_try_at, attempts, lease_losses, platform_id, last_error, last_error_class"
+
+    static func post(_ r: Row) -> Post {
+        Post(id: r.text(0)!, account: r.text(1)!, platform: r.text(2)!, kind: r.text(3)!, text: r.text(4)!, inReplyTo: r.text(5),
+             contentHash: r.text(6)!, dueAt: r.int(7)!, state: PostState(rawValue: r.text(8)!) ?? .parked, createdAt: r.int(9)!,
+             updatedAt: r.int(10)!, leaseOwner: r.text(11), leaseExpiresAt: r.int(12), nextTryAt: r.int(13),
+             attempts: Int(r.int(14)!), leaseLosses: Int(r.int(15)!), platformId: r.text(16), lastError: r.text(17), lastErrorClass: r.text(18))
+    }
+
+    static func newId(_ prefix: String) -> String {
+        var rng = SystemRandomNumberGenerator()
+        let a = rng.next() as UInt64
+        let hex = String(a, radix: 16)
+        return prefix + String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// Schedules posts, all or nothing.
+    public func insert(_ posts: [NewPost], now: Int64) throws(StoreError) -> [Post] {
+        try transaction { db throws(StoreError) in
+            do throws(SQLiteError) {
+                let stmt = try db.prepare("INSERT INTO posts (id, account, platform, kind, text, in_reply_to, content_hash, due_at, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'scheduled', ?, ?)")
+                var out: [Post] = []
+                for p in posts {
+                    let id = Self.newId("p_")
+                    try stmt.run([.text(id), .text(p.account), .text(p.platform), .text(p.inReplyTo == nil ? "post" : "reply"), .text(p.text),
+                                  p.inReplyTo.sql, .text(p.contentHash), .integer(p.dueAt), .integer(now), .integer(now)])
+                    out.append(Post(id: id, account: p.account, platform: p.platform, kind: p.inReplyTo == nil ? "post" : "reply", text: p.text,
+                                    inReplyTo: p.inReplyTo, contentHash: p.contentHash, dueAt: p.dueAt, state: .scheduled, createdAt: now,
+                                    updatedAt: now, leaseOwner: nil, leaseExpiresAt: nil, nextTryAt: nil, attempts: 0, leaseLosses: 0,
+                                    platformId: nil, lastError: nil, lastErrorClass: nil))
+                }
+                return out
+            } catch {
+                throw .database(error)
+            }
+        }
+    }
+
+    public func post(id: String) throws(StoreError) -> Post {
+        let rows = try query("SELECT \(Self.postColumns) FROM posts WHERE id = ?", [.text(id)])
+        guard let row = rows.first else { throw .notFound(id) }
+        return Self.post(row)
+    }
+
+    /// Posts, newest due first, optionally by state and account.
+    public func posts(state: PostState? = nil, account: String? = nil, limit: Int = 1000) throws(StoreError) -> [Post] {
+        try query("SELECT \(Self.postColumns) FROM posts WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR account = ?2) ORDER BY due_at DESC LIMIT ?3",
+                  [state.map { .text($0.rawValue) } ?? .null, account.sql, .integer(Int64(limit))]).map(Self.post)
+    }
+
+    public func attempts(postId: String) throws(StoreError) -> [Attempt] {
+        try query("SELECT id, post_id, number, started_at, finished_at, idempotency_key, content_hash, adapter, account, outcome, detail, platform_id FROM attempts WHERE post_id = ? ORDER BY number", [.text(postId)]).map { r in
+            Attempt(id: r.text(0)!, postId: r.text(1)!, number: Int(r.int(2)!), startedAt: r.int(3)!, finishedAt: r.int(4), idempotencyKey: r.text(5)!,
+                    contentHash: r.text(6)!, adapter: r.text(7)!, account: r.text(8)!, outcome: r.text(9), detail: r.text(10), platformId: r.text(11))
+        }
+    }
+
+    /// Counts by state.
+    public func counts() throws(StoreError) -> [PostState: Int] {
+        var out: [PostState: Int] = [:]
+        for r in try query("SELECT state, COUNT(*) FROM posts GROUP BY state", []) {
+            if let s = PostState(rawValue: r.text(0)!) { out[s] = Int(r.int(1)!) }
+        }
+        return out
+    }
+
+    /// The earliest time a scheduled post becomes due (the worker sleeps until then).
+    public func nextDueAt() throws(StoreError) -> Int64? {
+        try query("SELECT MIN(COALESCE(next_try_at, due_at)) FROM posts WHERE state = 'scheduled'", []).first?.int(0)
+    }
+
+    func query(_ sql: String, _ values: [SQLValue]) throws(StoreError) -> [Row] {
+        try transaction { db throws(StoreError) in
+            do throws(SQLiteError) { return try db.prepare(sql).run(values) } catch { throw .database(error) }
+        }
+    }
+
+    // MARK: - The contract's transitions
+
+    /// Reads a post's state inside the transaction and applies `event`, or throws `conflict`.
+    func transition(_ db: SQLiteDatabase, _ id: String, _ event: PostEvent) throws(StoreError) -> (Post, PostState) {
+        let rows: [Row]
+        do throws(SQLiteError) { rows = try db.prepare("SELECT \(Self.postColumns) FROM posts WHERE id = ?").run([.text(id)]) } catch { throw .database(error) }
+        guard let row = rows.first else { throw .notFound(id) }
+        let post = Self.post(row)
+        do {
+            return (post, try PostTransitions.next(post.state, event))
+        } catch {
+            throw .conflict(error.description)
+        }
+    }
+
+    /// Leases up to `limit` due posts to `owner` until `now + leaseMillis`, in one
+    /// transaction: two claimers can never both get one post (F06). Due means
+    /// `COALESCE(next_try_at, due_at) <= now`, in integer ms (F10).
+    public func claimDue(owner: String, now: Int64, leaseMillis: Int64, limit: Int, accounts: Set<String>? = nil) throws(StoreError) -> [Post] {
+        try transaction { db throws(StoreError) in
+            do throws(SQLiteError) {
+                let rows = try db.prepare("SELECT \(Self.postColumns) FROM posts WHERE state = 'scheduled' AND COALESCE(next_try_at, due_at) <= ? ORDER BY COALESCE(next_try_at, due_at), id LIMIT ?")
+                    .run([.integer(now), .integer(Int64(accounts == nil ? limit : limit * 50))])
+                var claimed: [Post] = []
+                let update = try db.prepare("UPDATE posts SET state = 'claimed', lease_owner = ?, lease_expires_at = ?, updated_at = ? WHERE id = ? AND state = 'scheduled'")
+                for row in rows where claimed.count < limit {
+                    var post = Self.post(row)
+                    if let accounts, !accounts.contains(post.account) { continue }
+                    try update.run([.text(owner), .integer(now + leaseMillis), .integer(now), .text(post.id)])
+                    guard db.changes == 1 else { continue }
+                    post.state = .claimed
+                    post.leaseOwner = owner
+                    post.leaseExpiresAt = now + leaseMillis
+                    claimed.append(post)
+                }
+                return claimed
+            } catch {
+                throw .database(error)
+            }
+        }
+    }
+
+    /// Commits the attempt before any request (intent before effect): the post becomes
+    /// `attempting` with its attempt row. Only the lease owner may do this.
+    public func beginAttempt(postId: String, owner: String, idempotencyKey: String, adapter: String, now: Int64, leaseMillis: Int64) throws(StoreError) -> Attempt {
+        try transaction { db throws(StoreError) in
+            let (post, next) = try transition(db, postId, .beginAttempt)
+            guard post.leaseOwner == owner else { throw .conflict("post \(postId) is leased to \(post.leaseOwner ?? "nobody"), not \(owner)") }
+            let attempt = Attempt(id: Self.newId("a_"), postId: postId, number: post.attempts + 1, startedAt: now, finishedAt: nil,
+                                  idempotencyKey: idempotencyKey, contentHash: post.contentHash, adapter: adapter, account: post.account,
+                                  outcome: nil, detail: nil, platformId: nil)
+            do throws(SQLiteError) {
+                try db.prepare("INSERT INTO attempts (id, post_id, number, started_at, idempotency_key, content_hash, adapter, account) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+                    .run([.text(attempt.id), .text(postId), .integer(Int64(attempt.number)), .integer(now), .text(idempotencyKey),
+                          .text(post.contentHash), .text(adapter), .text(post.account)])
+                try db.prepare("UPDATE posts SET state = ?, attempts = attempts + 1, lease_expires_at = ?, updated_at = ? WHERE id = ?")
+                    .run([.text(next.rawValue), .integer(now + leaseMillis), .integer(now), .text(postId)])
+            } catch {
+                throw .database(error)
+            }
+            return attempt
+        }
+    }
+
+    /// Records how an attempt ended, and moves the post accordingly, in one transaction.
+    public func recordOutcome(postId: String, attemptId: String, outcome: AttemptOutcome, now: Int64) throws(StoreError) -> Post {
+        try transaction { db throws(StoreError) in
+            let (_, next) = try transition(db, postId, outcome.event)
+            var platformId: SQLValue = .null
+            var detail: SQLValue = .null
+            var nextTry: SQLValue = .null
+            var errorClass: SQLValue = .null
+            switch outcome {
+            case .published(let id): platformId = .text(id)
+            case .noEffect(let reason, let retryAt):
+                detail = .text(reason); nextTry = .integer(retryAt); errorClass = "noEffect"
+            case .unknown(let reason, let verifyAt):
+                detail = .text(reason); nextTry = .integer(verifyAt); errorClass = "unknownOutcome"
+            case .permanent(let reason):
+                detail = .text(reason); errorClass = "permanent"
+            }
+            do {
+                try db.prepare("UPDATE attempts SET finished_at = ?, outcome = ?, detail = ?, platform_id = ? WHERE id = ? AND post_id = ?")
+                    .run([.integer(now), .text(outcome.name), detail, platformId, .text(attemptId), .text(postId)])
+                guard db.changes == 1 else { throw StoreError.notFound(attemptId) }
+                try db.prepare("""
+                    UPDATE posts SET state = ?, platform_id = COALESCE(?, platform_id), next_try_at = ?, last_error = ?, last_error_class = ?,
+                    lease_owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ?
+                    """).run([.text(next.rawValue), platformId, nextTry, detail, errorClass, .integer(now), .text(postId)])
+                return Self.post(try db.prepare("SELECT \(Self.postColumns) FROM posts WHERE id = ?").run([.text(postId)])[0])
+            } catch let e as StoreError {
+                throw e
+            } catch let e as SQLiteError {
+                throw .database(e)
+            } catch {
+                throw .conflict("\(error)")
+            }
+        }
+    }
+
+    /// Leases that ran out: a `claimed` post goes back to `scheduled`, an `attempting` one to
+    /// `unknown` (never `scheduled`: its request may have gone out), and a post whose lease
+    /// has been lost `poisonLimit` times is `parked` (F27). Returns what moved.
+    public func expireLeases(now: Int64, poisonLimit: Int = 2) throws(StoreError) -> [(id: String, from: PostState, to: PostState)] {
+        try transaction { db throws(StoreError) in
+            let rows: [Row]
+            do throws(SQLiteError) {
+                rows = try db.prepare("SELECT \(Self.postColumns) FROM posts WHERE state IN ('claimed', 'attempting') AND lease_expires_at <= ?").run([.integer(now)])
+            } catch { throw .database(error) }
+            var moved: [(String, PostState, PostState)] = []
+            for row in rows {
+                let post = Self.post(row)
+                let poison = post.leaseLosses + 1 >= poisonLimit
+                guard let next = try? PostTransitions.next(post.state, .leaseExpired(poison: poison)) else { continue }
+                let reason = poison
+                    ? "parked: its worker died holding it \(post.leaseLosses + 1) times (last while \(post.state.rawValue))"
+                    : "lease expired while \(post.state.rawValue)"
+                do throws(SQLiteError) {
+                    try db.prepare("UPDATE posts SET state = ?, lease_owner = NULL, lease_expires_at = NULL, lease_losses = lease_losses + 1, last_error = ?, last_error_class = ?, next_try_at = ?, updated_at = ? WHERE id = ?")
+                        .run([.text(next.rawValue), .text(reason), .text(next == .unknown ? "unknownOutcome" : "leaseExpired"),
+                              next == .unknown ? .integer(now) : .null, .integer(now), .text(post.id)])
+                } catch { throw .database(error) }
+                moved.append((post.id, post.state, next))
+            }
+            return moved
+        }
+    }
+
+    /// Cancels a post that has not started an attempt; a race with a claim has one winner.
+    public func cancel(id: String, now: Int64) throws(StoreError) -> Post {
+        try transaction { db throws(StoreError) in
+            var (post, next) = try transition(db, id, .cancel)
+            do throws(SQLiteError) {
+                try db.prepare("UPDATE posts SET state = ?, updated_at = ? WHERE id = ? AND state = 'scheduled'").run([.text(next.rawValue), .integer(now), .text(id)])
+            } catch { throw .database(error) }
+            post.state = next
+            return post
+        }
+    }
+
+    /// Attempts started for `account` since `since` (unknown outcomes included): what the
+    /// quotas count.
+    public func attemptsStarted(account: String, since: Int64) throws(StoreError) -> Int {
+        Int(try query("SELECT COUNT(*) FROM attempts WHERE account = ? AND started_at >= ?", [.text(account), .integer(since)]).first?.int(0) ?? 0)
+    }
+}
