@@ -29,6 +29,7 @@ let package = Package(
         .target(name: "SteadySupervisor", dependencies: ["SteadyCore", "SteadySystem", "SteadyProtocol", "SteadyConfig"]),
         .target(name: "SteadyWorker", dependencies: ["SteadyCore", "SteadySystem", "SteadyProtocol", "SteadyConfig"]),
         .target(name: "SteadyStore", dependencies: ["CSQLite", "SteadyCore"]),
+        .target(name: "SteadyPosting", dependencies: ["SteadyCore", "SteadyStore"]),
         .target(name: "SteadyControl", dependencies: ["SteadyCore", "SteadySystem", "SteadyProtocol"]),
         .executableTarget(name: "steadypostd", dependencies: [
             "SteadySupervisor", "SteadyWorker", "SteadyConfig",
@@ -48,6 +49,7 @@ let package = Package(
         .testTarget(name: "SteadyConfigTests", dependencies: ["SteadyConfig", "SteadyCore"]),
         .testTarget(name: "SteadySupervisorTests", dependencies: ["SteadySupervisor"]),
         .testTarget(name: "SteadyStoreTests", dependencies: ["SteadyStore", "CSQLite", "SteadyCore"]),
+        .testTarget(name: "SteadyPostingTests", dependencies: ["SteadyPosting", "SteadyCore"]),
         .testTarget(name: "IntegrationTests", dependencies: ["SteadySystem", "SteadyProtocol", "SteadyControl", "CSystemd"]),
     ]
 )
