@@ -37,6 +37,11 @@ public struct ControlClient: Sendable {
 
     /// Sends `method` with a JSON `body`; returns the ok response's body.
     public func call(_ method: ControlMethod, body: [UInt8] = []) throws(ControlClientError) -> [UInt8] {
+        try call(method: method.rawValue, body: body)
+    }
+
+    /// Sends any method, `ROLE.method` ones included (answered by that worker).
+    public func call(method: String, body: [UInt8] = []) throws(ControlClientError) -> [UInt8] {
         let deadline = SteadyClock.monotonicMillis() + timeoutMillis
         let fd: Descriptor
         do { fd = try Sockets.connectStream(path: socketPath) } catch {
@@ -50,7 +55,7 @@ public struct ControlClient: Sendable {
         defer { fd.close() }
         do {
             try fd.setNonBlocking()
-            let bytes = try Message.request(method: method.rawValue, body: body).encoded(correlation: 1, deadline: deadline)
+            let bytes = try Message.request(method: method, body: body).encoded(correlation: 1, deadline: deadline)
             try fd.writeAll(bytes, deadlineMillis: deadline)
         } catch let error as SystemError where error.errno == EPIPE || error.errno == ECONNRESET {
             // The daemon refused us before reading (e.g. SO_PEERCRED check): read its answer.

@@ -87,9 +87,12 @@ public struct StatusReport: Codable, Equatable, Sendable {
     public var unknown_posts: Int?
     public var open_breakers: Int?
     public var late_jobs: Int?
+    /// Requests the supervisor has routed to workers and not yet seen answered.
+    public var routed_in_flight: Int?
 
     public init(version: String, supervisor_pid: Int32, uptime_ms: Int64, workers: [WorkerStatus],
-                queue_depth: Int? = nil, unknown_posts: Int? = nil, open_breakers: Int? = nil, late_jobs: Int? = nil) {
+                queue_depth: Int? = nil, unknown_posts: Int? = nil, open_breakers: Int? = nil, late_jobs: Int? = nil,
+                routed_in_flight: Int? = nil) {
         self.version = version
         self.supervisor_pid = supervisor_pid
         self.uptime_ms = uptime_ms
@@ -98,6 +101,7 @@ public struct StatusReport: Codable, Equatable, Sendable {
         self.unknown_posts = unknown_posts
         self.open_breakers = open_breakers
         self.late_jobs = late_jobs
+        self.routed_in_flight = routed_in_flight
     }
 }
 

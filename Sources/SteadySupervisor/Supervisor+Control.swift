@@ -57,6 +57,7 @@ extension Supervisor {
         epoll.remove(conn.fd.raw)
         conn.fd.close()
         pending.removeAll { $0.connection == id }
+        routed = routed.filter { $0.value.origin != .control(connection: id) }
     }
 
     func serviceConnection(id: UInt64) {
@@ -98,7 +99,17 @@ extension Supervisor {
             server.reply(conn.id, correlation: frame.correlation, error: ErrorBody(code: code, message: message))
         }
         guard let known = ControlMethod(rawValue: method) else {
-            fail("unknown-method", "unknown control method '\(method)'; known: \(ControlMethod.allCases.map(\.rawValue).joined(separator: ", "))")
+            if Self.routeTarget(method) != nil {
+                // ROLE.method: answered by that worker.
+                if shuttingDown {
+                    fail("shutting-down", "the daemon is shutting down")
+                } else if let refusal = route(method: method, body: body, from: .control(connection: conn.id), correlation: frame.correlation,
+                                              deadline: frame.deadline > 0 ? frame.deadline : now + 30_000) {
+                    fail(refusal.code, refusal.message)
+                }
+                return
+            }
+            fail("unknown-method", "unknown control method '\(method)'; known: \(ControlMethod.allCases.map(\.rawValue).joined(separator: ", ")), or ROLE.method")
             return
         }
         if shuttingDown && known != .status {
@@ -179,9 +190,4 @@ extension Supervisor {
         }
     }
 
-    func routeWorkerResponse(frame: Frame, status: String, body: [UInt8]) {
-        if status == "error", let err = try? JSONCoding.decode(ErrorBody.self, body, type: "error") {
-            logger.warning("worker answered an error: \(err.code): \(err.message)")
-        }
-    }
 }

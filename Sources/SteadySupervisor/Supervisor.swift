@@ -32,6 +32,8 @@ public final class Supervisor {
     var slots: [Role: ChildSlot] = [:]
     var control: ControlServer?
     var pending: [PendingReply] = []
+    var routed: [UInt64: RoutedRequest] = [:]
+    var nextRouteId: UInt64 = 0
     let startedAt = SteadyClock.monotonicMillis()
     var rng = SystemRandomNumberGenerator()
     let receiver = MessageReceiver(maxMessage: Frame.maxLength + 4)
@@ -112,6 +114,7 @@ public final class Supervisor {
             tick(now: later)
             if shuttingDown { advanceShutdown(now: later) }
             answerPending(now: later)
+            failRoutes(now: later)
             reportToSystemd(now: later)
         }
         bulkheads.cleanUp()
@@ -187,6 +190,7 @@ public final class Supervisor {
         }
         if let ping = nextWatchdogPing { next = min(next, ping) }
         for p in pending { next = min(next, p.deadline) }
+        for r in routed.values { next = min(next, r.deadline) }
         if shuttingDown { next = min(next, shutdownDeadline) }
         return Int32(clamping: max(0, next - now))
     }
@@ -337,13 +341,15 @@ public final class Supervisor {
             slot.lastHeartbeat = beat
             perform(role, slot.machine.handle(.heartbeat, now: now), now: now)
         case .response(let status, let body):
-            routeWorkerResponse(frame: frame, status: status, body: body)
+            routeWorkerResponse(from: slot, frame: frame, status: status, body: body)
         case .event(let name, _):
             logger.debug("event \(name) from \(role.rawValue)")
-        case .request(let method, _):
-            // Worker-to-worker routing (browser leases) arrives with the browser pool.
-            _ = send(.response(status: "error", body: (try? JSONCoding.encode(ErrorBody(code: "unsupported", message: "no route for \(method)"))) ?? []),
-                     to: slot, correlation: frame.correlation)
+        case .request(let method, let body):
+            let deadline = frame.deadline > 0 ? frame.deadline : now + 30_000
+            if let refusal = route(method: method, body: body, from: .worker(role, generation: slot.generation),
+                                   correlation: frame.correlation, deadline: deadline) {
+                _ = send(.response(status: "error", body: (try? JSONCoding.encode(refusal)) ?? []), to: slot, correlation: frame.correlation)
+            }
         case .drain, .shutdown:
             throw .unexpected("\(message.type) is sent by the supervisor, not to it")
         }
@@ -373,6 +379,7 @@ public final class Supervisor {
         process.pidfd.close()
         closeChildSocket(slot, why: nil)
         slot.process = nil
+        failRoutes(now: SteadyClock.monotonicMillis(), deadWorker: slot)
         var how = "pid \(process.pid) \(status)"
         if let before = slot.oomKillsAtStart, let after = bulkheads.oomKills(role: slot.role), after > before {
             how += " by the OOM killer at its \(slot.settings.memoryMax / (1 << 20)) MiB memory bound"
@@ -469,6 +476,6 @@ public final class Supervisor {
     func statusReport(now: Int64) -> StatusReport {
         StatusReport(
             version: SteadyVersion.current, supervisor_pid: getpid(), uptime_ms: now - startedAt,
-            workers: Role.allCases.map { slots[$0]!.status(now: now) })
+            workers: Role.allCases.map { slots[$0]!.status(now: now) }, routed_in_flight: routed.count)
     }
 }

@@ -14,6 +14,19 @@ public protocol WorkerRole: AnyObject {
     func beginDrain()
     /// True once nothing is in flight after `beginDrain`.
     var drained: Bool { get }
+    /// Answers a request routed to this worker (`ROLE.method` on the control socket, or from
+    /// another worker); nil when the role has no such method.
+    func handle(method: String, body: [UInt8]) -> WorkerReply?
+}
+
+/// A worker's answer to a routed request.
+public enum WorkerReply: Sendable {
+    case ok([UInt8])
+    case error(code: String, message: String)
+}
+
+extension WorkerRole {
+    public func handle(method: String, body: [UInt8]) -> WorkerReply? { nil }
 }
 
 /// A role with nothing configured yet. It runs the full lifecycle (hello, ready, heartbeats,

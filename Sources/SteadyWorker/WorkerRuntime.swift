@@ -163,6 +163,13 @@ public final class WorkerRuntime {
                 let request = try JSONCoding.decode(FaultRequest.self, body, type: "fault")
                 try send(.response(status: "ok", body: []), correlation: frame.correlation)
                 FaultInjection.trigger(request.kind, logger: logger)
+            } else if let reply = job.handle(method: method, body: body) {
+                switch reply {
+                case .ok(let out):
+                    try send(.response(status: "ok", body: out), correlation: frame.correlation)
+                case .error(let code, let message):
+                    try send(.response(status: "error", body: JSONCoding.encode(ErrorBody(code: code, message: message))), correlation: frame.correlation)
+                }
             } else {
                 try send(.response(status: "error", body: JSONCoding.encode(ErrorBody(code: "unsupported", message: "\(role.rawValue) has no method \(method)"))), correlation: frame.correlation)
             }

@@ -102,7 +102,20 @@ extension SteadypostCLI {
     struct Debug: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Test-only tools (need daemon.allow_fault_injection).", shouldDisplay: false,
-            subcommands: [Fault.self, WaitReady.self])
+            subcommands: [Fault.self, WaitReady.self, Call.self])
+
+        struct Call: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Send ROLE.method with a JSON body to a worker and print its answer.")
+            @Argument(help: "ROLE.method, e.g. posting.ping") var method: String
+            @Argument(help: "The JSON body.") var body: String = "{}"
+            @OptionGroup var connection: Connection
+
+            func run() throws {
+                let client = try connection.client()
+                let answer = perform { () throws(ControlClientError) in try client.call(method: method, body: Array(body.utf8)) }
+                writeOut(String(decoding: answer, as: UTF8.self) + "\n")
+            }
+        }
 
         struct WaitReady: ParsableCommand {
             static let configuration = CommandConfiguration(commandName: "wait-ready", abstract: "Wait until a worker runs with a pid other than --not-pid.")
