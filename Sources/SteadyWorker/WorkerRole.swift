@@ -1,3 +1,4 @@
+import Logging
 import SteadyConfig
 import SteadyCore
 
@@ -17,6 +18,18 @@ public protocol WorkerRole: AnyObject {
     /// Answers a request routed to this worker (`ROLE.method` on the control socket, or from
     /// another worker); nil when the role has no such method.
     func handle(method: String, body: [UInt8]) -> WorkerReply?
+
+    /// Descriptors the loop should watch for this role (e.g. a pipe its worker threads write
+    /// to when an attempt finishes); `readable(fd)` is called when one is.
+    var watchedDescriptors: [Int32] { get }
+    func readable(_ fd: Int32)
+    /// When the loop should call `tick` next (CLOCK_MONOTONIC ms), nil for "only on events":
+    /// the role sleeps until its next due time, never on a fixed polling interval.
+    var wakeAt: Int64? { get }
+    /// Called on every loop turn (after events, and at `wakeAt`).
+    func tick(now: Int64)
+    /// Called once the loop is up and `ready` has been sent.
+    func start(logger: Logger)
 }
 
 /// A worker's answer to a routed request.
@@ -27,6 +40,11 @@ public enum WorkerReply: Sendable {
 
 extension WorkerRole {
     public func handle(method: String, body: [UInt8]) -> WorkerReply? { nil }
+    public var watchedDescriptors: [Int32] { [] }
+    public func readable(_ fd: Int32) {}
+    public var wakeAt: Int64? { nil }
+    public func tick(now: Int64) {}
+    public func start(logger: Logger) {}
 }
 
 /// A role with nothing configured yet. It runs the full lifecycle (hello, ready, heartbeats,

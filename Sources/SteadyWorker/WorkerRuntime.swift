@@ -30,6 +30,8 @@ public final class WorkerRuntime {
         static let socket: UInt64 = 1
         static let signals: UInt64 = 2
         static let heartbeat: UInt64 = 3
+        /// Tokens from here on are the role's own descriptors.
+        static let roleBase: UInt64 = 100
     }
 
     public init(role: Role, settings: WorkerConfig, job: any WorkerRole, logger: Logger, socketFd: Int32 = WorkerRuntime.socketFd) throws {
@@ -71,6 +73,17 @@ public final class WorkerRuntime {
             return 1
         }
         logger.info("ready: \(job.summary)")
+        job.start(logger: logger)
+        var watched: [Int32: UInt64] = [:]
+        for (i, fd) in job.watchedDescriptors.enumerated() {
+            let token = Token.roleBase + UInt64(i)
+            do { try epoll.add(fd, token: token) } catch {
+                logger.critical("cannot watch the role's descriptor \(fd): \(error)")
+                return 1
+            }
+            watched[fd] = token
+        }
+        let byToken = Dictionary(uniqueKeysWithValues: watched.map { ($1, $0) })
         while exitCode == nil {
             let tokens: [UInt64]
             do { tokens = try epoll.wait(timeoutMillis: waitTimeout()) } catch {
@@ -87,17 +100,20 @@ public final class WorkerRuntime {
                         logger.error("heartbeat failed, supervisor gone: \(error)")
                         exitCode = 0
                     }
-                default: break
+                default:
+                    if let fd = byToken[token] { job.readable(fd) }
                 }
             }
+            job.tick(now: SteadyClock.monotonicMillis())
             checkDrain()
         }
         return exitCode ?? 0
     }
 
     func waitTimeout() -> Int32 {
-        guard let drainDeadline else { return -1 }
-        return Int32(clamping: max(0, drainDeadline - SteadyClock.monotonicMillis()))
+        let next = [drainDeadline, job.wakeAt].compactMap { $0 }.min()
+        guard let next else { return -1 }
+        return Int32(clamping: max(0, next - SteadyClock.monotonicMillis()))
     }
 
     func send(_ message: Message, correlation: UInt64 = 0) throws {
