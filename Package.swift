@@ -9,10 +9,12 @@ let package = Package(
     products: [
         .executable(name: "steadypostd", targets: ["steadypostd"]),
         .executable(name: "steadypost", targets: ["steadypost"]),
+        .executable(name: "steadypost-sim", targets: ["steadypost-sim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         .target(name: "CShim"),
@@ -40,6 +42,18 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // The platform double (its own module: it shares no parsing code with the adapters).
+        .target(name: "SteadySimulator", dependencies: [
+            "SteadyCore", .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "steadypost-sim", dependencies: [
+            "SteadySimulator", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // The platforms as the daemon speaks to them: one HTTP client over libcurl, one
+        // adapter protocol, one error taxonomy.
+        .target(name: "SteadyHTTP", dependencies: ["CCurl", "SteadyCore"]),
+        .target(name: "SteadyPlatforms", dependencies: ["SteadyHTTP", "SteadyCore"]),
         .executableTarget(name: "steadypost-bench", dependencies: [
             "SteadyCore", "SteadySystem", "SteadyProtocol", "SteadyControl",
         ]),
@@ -48,6 +62,10 @@ let package = Package(
         .testTarget(name: "SteadyProtocolTests", dependencies: ["SteadyProtocol", "SteadyCore"]),
         .testTarget(name: "SteadyConfigTests", dependencies: ["SteadyConfig", "SteadyCore"]),
         .testTarget(name: "SteadySupervisorTests", dependencies: ["SteadySupervisor"]),
+        .testTarget(name: "SteadySimulatorTests", dependencies: [
+            "SteadySimulator", "SteadyCore", .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
+        .testTarget(name: "SteadyPlatformsTests", dependencies: ["SteadyPlatforms", "SteadyHTTP", "SteadyCore", "SteadySystem"]),
         .testTarget(name: "SteadyStoreTests", dependencies: ["SteadyStore", "CSQLite", "SteadyCore"]),
         .testTarget(name: "SteadyPostingTests", dependencies: ["SteadyPosting", "SteadyCore"]),
         .testTarget(name: "IntegrationTests", dependencies: ["SteadySystem", "SteadyProtocol", "SteadyControl", "CSystemd"]),

@@ -1,0 +1,135 @@
+/// Timestamps as the platforms write them, to and from integer milliseconds since the Unix
+/// epoch (UTC). No Foundation: plain civil-calendar arithmetic.
+public enum HTTPTime {
+    /// Parses ISO 8601 / RFC 3339 date-times: `2026-05-01T12:34:56Z`, with an optional
+    /// fraction of any length (`.123456`), `Z`/`z` or an offset (`+02:00`, `+0200`, `-05`), and
+    /// `T`, `t` or a space between date and time. A date-time without a zone is taken as UTC.
+    /// Fractions below a millisecond are truncated.
+    public static func parseISO8601(_ text: String) -> Int64? {
+        let b = Array(text.utf8)
+        var i = 0
+        func digits(_ n: Int) -> Int? {
+            guard i + n <= b.count else { return nil }
+            var v = 0
+            for k in 0..<n {
+                let c = b[i + k]
+                guard c >= 48 && c <= 57 else { return nil }
+                v = v * 10 + Int(c - 48)
+            }
+            i += n
+            return v
+        }
+        func expect(_ c: UInt8) -> Bool {
+            guard i < b.count, b[i] == c else { return false }
+            i += 1
+            return true
+        }
+        guard let year = digits(4), expect(45), let month = digits(2), expect(45), let day = digits(2) else { return nil }
+        guard i < b.count, b[i] == 84 || b[i] == 116 || b[i] == 32 else { return nil }  // T t space
+        i += 1
+        guard let hour = digits(2), expect(58), let minute = digits(2), expect(58), let second = digits(2) else { return nil }
+        var millis = 0
+        if i < b.count, b[i] == 46 || b[i] == 44 {  // . or ,
+            i += 1
+            var scale = 100
+            var any = false
+            while i < b.count, b[i] >= 48 && b[i] <= 57 {
+                millis += Int(b[i] - 48) * scale
+                scale /= 10
+                any = true
+                i += 1
+            }
+            guard any else { return nil }
+        }
+        var offsetSeconds = 0
+        if i < b.count {
+            if b[i] == 90 || b[i] == 122 {  // Z z
+                i += 1
+            } else if b[i] == 43 || b[i] == 45 {  // + -
+                let sign = b[i] == 45 ? -1 : 1
+                i += 1
+                guard let oh = digits(2) else { return nil }
+                var om = 0
+                if i < b.count {
+                    _ = expect(58)
+                    guard let m = digits(2) else { return nil }
+                    om = m
+                }
+                offsetSeconds = sign * (oh * 3600 + om * 60)
+            } else {
+                return nil
+            }
+        }
+        guard i == b.count else { return nil }
+        guard (1...12).contains(month), (1...31).contains(day), hour <= 23, minute <= 59, second <= 60 else { return nil }
+        let days = daysFromCivil(year: year, month: month, day: day)
+        let seconds = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second) - Int64(offsetSeconds)
+        return seconds * 1000 + Int64(millis)
+    }
+
+    /// `2026-05-01T12:34:56.789Z` (always UTC, always milliseconds).
+    public static func formatISO8601(millis: Int64) -> String {
+        let (seconds, ms) = floorDivide(millis, 1000)
+        let (days, secOfDay) = floorDivide(seconds, 86_400)
+        let (y, m, d) = civilFromDays(Int(days))
+        let h = Int(secOfDay) / 3600, mi = Int(secOfDay) % 3600 / 60, s = Int(secOfDay) % 60
+        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(h, 2)):\(pad(mi, 2)):\(pad(s, 2)).\(pad(Int(ms), 3))Z"
+    }
+
+    /// `2026-05-01T12:34:56Z` (whole seconds, what X's `start_time` takes).
+    public static func formatISO8601Seconds(millis: Int64) -> String {
+        let full = formatISO8601(millis: millis)
+        return String(full.prefix(19)) + "Z"
+    }
+
+    /// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the HTTP-date of `Retry-After`.
+    public static func parseHTTPDate(_ text: String) -> Int64? {
+        let parts = text.split(separator: " ")
+        guard parts.count == 6, parts[5] == "GMT", let day = Int(parts[1]), let year = Int(parts[3]) else { return nil }
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        guard let mIndex = months.firstIndex(of: String(parts[2])) else { return nil }
+        let hms = parts[4].split(separator: ":")
+        guard hms.count == 3, let h = Int(hms[0]), let mi = Int(hms[1]), let s = Int(hms[2]) else { return nil }
+        let days = daysFromCivil(year: year, month: mIndex + 1, day: day)
+        return (Int64(days) * 86_400 + Int64(h * 3600 + mi * 60 + s)) * 1000
+    }
+
+    // Howard Hinnant's days_from_civil / civil_from_days.
+    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    static func civilFromDays(_ z0: Int) -> (Int, Int, Int) {
+        let z = z0 + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let y = yoe + era * 400
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (m <= 2 ? y + 1 : y, m, d)
+    }
+
+    private static func floorDivide(_ a: Int64, _ b: Int64) -> (Int64, Int64) {
+        var q = a / b
+        var r = a % b
+        if r < 0 {
+            q -= 1
+            r += b
+        }
+        return (q, r)
+    }
+
+    private static func pad(_ v: Int, _ width: Int) -> String {
+        let s = String(v)
+        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+    }
+}

@@ -1,0 +1,167 @@
+import SteadyCore
+import SteadyHTTP
+
+/// What kind of request failed: the same status means different things for a create (which
+/// may have published) and for a read (which cannot have).
+public enum OperationKind: String, Sendable, Equatable {
+    /// A request that can publish: create.
+    case create
+    /// A request without effect: lookups, listings, metrics, identity.
+    case read
+    /// A token refresh whose success consumes the old token (X: single-use refresh tokens).
+    case consumingRefresh = "consuming-refresh"
+    /// A session request with no effect worth verifying (Bluesky refreshSession:
+    /// the old refresh token keeps working for 2 hours; createSession).
+    case session
+}
+
+/// The platform-independent decision table from a response or a transport failure to an
+/// `ErrorClass` (PLATFORMS.md, DESIGN.md section 3). Pure: tests drive it through tables.
+public enum Classifier {
+    public struct Outcome: Sendable, Equatable {
+        public var errorClass: ErrorClass
+        public var platformError: String?
+        public var message: String
+    }
+
+    /// How long to pause when a 429 carries no usable reset: the platform's window.
+    public static func defaultRateLimitPauseMs(_ platform: Platform) -> Int64 {
+        switch platform {
+        case .x: return 15 * 60_000
+        case .mastodon: return 5 * 60_000
+        case .bluesky: return 5 * 60_000
+        }
+    }
+
+    /// A transfer without a complete response.
+    public static func classify(transport error: HTTPError, platform: Platform, operation: OperationKind) -> Outcome {
+        switch error.delivery {
+        case .notSent:
+            return Outcome(errorClass: .noEffect, platformError: nil,
+                           message: "the request never reached \(platform.rawValue) (\(error.kind.rawValue)): nothing was published")
+        case .maybeSent:
+            switch operation {
+            case .create:
+                return Outcome(errorClass: .unknownOutcome, platformError: nil,
+                               message: "the request was sent but no complete answer came back (\(error.kind.rawValue)): the post may be live; verify before any retry")
+            case .consumingRefresh:
+                return Outcome(errorClass: .unknownOutcome, platformError: nil,
+                               message: "the refresh was sent but no answer came back (\(error.kind.rawValue)): the refresh token may have been consumed")
+            case .read, .session:
+                return Outcome(errorClass: .noEffect, platformError: nil,
+                               message: "no complete answer (\(error.kind.rawValue)); the request had no effect")
+            }
+        }
+    }
+
+    /// A complete response whose status is not the success the operation expects.
+    public static func classify(status: Int, headers: HTTPHeaders, body: [UInt8], platform: Platform, operation: OperationKind,
+                                nowMs: Int64) -> Outcome {
+        let json = try? JSON.parse(body)
+        let name = platformErrorName(json, platform: platform)
+        let detail = errorDetail(json)
+        let said = [name, detail].compactMap { $0 }.joined(separator: ": ")
+        let saidSuffix = said.isEmpty ? "" : " (\(said))"
+
+        // Rate limits and usage caps, whatever the body.
+        let usageCapped = platform == .x && (json?["type"]?.string ?? "").hasSuffix("/usage-capped")
+        if status == 429 || usageCapped {
+            var info = RateLimitInfo.parse(headers, nowMs: nowMs) ?? RateLimitInfo()
+            var fallback = defaultRateLimitPauseMs(platform)
+            if usageCapped {
+                // A 24-hour (or monthly) cap: the 15-minute window's reset means nothing.
+                info.resetAtMs = nil
+                info.dailyRemaining = 0
+                fallback = 24 * 3_600_000
+            }
+            let until = info.resumeAtMs(nowMs: nowMs, fallbackMs: fallback)
+            return Outcome(errorClass: .rateLimited(untilMs: until), platformError: name ?? "RateLimited",
+                           message: "rate limited by \(platform.rawValue)\(saidSuffix); resume at \(HTTPTime.formatISO8601(millis: until))")
+        }
+
+        if isAuthFailure(status: status, name: name, detail: detail, json: json, platform: platform, operation: operation) {
+            return Outcome(errorClass: .auth, platformError: name,
+                           message: "\(platform.rawValue) refused the credentials (HTTP \(status))\(saidSuffix)")
+        }
+
+        // X's duplicate-content refusal: the same text may already be live (perhaps ours).
+        if platform == .x, status == 403, operation == .create, isXDuplicate(detail: detail, json: json) {
+            return Outcome(errorClass: .unknownOutcome, platformError: "DuplicateContent",
+                           message: "X refused the text as a duplicate: the post may already be live; verify, don't fail")
+        }
+
+        switch status {
+        case 500...599:
+            switch operation {
+            case .create:
+                return Outcome(errorClass: .unknownOutcome, platformError: name,
+                               message: "HTTP \(status) on create\(saidSuffix): the post may or may not be live; verify before any retry")
+            case .consumingRefresh:
+                return Outcome(errorClass: .unknownOutcome, platformError: name,
+                               message: "HTTP \(status) on token refresh\(saidSuffix): the refresh token may have been consumed")
+            case .read, .session:
+                return Outcome(errorClass: .noEffect, platformError: name, message: "HTTP \(status)\(saidSuffix): retry later")
+            }
+        case 408:
+            return operation == .create
+                ? Outcome(errorClass: .unknownOutcome, platformError: name, message: "HTTP 408 on create: verify before any retry")
+                : Outcome(errorClass: .noEffect, platformError: name, message: "HTTP 408: retry later")
+        case 409 where operation == .create:
+            // Bluesky's proposed RecordAlreadyExists: the record key is taken, perhaps by our
+            // own earlier send.
+            return Outcome(errorClass: .unknownOutcome, platformError: name,
+                           message: "HTTP 409 on create\(saidSuffix): the record may already exist; verify")
+        case 100...399:
+            return operation == .create
+                ? Outcome(errorClass: .unknownOutcome, platformError: name, message: "unexpected HTTP \(status) on create: verify before any retry")
+                : Outcome(errorClass: .permanent(reason: "unexpected HTTP \(status)"), platformError: name, message: "unexpected HTTP \(status)")
+        default:
+            let reason = "HTTP \(status)" + saidSuffix
+            return Outcome(errorClass: .permanent(reason: reason), platformError: name, message: "\(platform.rawValue) refused the request: \(reason)")
+        }
+    }
+
+    /// The platform's own error name: Bluesky `error`; Mastodon `error` text; X problem
+    /// `title` (or OAuth `error`, or the first `errors[].title`).
+    static func platformErrorName(_ json: JSON?, platform: Platform) -> String? {
+        guard let json else { return nil }
+        switch platform {
+        case .x:
+            return json["title"]?.string ?? json["error"]?.string ?? json["errors"]?[0]?["title"]?.string
+                ?? json["errors"]?[0]?["message"]?.string
+        case .mastodon, .bluesky:
+            return json["error"]?.string ?? json["title"]?.string
+        }
+    }
+
+    static func errorDetail(_ json: JSON?) -> String? {
+        guard let json else { return nil }
+        return json["detail"]?.string ?? json["message"]?.string ?? json["error_description"]?.string
+            ?? json["errors"]?[0]?["detail"]?.string
+    }
+
+    static func isXDuplicate(detail: String?, json: JSON?) -> Bool {
+        let texts = [detail, json?["title"]?.string, json?["errors"]?[0]?["message"]?.string, json?["errors"]?[0]?["detail"]?.string]
+        return texts.compactMap { $0?.lowercased() }.contains { $0.contains("duplicate") }
+    }
+
+    static func isAuthFailure(status: Int, name: String?, detail: String?, json: JSON?, platform: Platform, operation: OperationKind) -> Bool {
+        if status == 401 { return true }
+        switch platform {
+        case .bluesky:
+            let authNames: Set<String> = ["ExpiredToken", "InvalidToken", "AuthenticationRequired", "AuthMissing", "AccountTakedown",
+                                          "AccountDeactivated", "InvalidEmail"]
+            return (status == 400 || status == 403) && authNames.contains(name ?? "")
+        case .x:
+            if operation == .consumingRefresh && status == 400 {
+                // invalid_request / invalid_grant: the refresh token is used, revoked or unknown.
+                return true
+            }
+            let type = json?["type"]?.string ?? ""
+            return status == 403 && (type.hasSuffix("/unsupported-authentication") || type.hasSuffix("/client-forbidden"))
+        case .mastodon:
+            let text = (name ?? "").lowercased()
+            return status == 403 && (text.contains("scope") || text.contains("token") || text.contains("login"))
+        }
+    }
+}

@@ -1,0 +1,97 @@
+import SteadyHTTP
+import Testing
+
+/// The three rate-limit header dialects into one `RateLimitInfo`.
+@Suite(.timeLimit(.minutes(1)))
+struct RateLimitTests {
+    let now: Int64 = 1_767_225_600_000  // 2026-01-01T00:00:00Z
+
+    @Test("X: x-rate-limit-* in epoch seconds, plus the 24-hour caps")
+    func x() throws {
+        let h: HTTPHeaders = [
+            "x-rate-limit-limit": "100", "x-rate-limit-remaining": "0", "x-rate-limit-reset": "1767225900",
+            "x-app-limit-24hour-limit": "10000", "x-app-limit-24hour-remaining": "9000", "x-app-limit-24hour-reset": "1767300000",
+            "x-user-limit-24hour-limit": "17", "x-user-limit-24hour-remaining": "3", "x-user-limit-24hour-reset": "1767290000",
+        ]
+        let info = try #require(RateLimitInfo.parse(h, nowMs: now))
+        #expect(info.limit == 100)
+        #expect(info.remaining == 0)
+        #expect(info.resetAtMs == 1_767_225_900_000)
+        #expect(info.dailyRemaining == 3)
+        #expect(info.dailyResetAtMs == 1_767_290_000_000)
+        #expect(info.isExhausted)
+        #expect(info.resumeAtMs(nowMs: now, fallbackMs: 1) == 1_767_225_900_000)
+    }
+
+    @Test("X: an exhausted 24-hour cap outweighs the window")
+    func xDaily() throws {
+        let h: HTTPHeaders = ["x-rate-limit-remaining": "50", "x-rate-limit-reset": "1767225900",
+                              "x-user-limit-24hour-remaining": "0", "x-user-limit-24hour-reset": "1767290000"]
+        let info = try #require(RateLimitInfo.parse(h, nowMs: now))
+        #expect(info.isExhausted)
+        #expect(info.resumeAtMs(nowMs: now, fallbackMs: 1) == 1_767_290_000_000)
+    }
+
+    @Test("Mastodon: X-RateLimit-Reset in ISO 8601 with microseconds", arguments: [
+        ("2026-01-01T00:05:00.123456Z", Int64(1_767_225_900_123)),
+        ("2026-01-01T00:05:00Z", Int64(1_767_225_900_000)),
+        ("2026-01-01T01:05:00.5+01:00", Int64(1_767_225_900_500)),
+        ("2026-01-01 00:05:00.000000z", Int64(1_767_225_900_000)),
+    ])
+    func mastodon(_ reset: String, _ expected: Int64) throws {
+        let h: HTTPHeaders = ["X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "299", "X-RateLimit-Reset": reset]
+        let info = try #require(RateLimitInfo.parse(h, nowMs: now))
+        #expect(info.limit == 300)
+        #expect(info.remaining == 299)
+        #expect(info.resetAtMs == expected)
+        #expect(!info.isExhausted)
+    }
+
+    @Test("Bluesky: RateLimit-* epoch seconds, policy, Retry-After")
+    func bluesky() throws {
+        let h: HTTPHeaders = ["RateLimit-Limit": "5000", "RateLimit-Remaining": "0", "RateLimit-Reset": "1767225700",
+                              "RateLimit-Policy": "5000;w=3600", "Retry-After": "300"]
+        let info = try #require(RateLimitInfo.parse(h, nowMs: now))
+        #expect(info.limit == 5000)
+        #expect(info.remaining == 0)
+        #expect(info.resetAtMs == 1_767_225_700_000)
+        #expect(info.retryAtMs == now + 300_000)
+        #expect(info.policy == "5000;w=3600")
+        #expect(info.resumeAtMs(nowMs: now, fallbackMs: 1) == now + 300_000)
+    }
+
+    @Test("Retry-After as an HTTP-date")
+    func retryAfterDate() throws {
+        let info = try #require(RateLimitInfo.parse(["Retry-After": "Sun, 06 Nov 1994 08:49:37 GMT"], nowMs: now))
+        #expect(info.retryAtMs == 784_111_777_000)
+    }
+
+    @Test("no headers, garbage, and clamping")
+    func edges() throws {
+        #expect(RateLimitInfo.parse(["Content-Type": "application/json"], nowMs: now) == nil)
+        let garbage = try #require(RateLimitInfo.parse(["x-rate-limit-reset": "soon", "x-rate-limit-remaining": "0"], nowMs: now))
+        #expect(garbage.resetAtMs == nil)
+        #expect(garbage.resumeAtMs(nowMs: now, fallbackMs: 60_000) == now + 60_000)
+        // A small number is taken as seconds from now.
+        let relative = try #require(RateLimitInfo.parse(["ratelimit-reset": "42"], nowMs: now))
+        #expect(relative.resetAtMs == now + 42_000)
+        #expect(RateLimitInfo(resetAtMs: now - 5).resumeAtMs(nowMs: now, fallbackMs: 7000) == now + 7000)
+        #expect(RateLimitInfo(resetAtMs: now + 100).resumeAtMs(nowMs: now, fallbackMs: 7000) == now + 1000)
+        #expect(RateLimitInfo(resetAtMs: now + 400 * 86_400_000).resumeAtMs(nowMs: now, fallbackMs: 7000) == now + 25 * 3_600_000)
+    }
+
+    @Test("ISO 8601 round trip and rejects")
+    func iso() {
+        #expect(HTTPTime.formatISO8601(millis: 1_767_225_900_123) == "2026-01-01T00:05:00.123Z")
+        #expect(HTTPTime.formatISO8601Seconds(millis: 1_767_225_900_123) == "2026-01-01T00:05:00Z")
+        #expect(HTTPTime.formatISO8601(millis: 0) == "1970-01-01T00:00:00.000Z")
+        #expect(HTTPTime.parseISO8601("2024-02-29T23:59:59.999Z") == 1_709_251_199_999)
+        for t in 0..<50 {
+            let ms = Int64(t) * 987_654_321_123 % 4_000_000_000_000
+            #expect(HTTPTime.parseISO8601(HTTPTime.formatISO8601(millis: ms)) == ms)
+        }
+        for bad in ["", "2026-01-01", "2026-13-01T00:00:00Z", "2026-01-01T00:00:00Q", "2026-01-01T00:00:00.Z", "yesterday"] {
+            #expect(HTTPTime.parseISO8601(bad) == nil, "\(bad)")
+        }
+    }
+}
