@@ -52,7 +52,9 @@ let package = Package(
         ]),
         // The platforms as the daemon speaks to them: one HTTP client over libcurl, one
         // adapter protocol, one error taxonomy.
-        .target(name: "SteadyHTTP", dependencies: ["CCurl", "SteadyCore"]),
+        // libcurl is dlopen'd on first use (CCurlLoader), so only HTTP-speaking workers map it.
+        .target(name: "CCurlLoader"),
+        .target(name: "SteadyHTTP", dependencies: ["CCurlLoader", "SteadyCore"]),
         .target(name: "SteadyPlatforms", dependencies: ["SteadyHTTP", "SteadyCore"]),
         .executableTarget(name: "steadypost-bench", dependencies: [
             "SteadyCore", "SteadySystem", "SteadyProtocol", "SteadyControl",

@@ -1,4 +1,4 @@
-import CCurl
+import CCurlLoader
 import SteadyCore
 
 /// Limits every request of a client obeys.
@@ -22,7 +22,7 @@ public struct HTTPClientOptions: Sendable, Equatable {
 
 /// libcurl's global state, initialised once before the first handle (curl_global_init is not
 /// thread-safe; Swift's lazy globals are initialised exactly once).
-private let curlGlobalInit: CURLcode = curl_global_init(Int(CURL_GLOBAL_DEFAULT))
+private let curlGlobalInit: CURLcode = steady_curl_global_init(Int(CURL_GLOBAL_DEFAULT))
 
 /// A blocking HTTP/1.1 and HTTP/2 client over one libcurl easy handle.
 ///
@@ -50,19 +50,23 @@ public final class HTTPClient {
     public init(options: HTTPClientOptions = HTTPClientOptions()) {
         _ = curlGlobalInit
         self.options = options
-        guard let h = curl_easy_init() else { fatalError("curl_easy_init failed: out of memory") }
+        guard let h = steady_curl_easy_init() else {
+            // libcurl is loaded on first use (dlopen); the package depends on libcurl4.
+            let why = steady_curl_load() == 0 ? String(cString: steady_curl_load_error()) : "out of memory"
+            fatalError("curl_easy_init failed: \(why)")
+        }
         handle = h
         errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
     }
 
     deinit {
-        curl_easy_cleanup(handle)
+        steady_curl_easy_cleanup(handle)
         errorBuffer.deallocate()
     }
 
     /// The libcurl version string, for logs and reports.
-    public static var libraryVersion: String { String(cString: curl_version()) }
+    public static var libraryVersion: String { String(cString: steady_curl_version()) }
 
     /// Performs `request` and returns the complete response, whatever its status, or throws
     /// an `HTTPError` that says whether the request may have been sent.
@@ -74,9 +78,9 @@ public final class HTTPClient {
         let state = TransferState(cap: options.maxResponseBytes, allowsResend: request.allowsTransparentResend)
         let started = SteadyClock.monotonicMillis()
         var headerList: UnsafeMutablePointer<curl_slist>? = nil
-        defer { curl_slist_free_all(headerList) }
+        defer { steady_curl_slist_free_all(headerList) }
 
-        curl_easy_reset(handle)  // keeps live connections, DNS and TLS session caches
+        steady_curl_easy_reset(handle)  // keeps live connections, DNS and TLS session caches
         errorBuffer[0] = 0
         var setupFailure: CURLcode = CURLE_OK
         func check(_ code: CURLcode) { if code != CURLE_OK && setupFailure == CURLE_OK { setupFailure = code } }
@@ -117,7 +121,7 @@ public final class HTTPClient {
         if headers["Expect"] == nil { headers.add("Expect", "") }
         for field in headers {
             let line = field.value.isEmpty ? "\(field.name):" : "\(field.name): \(field.value)"
-            headerList = line.withCString { curl_slist_append(headerList, $0) }
+            headerList = line.withCString { steady_curl_slist_append(headerList, $0) }
         }
         check(steady_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList))
 
@@ -133,10 +137,10 @@ public final class HTTPClient {
 
         if setupFailure != CURLE_OK {
             throw HTTPError(kind: .invalidRequest, delivery: .notSent, curlCode: Int32(setupFailure.rawValue),
-                            detail: "curl_easy_setopt: " + String(cString: curl_easy_strerror(setupFailure)), target: target)
+                            detail: "curl_easy_setopt: " + String(cString: steady_curl_easy_strerror(setupFailure)), target: target)
         }
 
-        let code = withExtendedLifetime(state) { curl_easy_perform(handle) }
+        let code = withExtendedLifetime(state) { steady_curl_easy_perform(handle) }
         let duration = SteadyClock.monotonicMillis() - started
         if code != CURLE_OK {
             throw classify(code: code, state: state, hookInstalled: hookInstalled, target: target)
@@ -152,7 +156,7 @@ public final class HTTPClient {
     }
 
     private func classify(code: CURLcode, state: TransferState, hookInstalled: Bool, target: String) -> HTTPError {
-        let detailText = errorBuffer[0] != 0 ? String(cString: errorBuffer) : String(cString: curl_easy_strerror(code))
+        let detailText = errorBuffer[0] != 0 ? String(cString: errorBuffer) : String(cString: steady_curl_easy_strerror(code))
         let sentSomething = state.prereqCalls > 0
         let kind: HTTPError.Kind
         var delivery: HTTPError.Delivery
