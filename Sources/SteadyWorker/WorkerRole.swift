@@ -30,12 +30,57 @@ public protocol WorkerRole: AnyObject {
     func tick(now: Int64)
     /// Called once the loop is up and `ready` has been sent.
     func start(logger: Logger)
+
+    /// Like `handle(method:body:)`, with the frame's correlation id and deadline: a role that
+    /// answers later returns `.deferred` and calls `WorkerReplies.reply` (from `start`) with
+    /// `request.correlation`. Defaults to `handle(method:body:)`.
+    func handle(request: WorkerRequest) -> WorkerReply?
+    /// `start(logger:)` plus the path for deferred answers. Defaults to `start(logger:)`.
+    func start(logger: Logger, replies: WorkerReplies)
+}
+
+/// A routed request as the worker received it.
+public struct WorkerRequest: Sendable, Equatable {
+    public var method: String
+    public var body: [UInt8]
+    /// The frame's correlation id; a deferred answer names it.
+    public var correlation: UInt64
+    /// CLOCK_MONOTONIC ms after which the asker no longer waits (0: none was given).
+    public var deadline: Int64
+
+    public init(method: String, body: [UInt8], correlation: UInt64, deadline: Int64) {
+        self.method = method
+        self.body = body
+        self.correlation = correlation
+        self.deadline = deadline
+    }
+}
+
+/// The runtime's path for answers given after `handle` returned `.deferred`. Used on the
+/// worker's loop thread only. Each deferred request is answered at most once; an answer for
+/// a correlation that is not pending (already answered, never deferred, or dropped after its
+/// deadline) is refused with `false`.
+public final class WorkerReplies {
+    private let sender: (UInt64, WorkerReply) -> Bool
+
+    /// `sender` delivers one answer and says whether the correlation was pending.
+    public init(sender: @escaping (UInt64, WorkerReply) -> Bool) {
+        self.sender = sender
+    }
+
+    @discardableResult
+    public func reply(correlation: UInt64, _ reply: WorkerReply) -> Bool {
+        if case .deferred = reply { return false }
+        return sender(correlation, reply)
+    }
 }
 
 /// A worker's answer to a routed request.
 public enum WorkerReply: Sendable {
     case ok([UInt8])
     case error(code: String, message: String)
+    /// No answer yet: the role answers through `WorkerReplies` by the request's deadline.
+    case deferred
 }
 
 extension WorkerRole {
@@ -45,6 +90,8 @@ extension WorkerRole {
     public var wakeAt: Int64? { nil }
     public func tick(now: Int64) {}
     public func start(logger: Logger) {}
+    public func handle(request: WorkerRequest) -> WorkerReply? { handle(method: request.method, body: request.body) }
+    public func start(logger: Logger, replies: WorkerReplies) { start(logger: logger) }
 }
 
 /// A role with nothing configured yet. It runs the full lifecycle (hello, ready, heartbeats,

@@ -25,6 +25,8 @@ public final class WorkerRuntime {
     var sequence: UInt64 = 0
     var drainDeadline: Int64?
     var exitCode: Int32?
+    /// Requests the role answered `.deferred`: correlation → deadline (0: none).
+    var deferred: [UInt64: Int64] = [:]
 
     enum Token {
         static let socket: UInt64 = 1
@@ -73,7 +75,9 @@ public final class WorkerRuntime {
             return 1
         }
         logger.info("ready: \(job.summary)")
-        job.start(logger: logger)
+        job.start(logger: logger, replies: WorkerReplies { [unowned self] correlation, reply in
+            self.answerDeferred(correlation: correlation, reply)
+        })
         var watched: [Int32: UInt64] = [:]
         for (i, fd) in job.watchedDescriptors.enumerated() {
             let token = Token.roleBase + UInt64(i)
@@ -104,7 +108,9 @@ public final class WorkerRuntime {
                     if let fd = byToken[token] { job.readable(fd) }
                 }
             }
-            job.tick(now: SteadyClock.monotonicMillis())
+            let now = SteadyClock.monotonicMillis()
+            job.tick(now: now)
+            forgetExpiredDeferred(now: now)
             checkDrain()
         }
         return exitCode ?? 0
@@ -179,12 +185,11 @@ public final class WorkerRuntime {
                 let request = try JSONCoding.decode(FaultRequest.self, body, type: "fault")
                 try send(.response(status: "ok", body: []), correlation: frame.correlation)
                 FaultInjection.trigger(request.kind, logger: logger)
-            } else if let reply = job.handle(method: method, body: body) {
-                switch reply {
-                case .ok(let out):
-                    try send(.response(status: "ok", body: out), correlation: frame.correlation)
-                case .error(let code, let message):
-                    try send(.response(status: "error", body: JSONCoding.encode(ErrorBody(code: code, message: message))), correlation: frame.correlation)
+            } else if let reply = job.handle(request: WorkerRequest(method: method, body: body, correlation: frame.correlation, deadline: frame.deadline)) {
+                if case .deferred = reply {
+                    deferred[frame.correlation] = frame.deadline
+                } else {
+                    try sendReply(reply, correlation: frame.correlation)
                 }
             } else {
                 try send(.response(status: "error", body: JSONCoding.encode(ErrorBody(code: "unsupported", message: "\(role.rawValue) has no method \(method)"))), correlation: frame.correlation)
@@ -193,6 +198,36 @@ public final class WorkerRuntime {
             break
         case .hello, .ready, .heartbeat:
             throw ProtocolError.unexpected("\(message.type) is sent by workers, not to them")
+        }
+    }
+
+    func sendReply(_ reply: WorkerReply, correlation: UInt64) throws {
+        switch reply {
+        case .ok(let out):
+            try send(.response(status: "ok", body: out), correlation: correlation)
+        case .error(let code, let message):
+            try send(.response(status: "error", body: JSONCoding.encode(ErrorBody(code: code, message: message))), correlation: correlation)
+        case .deferred:
+            break
+        }
+    }
+
+    /// A deferred answer from the role: sent once, only for a correlation still pending.
+    func answerDeferred(correlation: UInt64, _ reply: WorkerReply) -> Bool {
+        guard deferred.removeValue(forKey: correlation) != nil else { return false }
+        do { try sendReply(reply, correlation: correlation) } catch {
+            logger.error("cannot send a deferred answer, supervisor gone: \(error)")
+            exitCode = 0
+        }
+        return true
+    }
+
+    /// The asker stopped waiting at the deadline (the supervisor answered `timeout`); a grace
+    /// second later the entry goes, so the table stays bounded whatever the role does.
+    func forgetExpiredDeferred(now: Int64) {
+        guard !deferred.isEmpty else { return }
+        for (correlation, deadline) in deferred where deadline > 0 && now >= deadline + 1000 {
+            deferred[correlation] = nil
         }
     }
 

@@ -1,0 +1,333 @@
+import SteadyCore
+
+/// What a lease does.
+public enum LeaseKind: Sendable, Equatable {
+    case scrape(ScrapeRequest)
+    case submit(SubmitRequest)
+
+    public var name: String {
+        switch self {
+        case .scrape: return "scrape"
+        case .submit: return "submit"
+        }
+    }
+}
+
+/// Load `url`, then evaluate each expression (a JS expression returning a JSON value; a
+/// promise is awaited) → `{"values": {name: value}}`.
+public struct ScrapeRequest: Sendable, Equatable, Hashable {
+    public var url: String
+    public var extract: [String: String]
+
+    public init(url: String, extract: [String: String]) {
+        self.url = url
+        self.extract = extract
+    }
+
+    /// Identical scrapes share one run (single-flight).
+    var flightKey: String {
+        JSONValue.object(["url": .string(url), "extract": .object(extract.mapValues { .string($0) })]).text
+    }
+}
+
+/// Log in through a web form, fill the compose form, submit, read the new post's id from the
+/// result page → `{"post_id"}`.
+public struct SubmitRequest: Sendable, Equatable {
+    public var loginURL: String
+    public var username: String
+    public var password: String
+    public var composeURL: String
+    public var text: String
+
+    public init(loginURL: String, username: String, password: String, composeURL: String, text: String) {
+        self.loginURL = loginURL
+        self.username = username
+        self.password = password
+        self.composeURL = composeURL
+        self.text = text
+    }
+}
+
+/// Why a lease did not produce its value. `code` is what callers switch on.
+public struct LeaseError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var code: String
+    public var message: String
+
+    public init(_ code: String, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code): \(message)" }
+
+    /// The queue is full: refused at once; the caller decides what to do.
+    public static let busy = "busy"
+    /// No Chromium (missing, cannot start) or the worker is draining.
+    public static let unavailable = "unavailable"
+    /// The deadline passed before the lease finished (nothing was submitted).
+    public static let timeout = "timeout"
+    /// A submit whose outcome is not known (the form was submitted): verify, never re-send.
+    public static let unknownOutcome = "unknownOutcome"
+    public static let badRequest = "badRequest"
+    public static let navigationFailed = "navigationFailed"
+    public static let extractFailed = "extractFailed"
+    public static let loginFailed = "loginFailed"
+    /// The browser or the tab's renderer died under the lease.
+    public static let browserCrashed = "browserCrashed"
+}
+
+public typealias LeaseCompletion = (Result<JSONValue, LeaseError>) -> Void
+
+/// One caller waiting on a lease (several for a shared scrape), with its own deadline.
+struct LeaseWaiter {
+    let deadline: Int64
+    let completion: LeaseCompletion
+}
+
+/// One lease's run on one browser: its own browser context and tab, the page steps, and the
+/// answer. Every step goes through `command`, which ignores replies once the lease is
+/// answered, so a late reply after the deadline changes nothing.
+final class Lease {
+    let serial: Int
+    let kind: LeaseKind
+    let flightKey: String?
+    let queuedAt: Int64
+    var deadline: Int64
+    var waiters: [LeaseWaiter]
+    var startedAt: Int64?
+    var browser: BrowserProcess?
+    var result: Result<JSONValue, LeaseError>?
+    var onFinish: ((Lease) -> Void)?
+
+    // Tab state.
+    private(set) var contextId: String?
+    private(set) var targetId: String?
+    private(set) var sessionId: String?
+    private var navigated = false
+    private var loaded = false
+    private var loadContinuation: (() -> Void)?
+    /// The submit click was sent: from here on, any failure is an unknown outcome.
+    private(set) var clicked = false
+
+    init(serial: Int, kind: LeaseKind, deadline: Int64, waiter: LeaseWaiter, now: Int64) {
+        self.serial = serial
+        self.kind = kind
+        self.deadline = deadline
+        waiters = [waiter]
+        queuedAt = now
+        if case .scrape(let s) = kind { flightKey = s.flightKey } else { flightKey = nil }
+    }
+
+    var isFinished: Bool { result != nil }
+
+    // MARK: - Answering
+
+    func succeed(_ value: JSONValue) { finish(.success(value)) }
+
+    func fail(_ error: LeaseError) {
+        var error = error
+        if clicked && error.code != LeaseError.unknownOutcome {
+            error = LeaseError(LeaseError.unknownOutcome, "after the submit click: \(error.message)")
+        }
+        finish(.failure(error))
+    }
+
+    /// The deadline passed.
+    func expire() {
+        if clicked {
+            fail(LeaseError(LeaseError.unknownOutcome, "the result page did not load by the deadline after the submit click; verify before any retry"))
+        } else {
+            fail(LeaseError(LeaseError.timeout, "the \(kind.name) lease did not finish by its deadline"))
+        }
+    }
+
+    private func finish(_ r: Result<JSONValue, LeaseError>) {
+        guard result == nil else { return }
+        result = r
+        loadContinuation = nil
+        if let sessionId, let browser { browser.connection.setSessionHandler(sessionId, nil) }
+        onFinish?(self)
+        onFinish = nil
+    }
+
+    // MARK: - Steps
+
+    func run(on browser: BrowserProcess, now: Int64) {
+        self.browser = browser
+        startedAt = now
+        switch kind {
+        case .scrape(let s): runScrape(s)
+        case .submit(let s): runSubmit(s)
+        }
+    }
+
+    private func runScrape(_ s: ScrapeRequest) {
+        openTab { [unowned self] in
+            self.navigate(s.url) { [unowned self] in
+                self.extract(s.extract.keys.sorted(), from: s.extract, into: [:])
+            }
+        }
+    }
+
+    private func extract(_ names: [String], from all: [String: String], into values: [String: JSONValue]) {
+        guard let name = names.first else {
+            succeed(["values": .object(values)])
+            return
+        }
+        evaluate(all[name]!, what: "extract \"\(name)\"") { [unowned self] value in
+            var values = values
+            values[name] = value
+            self.extract(Array(names.dropFirst()), from: all, into: values)
+        }
+    }
+
+    private func runSubmit(_ s: SubmitRequest) {
+        openTab { [unowned self] in
+            self.navigate(s.loginURL) { [unowned self] in
+                self.expectNavigation()
+                let login = """
+                    (() => { const u = document.querySelector('#username'), p = document.querySelector('#password'),
+                      b = document.querySelector('button#login');
+                      if (!u || !p || !b) return false;
+                      u.value = \(jsString(s.username)); p.value = \(jsString(s.password)); b.click(); return true; })()
+                    """
+                self.evaluate(login, what: "fill the login form") { [unowned self] ok in
+                    guard ok == .bool(true) else {
+                        return self.fail(LeaseError(LeaseError.loginFailed, "no login form (#username, #password, button#login) at \(s.loginURL)"))
+                    }
+                    self.waitLoad { [unowned self] in
+                        self.navigate(s.composeURL) { [unowned self] in
+                            self.compose(s)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private func compose(_ s: SubmitRequest) {
+        let probe = "document.querySelector('#compose-text') !== null && document.querySelector('#compose-submit') !== null"
+        evaluate(probe, what: "find the compose form") { [unowned self] ok in
+            guard ok == .bool(true) else {
+                return self.fail(LeaseError(LeaseError.loginFailed, "no compose form at \(s.composeURL) after logging in as \(s.username) (wrong password?)"))
+            }
+            self.expectNavigation()
+            let submit = """
+                (() => { const t = document.querySelector('#compose-text'), b = document.querySelector('#compose-submit');
+                  if (!t || !b) return false; t.value = \(jsString(s.text)); b.click(); return true; })()
+                """
+            // Marked before sending: once this command may have run, the post may exist.
+            self.clicked = true
+            self.evaluate(submit, what: "submit the compose form") { [unowned self] ok in
+                guard ok == .bool(true) else {
+                    self.clicked = false
+                    return self.fail(LeaseError(LeaseError.loginFailed, "the compose form went away before submitting"))
+                }
+                self.waitLoad { [unowned self] in
+                    let read = "(() => { const a = document.querySelector('article[data-post-id]'); return a ? a.getAttribute('data-post-id') : null; })()"
+                    self.evaluate(read, what: "read the new post's id") { [unowned self] id in
+                        if let id = id.string, !id.isEmpty {
+                            self.succeed(["post_id": .string(id)])
+                        } else {
+                            self.fail(LeaseError(LeaseError.unknownOutcome, "the page after submitting has no article[data-post-id]"))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Its own browser context (cookies and storage private to this lease), a tab in it, a
+    /// flat session attached to the tab, Page events on.
+    private func openTab(_ next: @escaping () -> Void) {
+        command("Target.createBrowserContext", ["disposeOnDetach": true], session: false) { [unowned self] r in
+            guard let ctx = r["browserContextId"]?.string else { return self.fail(self.malformed("createBrowserContext", r)) }
+            self.contextId = ctx
+            self.command("Target.createTarget", ["url": "about:blank", "browserContextId": .string(ctx)], session: false) { [unowned self] r in
+                guard let target = r["targetId"]?.string else { return self.fail(self.malformed("createTarget", r)) }
+                self.targetId = target
+                self.command("Target.attachToTarget", ["targetId": .string(target), "flatten": true], session: false) { [unowned self] r in
+                    guard let sid = r["sessionId"]?.string, let browser = self.browser else { return self.fail(self.malformed("attachToTarget", r)) }
+                    self.sessionId = sid
+                    browser.connection.setSessionHandler(sid) { [weak self] event in self?.event(event) }
+                    self.command("Page.enable") { _ in next() }
+                }
+            }
+        }
+    }
+
+    private func navigate(_ url: String, _ next: @escaping () -> Void) {
+        expectNavigation()
+        command("Page.navigate", ["url": .string(url)]) { [unowned self] r in
+            if let text = r["errorText"]?.string, !text.isEmpty {
+                return self.fail(LeaseError(LeaseError.navigationFailed, "\(url): \(text)"))
+            }
+            self.waitLoad(next)
+        }
+    }
+
+    private func evaluate(_ expression: String, what: String, _ next: @escaping (JSONValue) -> Void) {
+        command("Runtime.evaluate", ["expression": .string(expression), "returnByValue": true, "awaitPromise": true]) { [unowned self] r in
+            if let details = r["exceptionDetails"] {
+                let text = details["exception"]?["description"]?.string ?? details["text"]?.string ?? details.text
+                return self.fail(LeaseError(LeaseError.extractFailed, "\(what): \(text.prefix(300))"))
+            }
+            next(r["result"]?["value"] ?? .null)
+        }
+    }
+
+    /// Forget earlier loads: the next main-frame commit followed by its load event counts.
+    private func expectNavigation() {
+        navigated = false
+        loaded = false
+    }
+
+    private func waitLoad(_ next: @escaping () -> Void) {
+        if loaded {
+            next()
+        } else {
+            loadContinuation = next
+        }
+    }
+
+    private func event(_ e: CDPEvent) {
+        guard result == nil else { return }
+        switch e.method {
+        case "Page.frameNavigated" where e.params["frame"]?["parentId"] == nil:
+            navigated = true
+            loaded = false
+        case "Page.loadEventFired" where navigated:
+            loaded = true
+            if let next = loadContinuation {
+                loadContinuation = nil
+                next()
+            }
+        case "Inspector.targetCrashed":
+            fail(LeaseError(LeaseError.browserCrashed, "the tab's renderer crashed"))
+        default:
+            break
+        }
+    }
+
+    private func command(_ method: String, _ params: JSONValue = [:], session: Bool = true, _ next: @escaping (JSONValue) -> Void) {
+        guard result == nil, let browser else { return }
+        browser.connection.send(method, params, sessionId: session ? sessionId : nil) { [weak self] r in
+            guard let self, self.result == nil else { return }
+            switch r {
+            case .success(let value):
+                next(value)
+            case .failure(.closed(let why)):
+                self.fail(LeaseError(LeaseError.browserCrashed, "the browser went away during \(method): \(why)"))
+            case .failure(let e):
+                self.fail(LeaseError(method == "Page.navigate" ? LeaseError.navigationFailed : LeaseError.extractFailed, "\(method): \(e)"))
+            }
+        }
+    }
+
+    private func malformed(_ what: String, _ r: JSONValue) -> LeaseError {
+        LeaseError(LeaseError.extractFailed, "\(what) answered without the expected field: \(r.text.prefix(200))")
+    }
+}
+
+/// A JS string literal for `s` (JSON strings are JS string literals).
+func jsString(_ s: String) -> String { JSONValue.string(s).text }
