@@ -31,10 +31,13 @@ let package = Package(
         .target(name: "SteadySupervisor", dependencies: ["SteadyCore", "SteadySystem", "SteadyProtocol", "SteadyConfig"]),
         .target(name: "SteadyWorker", dependencies: ["SteadyCore", "SteadySystem", "SteadyProtocol", "SteadyConfig"]),
         .target(name: "SteadyStore", dependencies: ["CSQLite", "SteadyCore"]),
-        .target(name: "SteadyPosting", dependencies: ["SteadyCore", "SteadyStore"]),
+        .target(name: "SteadyPosting", dependencies: [
+            "SteadyCore", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyWorker", "SteadyConfig",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "SteadyControl", dependencies: ["SteadyCore", "SteadySystem", "SteadyProtocol"]),
         .executableTarget(name: "steadypostd", dependencies: [
-            "SteadySupervisor", "SteadyWorker", "SteadyConfig",
+            "SteadySupervisor", "SteadyWorker", "SteadyConfig", "SteadyPosting", "SteadyBrowser",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "steadypost", dependencies: [
@@ -56,8 +59,13 @@ let package = Package(
         .target(name: "CCurlLoader"),
         .target(name: "SteadyHTTP", dependencies: ["CCurlLoader", "SteadyCore"]),
         .target(name: "SteadyPlatforms", dependencies: ["SteadyHTTP", "SteadyCore"]),
+        // The browser pool: headless Chromium over the DevTools pipe, leased with deadlines.
+        .target(name: "SteadyBrowser", dependencies: [
+            "SteadyCore", "SteadySystem", "SteadyProtocol", "SteadyConfig", "SteadyWorker",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "steadypost-bench", dependencies: [
-            "SteadyCore", "SteadySystem", "SteadyProtocol", "SteadyControl",
+            "SteadyCore", "SteadySystem", "SteadyProtocol", "SteadyControl", "SteadyStore", "SteadyHTTP",
         ]),
 
         .testTarget(name: "SteadyCoreTests", dependencies: ["SteadyCore", "CSQLite", "CCurl", "CSystemd"]),
@@ -69,8 +77,9 @@ let package = Package(
         ]),
         .testTarget(name: "SteadyPlatformsTests", dependencies: ["SteadyPlatforms", "SteadyHTTP", "SteadyCore", "SteadySystem"]),
         .testTarget(name: "SteadyStoreTests", dependencies: ["SteadyStore", "CSQLite", "SteadyCore"]),
-        .testTarget(name: "SteadyPostingTests", dependencies: ["SteadyPosting", "SteadyCore"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["SteadySystem", "SteadyProtocol", "SteadyControl", "CSystemd"]),
+        .testTarget(name: "SteadyPostingTests", dependencies: ["SteadyPosting", "SteadyCore", "SteadyStore", "SteadyPlatforms"]),
+        .testTarget(name: "SteadyBrowserTests", dependencies: ["SteadyBrowser", "SteadySystem", "SteadyCore", "SteadyProtocol"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["SteadySystem", "SteadyProtocol", "SteadyControl", "CSystemd", "SteadyHTTP", "SteadyPlatforms", "SteadyStore"]),
     ]
 )
 

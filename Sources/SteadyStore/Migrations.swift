@@ -45,5 +45,20 @@ enum Migrations {
         );
         CREATE INDEX attempts_by_account_time ON attempts (account, started_at);
         """,
+        // 2: per-account state the posting worker persists (rotated tokens, pauses, breaker),
+        // and the verification bookkeeping of unknown posts.
+        """
+        CREATE TABLE account_state (
+            account TEXT PRIMARY KEY,
+            tokens TEXT,
+            tokens_updated_at INTEGER,
+            paused_until INTEGER,
+            pause_reason TEXT,
+            breaker TEXT,
+            updated_at INTEGER NOT NULL
+        );
+        ALTER TABLE posts ADD COLUMN verify_tries INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX posts_by_platform_id ON posts (platform_id) WHERE platform_id IS NOT NULL;
+        """,
     ]
 }

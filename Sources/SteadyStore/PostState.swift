@@ -75,6 +75,9 @@ public enum PostTransitions {
         case (.unknown, .published): return .posted
         case (.unknown, .verifiedAbsent): return .scheduled
         case (.unknown, .unknownOutcome): return .unknown  // still undecided: retried with backoff
+        // Verification proved it absent and the refusal real (X's duplicate-content refusal
+        // of a text whose earlier post is not this one's): re-sending would be refused again.
+        case (.unknown, .permanentFailure): return .failed
         // The reconciler finds failed and parked posts live on the platform (F26).
         case (.failed, .published): return .posted
         case (.parked, .published): return .posted

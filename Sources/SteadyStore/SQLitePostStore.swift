@@ -240,11 +240,14 @@ public final class SQLitePostStore: @unchecked Sendable {
 
     /// Commits the attempt before any request (intent before effect): the post becomes
     /// `attempting` with its attempt row. Only the lease owner may do this.
-    public func beginAttempt(postId: String, owner: String, idempotencyKey: String, adapter: String, now: Int64, leaseMillis: Int64) throws(StoreError) -> Attempt {
+    /// `attemptId` lets the caller derive idempotency material from the id before the
+    /// commit (Mastodon's key, Bluesky's record key); by default the store picks one.
+    public func beginAttempt(postId: String, owner: String, idempotencyKey: String, adapter: String, now: Int64, leaseMillis: Int64,
+                             attemptId: String? = nil) throws(StoreError) -> Attempt {
         try transaction { db throws(StoreError) in
             let (post, next) = try transition(db, postId, .beginAttempt)
             guard post.leaseOwner == owner else { throw .conflict("post \(postId) is leased to \(post.leaseOwner ?? "nobody"), not \(owner)") }
-            let attempt = Attempt(id: Self.newId("a_"), postId: postId, number: post.attempts + 1, startedAt: now, finishedAt: nil,
+            let attempt = Attempt(id: attemptId ?? Self.newId("a_"), postId: postId, number: post.attempts + 1, startedAt: now, finishedAt: nil,
                                   idempotencyKey: idempotencyKey, contentHash: post.contentHash, adapter: adapter, account: post.account,
                                   outcome: nil, detail: nil, platformId: nil)
             do throws(SQLiteError) {

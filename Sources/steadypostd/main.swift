@@ -3,9 +3,11 @@ import Glibc
 import Logging
 import SteadyConfig
 import SteadyCore
+import SteadyPosting
 import SteadySupervisor
 import SteadySystem
 import SteadyWorker
+import SteadyBrowser
 
 /// `steadypostd`: the daemon. `run` is the supervisor (systemd Type=notify), `worker ROLE`
 /// is how the supervisor starts a child, `check-config` validates a config file.
@@ -99,7 +101,22 @@ extension SteadypostDaemon {
             let env = environment()
             let logger = makeProcessLogger(label: "steadypost.\(role.rawValue)", identifier: role.logIdentifier, environment: env)
             let config = try loadConfig(options.config).applyingEnvironment(env)
-            let job = IdleRole(role: role, config: config)
+            // The posting engine runs once accounts are configured; the browser pool always
+            // (its browsers start on the first lease); the other roles run IdleRole until
+            // their engines exist.
+            let job: any WorkerRole
+            if role == .browser {
+                job = makeBrowserRole(config: config, logger: logger)
+            } else if role == .posting && !config.accounts.isEmpty {
+                do {
+                    job = try PostingEngine(config: config, environment: env, logger: logger)
+                } catch {
+                    logger.critical("worker posting cannot start: \(error)")
+                    throw ExitCode(1)
+                }
+            } else {
+                job = IdleRole(role: role, config: config)
+            }
             do {
                 let runtime = try WorkerRuntime(role: role, settings: config.workers[role]!, job: job, logger: logger)
                 throw ExitCode(runtime.run())

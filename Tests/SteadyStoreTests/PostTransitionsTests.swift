@@ -19,6 +19,7 @@ struct PostTransitionsTests {
         (.unknown, .published, .posted),
         (.unknown, .verifiedAbsent, .scheduled),
         (.unknown, .unknownOutcome, .unknown),
+        (.unknown, .permanentFailure, .failed),
         (.failed, .published, .posted),
         (.parked, .published, .posted),
     ]

@@ -1,0 +1,69 @@
+import SteadyConfig
+import SteadyCore
+import SteadyHTTP
+import SteadyPlatforms
+
+/// One configured account inside the posting worker.
+///
+/// Threading: `adapter` and `unsavedTokens` belong to whoever holds the slot: the job
+/// thread the loop handed it to (`busy == true`), else the loop. One job per account runs at
+/// a time, so the adapter (not thread-safe) is only ever used by one thread; the hand-over
+/// goes through the loop's thread start and the completion queue's lock. Everything else is
+/// the loop's alone.
+final class AccountSlot: @unchecked Sendable {
+    let config: AccountConfig
+    var name: String { config.name }
+    var platform: Platform { config.platform }
+    /// Why the account cannot post (its credentials file is missing or unusable), if so.
+    let credentialsError: String?
+    /// Identifies the credentials file's secrets (see `TokenRecord`).
+    let credentialsFingerprint: String
+    /// Makes the requests (nil without usable credentials).
+    let adapter: (any PlatformAdapter)?
+    /// Checks drafts on the loop thread; never sends anything.
+    let validator: any PlatformAdapter
+    /// Tokens a refresh returned that the store has not taken yet: stored before any use.
+    var unsavedTokens: SessionTokens?
+
+    // The loop's.
+    var busy = false
+    var pause: AccountPause?
+    var breaker: CircuitBreaker
+    /// When the quota lets the next attempt go, if the last look found it used up.
+    var quotaBlockedUntil: Int64?
+
+    init(config: AccountConfig, credentials: Result<Credentials, CredentialsLoadError>, storedTokens: String?,
+         breaker: CircuitBreaker, pause: AccountPause?, httpOptions: HTTPClientOptions) {
+        self.config = config
+        self.breaker = breaker
+        self.pause = pause
+        switch credentials {
+        case .success(let c):
+            credentialsError = nil
+            credentialsFingerprint = TokenRecord.fingerprint(c)
+            let session = TokenRecord.decode(storedTokens, fingerprint: credentialsFingerprint)
+            adapter = AdapterFactory.make(credentials: c, baseURL: config.baseURL, session: session, client: HTTPClient(options: httpOptions))
+            validator = AdapterFactory.make(credentials: c, baseURL: config.baseURL, client: HTTPClient(options: httpOptions))
+        case .failure(let e):
+            credentialsError = e.message
+            credentialsFingerprint = ""
+            adapter = nil
+            validator = AdapterFactory.make(credentials: Self.placeholder(config.platform), baseURL: config.baseURL,
+                                            client: HTTPClient(options: httpOptions))
+        }
+    }
+
+    /// Credentials that satisfy the validator's types; they are never sent anywhere.
+    static func placeholder(_ platform: Platform) -> Credentials {
+        switch platform {
+        case .x: return .x(XCredentials(accessToken: "unset"))
+        case .mastodon: return .mastodon(MastodonCredentials(accessToken: "unset"))
+        case .bluesky: return .bluesky(BlueskyCredentials(identifier: "unset", password: "unset"))
+        }
+    }
+
+    func isPaused(now: Int64) -> Bool {
+        guard let pause else { return false }
+        return pause.until > now
+    }
+}

@@ -1,0 +1,141 @@
+import Logging
+import SteadyCore
+import SteadyPlatforms
+import SteadyStore
+
+/// One attempt at one claimed post, on its own thread (DESIGN.md 3.1-3.5):
+/// 1. the attempt (id, idempotency material, content hash) is committed: intent before effect;
+/// 2. the adapter's create, with the attempt's key (Mastodon's Idempotency-Key, Bluesky's
+///    record key), once more after a successful refresh if the credentials were refused;
+/// 3. the outcome by the taxonomy, recorded in the store, or in the fsync'd journal if the
+///    store fails.
+struct AttemptRunner: Sendable {
+    let store: SQLitePostStore
+    let journal: OutcomeJournal
+    let settings: PostingSettings
+    let owner: String
+    let logger: Logger
+
+    var refresher: AuthRefresher { AuthRefresher(store: store, settings: settings, logger: logger) }
+
+    /// The idempotency material recorded with the attempt: what the platform will see.
+    static func idempotencyKey(_ platform: Platform, _ key: AttemptKey) -> String {
+        switch platform {
+        case .x: return key.attemptId
+        case .mastodon: return key.mastodonIdempotencyKey
+        case .bluesky: return key.blueskyRecordKey
+        }
+    }
+
+    func run(_ post: Post, slot: AccountSlot) -> JobResult {
+        var meta: Logger.Metadata = ["POST_ID": "\(post.id)", "ACCOUNT": "\(slot.name)", "PLATFORM": "\(slot.platform.rawValue)"]
+        func notStarted(_ why: String) -> JobResult {
+            let now = SteadyClock.wallMillis()
+            do {
+                try store.release(postId: post.id, owner: owner, now: now, reason: why, retryAt: now + 5_000)
+            } catch {
+                logger.error("cannot give the claim back (its lease will): \(error)", metadata: meta)
+            }
+            return JobResult(kind: .attempt, account: slot.name, postId: post.id, event: .notStarted, recording: .none,
+                             health: .silent, pause: nil, refreshed: false)
+        }
+        guard let adapter = slot.adapter else { return notStarted("account has no usable credentials: \(slot.credentialsError ?? "?")") }
+        guard refresher.flushUnsaved(slot) else { return notStarted("rotated tokens cannot be stored yet") }
+
+        // 1. Intent before effect.
+        let startedAt = SteadyClock.wallMillis()
+        let attemptId = SQLitePostStore.newAttemptId()
+        let key = AttemptKey(attemptId: attemptId, startedAtMicros: startedAt * 1000)
+        let attempt: Attempt
+        do {
+            attempt = try store.beginAttempt(postId: post.id, owner: owner, idempotencyKey: Self.idempotencyKey(slot.platform, key),
+                                             adapter: slot.platform.rawValue, now: startedAt, leaseMillis: settings.leaseMillis,
+                                             attemptId: attemptId)
+        } catch {
+            logger.error("cannot commit the attempt, so nothing is sent: \(error)", metadata: meta)
+            return notStarted("the attempt could not be committed: \(error)")
+        }
+        meta["ATTEMPT_ID"] = "\(attempt.id)"
+
+        // 2. The request(s).
+        let draft = PostDraft(text: post.text, replyTo: post.inReplyTo)
+        var refreshed = false
+        var refreshedOK = false
+        var health = PlatformHealth.silent
+        var pause: AccountPause?
+        var outcome: AttemptOutcome
+        attemptLoop: while true {
+            do {
+                let remote = try adapter.create(draft, attempt: key)
+                outcome = .published(platformId: remote.id)
+                health = .healthy
+                break attemptLoop
+            } catch {
+                health = PlatformHealth.of(error)
+                let decision = AttemptDecision.decide(error, attemptNumber: attempt.number, refreshed: refreshed,
+                                                      now: SteadyClock.wallMillis(), jitter: Double.random(in: 0..<1), settings: settings)
+                if case .outcome(let o, let p) = decision {
+                    outcome = o
+                    pause = p
+                    if case .unknown = o { logger.warning("outcome unknown, verification follows: \(error)", metadata: meta) }
+                    break attemptLoop
+                }
+                // The credentials were refused: nothing was published. Refresh once, then
+                // the same attempt (same key) once more.
+                refreshed = true
+                logger.notice("credentials refused; refreshing once: \(error)", metadata: meta)
+                switch refresher.refresh(slot, adapter: adapter) {
+                case .refreshed:
+                    refreshedOK = true
+                    continue attemptLoop
+                case .failed(let reason, let p):
+                    let now = SteadyClock.wallMillis()
+                    pause = p
+                    let retryAt = p?.until ?? now + RetryPolicy.noEffect(for: slot.platform).delay(failures: attempt.number, jitter: Double.random(in: 0..<1))
+                    outcome = .noEffect(reason: "credentials refused: \(reason)", retryAt: retryAt)
+                }
+                break attemptLoop
+            }
+        }
+
+        // 3. The outcome, never lost.
+        let recording = record(post: post, attempt: attempt, outcome: outcome, meta: meta)
+        let event: JobResult.Event
+        switch outcome {
+        case .published(let id):
+            event = .posted
+            logger.info("posted as \(id)", metadata: meta)
+        case .noEffect(let reason, let retryAt):
+            event = .retry
+            logger.info("no effect; due again at \(retryAt): \(reason)", metadata: meta)
+        case .unknown:
+            event = .unknown
+        case .permanent(let reason):
+            event = .failed
+            logger.warning("failed for good: \(reason)", metadata: meta)
+        }
+        return JobResult(kind: .attempt, account: slot.name, postId: post.id, event: event, recording: recording,
+                         health: health, pause: pause, refreshed: refreshedOK)
+    }
+
+    /// Records the outcome; the journal takes it if the store cannot (DESIGN.md 3.3).
+    func record(post: Post, attempt: Attempt, outcome: AttemptOutcome, meta: Logger.Metadata) -> JobResult.Recording {
+        let now = SteadyClock.wallMillis()
+        do {
+            _ = try store.recordOutcome(postId: post.id, attemptId: attempt.id, outcome: outcome, now: now)
+            return .store
+        } catch .database(let e) {
+            logger.error("the store cannot record the outcome (\(e)); appending it to the outcome journal", metadata: meta)
+            do {
+                try journal.append(OutcomeJournal.Record(postId: post.id, attemptId: attempt.id, outcome: outcome, at: now))
+                return .journal
+            } catch {
+                logger.critical("the outcome journal failed too (\(error)); the lease will expire and the post will be verified as unknown", metadata: meta)
+                return .lost
+            }
+        } catch {
+            logger.warning("the store refused the outcome: \(error)", metadata: meta)
+            return .conflict
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import SteadyHTTP
+import SteadyPlatforms
+import SteadyStore
+
+/// The JSON shapes of the routed posting methods (INTERFACE.md): `jobs --json` items,
+/// `show`, and the account figures.
+enum PostJSON {
+    static func int(_ v: Int64) -> JSON { .number(Double(v), raw: String(v)) }
+    static func time(_ v: Int64?) -> JSON { v.map { JSON(HTTPTime.formatISO8601(millis: $0)) } ?? .null }
+    static func text(_ v: String?) -> JSON { v.map(JSON.init) ?? .null }
+
+    /// `{"id","account","state","due_at","platform_id","attempts","last_error"}`.
+    static func summary(_ p: Post) -> JSON {
+        .object([
+            ("id", JSON(p.id)), ("account", JSON(p.account)), ("state", JSON(p.state.rawValue)), ("due_at", time(p.dueAt)),
+            ("platform_id", text(p.platformId)), ("attempts", JSON(p.attempts)), ("last_error", text(p.lastError)),
+        ])
+    }
+
+    /// The summary's members, then everything else about the post, and its attempts.
+    static func detail(_ p: Post, attempts: [Attempt]) -> JSON {
+        guard case .object(var members) = summary(p) else { return .null }
+        members += [
+            ("platform", JSON(p.platform)), ("kind", JSON(p.kind)), ("text", JSON(p.text)), ("reply_to", text(p.inReplyTo)),
+            ("next_try_at", time(p.nextTryAt)), ("last_error_class", text(p.lastErrorClass)), ("created_at", time(p.createdAt)),
+            ("updated_at", time(p.updatedAt)), ("lease_owner", text(p.leaseOwner)), ("lease_expires_at", time(p.leaseExpiresAt)),
+            ("lease_losses", JSON(p.leaseLosses)), ("content_hash", JSON(p.contentHash)),
+            ("attempt_log", .array(attempts.map(attempt))),
+        ]
+        return .object(members)
+    }
+
+    static func attempt(_ a: Attempt) -> JSON {
+        .object([
+            ("id", JSON(a.id)), ("number", JSON(a.number)), ("started_at", time(a.startedAt)), ("started_at_ms", int(a.startedAt)),
+            ("finished_at", time(a.finishedAt)), ("outcome", text(a.outcome)), ("detail", text(a.detail)),
+            ("platform_id", text(a.platformId)), ("idempotency_key", JSON(a.idempotencyKey)), ("adapter", JSON(a.adapter)),
+        ])
+    }
+}

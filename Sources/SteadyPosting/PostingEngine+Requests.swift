@@ -1,0 +1,123 @@
+import SteadyCore
+import SteadyPlatforms
+import SteadyStore
+import SteadyWorker
+
+/// The routed methods (`posting.METHOD` on the control socket): `create`, `list`, `show`,
+/// `cancel`, `accounts`. Answered on the loop thread; each is one short store transaction.
+extension PostingEngine {
+    public func handle(method: String, body: [UInt8]) -> WorkerReply? {
+        switch method {
+        case "create": return create(body)
+        case "list": return list(body)
+        case "show": return show(body)
+        case "cancel": return cancel(body)
+        case "accounts": return accountsReport()
+        default: return nil
+        }
+    }
+
+    var accountRules: [String: PostRequest.AccountRules] {
+        Dictionary(uniqueKeysWithValues: slots.map { slot in
+            (slot.name, PostRequest.AccountRules(platform: slot.platform) { (draft: PostDraft) throws(PlatformError) in
+                try slot.validator.validate(draft)
+            })
+        })
+    }
+
+    func create(_ body: [UInt8]) -> WorkerReply {
+        let now = SteadyClock.wallMillis()
+        let parsed: (posts: [NewPost], batch: Bool)
+        do { parsed = try PostRequest.parse(body, now: now, accounts: accountRules) } catch {
+            return .error(code: "invalid", message: error.message)
+        }
+        let inserted: [Post]
+        do { inserted = try store.insert(parsed.posts, now: now) } catch {
+            logger.error("cannot store new posts: \(error)")
+            return .error(code: "store", message: "the store refused the posts (nothing was scheduled): \(error)")
+        }
+        for p in inserted {
+            logger.info("scheduled for \(p.dueAt)", metadata: ["POST_ID": "\(p.id)", "ACCOUNT": "\(p.account)"])
+        }
+        // A new post may be due now: look at once (the new-post notification).
+        if !draining { roundNeeded = true }
+        let answer: JSON = parsed.batch ? JSON.obj([("posts", .array(inserted.map(PostJSON.summary)))]) : PostJSON.summary(inserted[0])
+        return .ok(answer.bytes)
+    }
+
+    func list(_ body: [UInt8]) -> WorkerReply {
+        let json = body.isEmpty ? JSON.object([]) : ((try? JSON.parse(body)) ?? .null)
+        guard json.isObject else { return .error(code: "invalid", message: "the request must be a JSON object") }
+        var state: PostState?
+        if let s = json["state"]?.string {
+            guard let parsed = PostState(rawValue: s) else {
+                return .error(code: "invalid", message: "unknown state '\(s)'; states: \(PostState.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            state = parsed
+        }
+        let account = json["account"]?.string
+        let limit = min(max(json["limit"]?.int ?? 1000, 1), 5000)
+        do {
+            let posts = try store.posts(state: state, account: account, limit: limit)
+            return .ok(JSON.array(posts.map(PostJSON.summary)).bytes)
+        } catch {
+            return .error(code: "store", message: "\(error)")
+        }
+    }
+
+    func postId(_ body: [UInt8]) -> String? {
+        guard let json = try? JSON.parse(body), let id = json["id"]?.string, !id.isEmpty else { return nil }
+        return id
+    }
+
+    func show(_ body: [UInt8]) -> WorkerReply {
+        guard let id = postId(body) else { return .error(code: "invalid", message: "expected {\"id\": \"POST_ID\"}") }
+        do {
+            let post = try store.post(id: id)
+            return .ok(PostJSON.detail(post, attempts: try store.attempts(postId: id)).bytes)
+        } catch .notFound {
+            return .error(code: "not-found", message: "no post \(id)")
+        } catch {
+            return .error(code: "store", message: "\(error)")
+        }
+    }
+
+    func cancel(_ body: [UInt8]) -> WorkerReply {
+        guard let id = postId(body) else { return .error(code: "invalid", message: "expected {\"id\": \"POST_ID\"}") }
+        do {
+            let post = try store.cancel(id: id, now: SteadyClock.wallMillis())
+            logger.info("cancelled", metadata: ["POST_ID": "\(id)", "ACCOUNT": "\(post.account)"])
+            return .ok(PostJSON.summary(post).bytes)
+        } catch .notFound {
+            return .error(code: "not-found", message: "no post \(id)")
+        } catch .conflict {
+            let state = (try? store.post(id: id).state.rawValue) ?? "moved on"
+            return .error(code: "conflict", message: "post \(id) is \(state): only a scheduled post with no attempt in progress can be cancelled")
+        } catch {
+            return .error(code: "store", message: "\(error)")
+        }
+    }
+
+    /// Per account: credentials, pause, breaker, quota use, whether a job is running.
+    func accountsReport() -> WorkerReply {
+        let now = SteadyClock.wallMillis()
+        var items: [JSON] = []
+        for slot in slots {
+            let hourly = try? store.attemptsStarted(account: slot.name, since: now - settings.hourMillis + 1)
+            let daily = try? store.attemptsStarted(account: slot.name, since: now - settings.dayMillis + 1)
+            let active = slot.pause.flatMap { $0.until > now ? $0 : nil }
+            items.append(JSON.obj([
+                ("name", JSON(slot.name)), ("platform", JSON(slot.platform.rawValue)),
+                ("credentials", JSON(slot.credentialsError.map { "unusable: \($0)" } ?? "ok")),
+                ("busy", .bool(slot.busy)),
+                ("paused_until", PostJSON.time(active?.until)), ("pause_kind", PostJSON.text(active?.kind.rawValue)),
+                ("pause_reason", PostJSON.text(active?.reason)),
+                ("breaker", JSON(slot.breaker.state.rawValue)), ("breaker_failures", JSON(slot.breaker.consecutiveFailures)),
+                ("quota_hourly", JSON(slot.config.quota.hourly)), ("quota_daily", JSON(slot.config.quota.daily)),
+                ("attempts_last_hour", hourly.map(JSON.init) ?? .null), ("attempts_last_day", daily.map(JSON.init) ?? .null),
+                ("quota_blocked_until", PostJSON.time(slot.quotaBlockedUntil)),
+            ]))
+        }
+        return .ok(JSON.obj([("accounts", .array(items)), ("counters", .object(counters.sorted { $0.key < $1.key }.map { ($0.key, PostJSON.int($0.value)) }))]).bytes)
+    }
+}

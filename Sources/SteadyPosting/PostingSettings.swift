@@ -1,0 +1,76 @@
+import SteadyConfig
+import SteadyCore
+import SteadyHTTP
+
+/// The posting worker's timing, from the config and (for tests and operators who need other
+/// values) environment variables read once at start:
+///
+/// | variable | default | what |
+/// |---|---|---|
+/// | `STEADYPOST_POSTING_LEASE_MS` | 120000 | claim lease; an attempt's lease runs this long from its start |
+/// | `STEADYPOST_POSTING_HTTP_TIMEOUT_MS` | lease / 4, at most 30000 | total time of one platform request |
+/// | `STEADYPOST_POSTING_QUOTA_HOUR_MS` | 3600000 | the quota's hour (the day is 24 of them); tests shorten it |
+/// | `STEADYPOST_POSTING_SETTLE_MS` | 30000 | a complete timeline scan proves absence only this long after the attempt began |
+///
+/// The lease always exceeds the longest attempt (create, refresh, create again: three
+/// request timeouts), so a live attempt's lease never runs out under it.
+public struct PostingSettings: Sendable, Equatable {
+    public var leaseMillis: Int64
+    public var httpTimeoutMillis: Int64
+    public var connectTimeoutMillis: Int64
+    public var hourMillis: Int64
+    public var dayMillis: Int64
+    public var settleMillis: Int64
+    /// How long after an unknown outcome the first verification runs.
+    public var firstVerifyDelayMillis: Int64
+    /// Where to look for a post on the timeline: from the attempt's start minus this.
+    public var timelineSlackMillis: Int64
+    /// Attempts and verifications running at once, over all accounts.
+    public var concurrency: Int
+    /// How long an account whose credentials are refused stays paused before one attempt
+    /// tests them again (a worker restart, which re-reads the credentials, also lifts it).
+    public var authPauseMillis: Int64
+    /// A worker that died holding a post this many times parks it (F27).
+    public var poisonLimit: Int
+
+    public init(leaseMillis: Int64 = 120_000, httpTimeoutMillis: Int64? = nil, hourMillis: Int64 = 3_600_000,
+                settleMillis: Int64 = 30_000, firstVerifyDelayMillis: Int64 = 1_000, timelineSlackMillis: Int64 = 60_000,
+                concurrency: Int = 1, authPauseMillis: Int64 = 6 * 3_600_000, poisonLimit: Int = 2) {
+        self.leaseMillis = max(leaseMillis, 1_000)
+        let http = httpTimeoutMillis ?? min(30_000, self.leaseMillis / 4)
+        // Three requests (create, refresh, create) must fit in the lease with room to record.
+        self.httpTimeoutMillis = max(200, min(http, (self.leaseMillis - 500) / 3))
+        self.connectTimeoutMillis = min(5_000, self.httpTimeoutMillis)
+        self.hourMillis = max(hourMillis, 1)
+        self.dayMillis = self.hourMillis * 24
+        self.settleMillis = settleMillis
+        self.firstVerifyDelayMillis = firstVerifyDelayMillis
+        self.timelineSlackMillis = timelineSlackMillis
+        self.concurrency = max(1, concurrency)
+        self.authPauseMillis = authPauseMillis
+        self.poisonLimit = poisonLimit
+    }
+
+    /// From the config's `[workers.posting]` and the environment.
+    public static func from(config: Config, environment: [String: String]) -> PostingSettings {
+        func ms(_ name: String) -> Int64? {
+            guard let text = environment[name], let v = Int64(text), v > 0 else { return nil }
+            return v
+        }
+        return PostingSettings(leaseMillis: ms("STEADYPOST_POSTING_LEASE_MS") ?? 120_000,
+                               httpTimeoutMillis: ms("STEADYPOST_POSTING_HTTP_TIMEOUT_MS"),
+                               hourMillis: ms("STEADYPOST_POSTING_QUOTA_HOUR_MS") ?? 3_600_000,
+                               settleMillis: ms("STEADYPOST_POSTING_SETTLE_MS") ?? 30_000,
+                               concurrency: maxConcurrency(config.worker(.posting)))
+    }
+
+    /// Each job is a thread, and threads count against the worker's `pids_max`: leave room
+    /// for the loop and libcurl's resolver threads.
+    static func maxConcurrency(_ worker: WorkerConfig) -> Int {
+        max(1, min(worker.concurrency, worker.pidsMax / 2 - 4))
+    }
+
+    public var httpOptions: HTTPClientOptions {
+        HTTPClientOptions(connectTimeoutMillis: Int(connectTimeoutMillis), totalTimeoutMillis: Int(httpTimeoutMillis))
+    }
+}

@@ -1,0 +1,300 @@
+import ArgumentParser
+import FoundationEssentials
+import Glibc
+import SteadyConfig
+import SteadyControl
+import SteadyCore
+
+/// `post`, `jobs`, `show`, `cancel`: routed to the posting worker as `posting.create`,
+/// `posting.list`, `posting.show` and `posting.cancel` (INTERFACE.md).
+extension SteadypostCLI {
+    struct PostCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "post",
+            abstract: "Schedule a post (default: now), or a batch from a JSON-lines file; prints the id(s).",
+            discussion: "A batch file holds one JSON object a line: {\"text\", \"at\"?, \"reply_to\"?}. It is all or nothing: an error names its line and nothing is scheduled.")
+        @Option(help: "The account (a name from the config).") var account: String
+        @Option(help: "When to post: ISO 8601, e.g. 2026-05-01T09:30:00Z (a time without a zone is UTC).") var at: String?
+        @Option(name: .customLong("in"), help: "When to post, from now: e.g. 90s, 15m, 2h.") var after: String?
+        @Option(name: .customLong("reply-to"), help: "The platform id of the post to answer.") var replyTo: String?
+        @Option(help: "A JSON-lines file of posts for this account.") var file: String?
+        @Argument(help: "The text.") var text: String?
+        @OptionGroup var connection: Connection
+
+        func validate() throws {
+            if file != nil {
+                guard text == nil, at == nil, after == nil, replyTo == nil else {
+                    throw ValidationError("--file takes the text, time and reply target from each line: give no TEXT, --at, --in or --reply-to")
+                }
+            } else {
+                guard let text, !text.isEmpty else { throw ValidationError("give the post's TEXT, or --file FILE.jsonl") }
+            }
+            if at != nil && after != nil { throw ValidationError("give --at or --in, not both") }
+            if let after, DurationText.parseMillis(after) == nil {
+                throw ValidationError("--in: '\(after)' is not a duration (e.g. 90s, 15m, 2h)")
+            }
+        }
+
+        func run() throws {
+            let body: [UInt8]
+            if let file {
+                body = try encode(BatchRequest(account: account, posts: try Self.readBatch(file)))
+            } else {
+                var when: AtValue?
+                if let at { when = .text(at) }
+                if let after, let ms = DurationText.parseMillis(after) { when = .millis(SteadyClock.wallMillis() + ms) }
+                body = try encode(CreateRequest(account: account, text: text ?? "", at: when, reply_to: replyTo))
+            }
+            let client = try connection.client()
+            let answer = perform { () throws(ControlClientError) in try client.call(method: "posting.create", body: body) }
+            if connection.json {
+                writeOut(String(decoding: answer, as: UTF8.self) + "\n")
+            } else if file != nil {
+                let batch = try JSONDecoder().decode(BatchAnswer.self, from: Data(answer))
+                writeOut(batch.posts.map { $0.id + "\n" }.joined())
+            } else {
+                writeOut(try JSONDecoder().decode(JobRow.self, from: Data(answer)).id + "\n")
+            }
+        }
+
+        /// One object a line; blank lines are skipped; a line that is not a post stops
+        /// everything, named by its number.
+        static func readBatch(_ path: String) throws -> [BatchItem] {
+            guard let text = readFile(path) else { fail("cannot read \(path): \(String(cString: strerror(errno)))", code: 1) }
+            var items: [BatchItem] = []
+            for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let line = String(raw.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
+                if line.isEmpty { continue }
+                let parsed: BatchLine
+                do { parsed = try JSONDecoder().decode(BatchLine.self, from: Data(line.utf8)) } catch {
+                    fail("\(path): line \(index + 1): not a post object {\"text\", \"at\"?, \"reply_to\"?}: \(describe(error))", code: 1)
+                }
+                items.append(BatchItem(text: parsed.text, at: parsed.at, reply_to: parsed.reply_to, line: index + 1))
+            }
+            if items.isEmpty { fail("\(path): no posts in the file", code: 1) }
+            return items
+        }
+    }
+
+    struct Jobs: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List posts, newest due first.")
+        @Option(help: "Only posts in this state: scheduled, claimed, attempting, unknown, posted, failed, cancelled, parked.") var state: String?
+        @Option(help: "Only this account's posts.") var account: String?
+        @OptionGroup var connection: Connection
+
+        func run() throws {
+            let client = try connection.client()
+            let body = try encode(ListRequest(state: state, account: account))
+            let answer = perform { () throws(ControlClientError) in try client.call(method: "posting.list", body: body) }
+            if connection.json {
+                writeOut(String(decoding: answer, as: UTF8.self) + "\n")
+                return
+            }
+            let rows = try JSONDecoder().decode([JobRow].self, from: Data(answer))
+            var lines = [["ID", "STATE", "ACCOUNT", "DUE", "ATTEMPTS", "PLATFORM_ID", "LAST_ERROR"]]
+            for r in rows {
+                lines.append([r.id, r.state, r.account, r.due_at, String(r.attempts), r.platform_id ?? "-", r.last_error.map { String($0.prefix(60)) } ?? "-"])
+            }
+            writeOut(table(lines))
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One post with its attempts.")
+        @Argument(help: "The post's id.") var id: String
+        @OptionGroup var connection: Connection
+
+        func run() throws {
+            let client = try connection.client()
+            let body = try encode(IdRequest(id: id))
+            let answer = perform { () throws(ControlClientError) in try client.call(method: "posting.show", body: body) }
+            if connection.json {
+                writeOut(String(decoding: answer, as: UTF8.self) + "\n")
+                return
+            }
+            let p = try JSONDecoder().decode(PostDetail.self, from: Data(answer))
+            var out = """
+            id:          \(p.id)
+            account:     \(p.account) (\(p.platform))
+            state:       \(p.state)
+            due:         \(p.due_at)
+            text:        \(p.text)
+
+            """
+            if let r = p.reply_to { out += "reply to:    \(r)\n" }
+            if let id = p.platform_id { out += "platform id: \(id)\n" }
+            if let n = p.next_try_at { out += "next try:    \(n)\n" }
+            if let e = p.last_error { out += "last error:  \(e)\n" }
+            out += "attempts:    \(p.attempts)\n"
+            for a in p.attempt_log {
+                out += "  #\(a.number) \(a.id) started \(a.started_at) → \(a.outcome ?? "in progress")"
+                if let id = a.platform_id { out += " (\(id))" }
+                if let d = a.detail { out += ": \(d)" }
+                out += "\n"
+            }
+            writeOut(out)
+        }
+    }
+
+    struct Cancel: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Cancel a post that has not started an attempt.")
+        @Argument(help: "The post's id.") var id: String
+        @OptionGroup var connection: Connection
+
+        func run() throws {
+            let client = try connection.client()
+            let body = try encode(IdRequest(id: id))
+            let answer = perform { () throws(ControlClientError) in try client.call(method: "posting.cancel", body: body) }
+            if connection.json {
+                writeOut(String(decoding: answer, as: UTF8.self) + "\n")
+            } else {
+                writeOut("cancelled \(id)\n")
+            }
+        }
+    }
+}
+
+// MARK: - Wire shapes (the posting worker's JSON; see SteadyPosting's PostJSON)
+
+/// `at`: ISO 8601 text as given, or integer milliseconds (from `--in`).
+enum AtValue: Codable {
+    case text(String)
+    case millis(Int64)
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let ms = try? c.decode(Int64.self) {
+            self = .millis(ms)
+        } else {
+            self = .text(try c.decode(String.self))
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .text(let s): try c.encode(s)
+        case .millis(let ms): try c.encode(ms)
+        }
+    }
+}
+
+struct CreateRequest: Encodable {
+    var account: String
+    var text: String
+    var at: AtValue?
+    var reply_to: String?
+}
+
+struct BatchLine: Decodable {
+    var text: String
+    var at: AtValue?
+    var reply_to: String?
+}
+
+struct BatchItem: Encodable {
+    var text: String
+    var at: AtValue?
+    var reply_to: String?
+    var line: Int
+}
+
+struct BatchRequest: Encodable {
+    var account: String
+    var posts: [BatchItem]
+}
+
+struct BatchAnswer: Decodable {
+    var posts: [JobRow]
+}
+
+struct ListRequest: Encodable {
+    var state: String?
+    var account: String?
+}
+
+struct IdRequest: Encodable {
+    var id: String
+}
+
+struct JobRow: Decodable {
+    var id: String
+    var account: String
+    var state: String
+    var due_at: String
+    var platform_id: String?
+    var attempts: Int
+    var last_error: String?
+}
+
+struct AttemptRow: Decodable {
+    var id: String
+    var number: Int
+    var started_at: String
+    var outcome: String?
+    var detail: String?
+    var platform_id: String?
+}
+
+struct PostDetail: Decodable {
+    var id: String
+    var account: String
+    var platform: String
+    var state: String
+    var due_at: String
+    var text: String
+    var reply_to: String?
+    var platform_id: String?
+    var next_try_at: String?
+    var last_error: String?
+    var attempts: Int
+    var attempt_log: [AttemptRow]
+}
+
+func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    return Array(try encoder.encode(value))
+}
+
+/// A decoding error in a few words (which key, what was wrong), without the input.
+func describe(_ error: any Error) -> String {
+    guard let e = error as? DecodingError else { return "\(error)" }
+    func path(_ c: DecodingError.Context) -> String {
+        let p = c.codingPath.map(\.stringValue).joined(separator: ".")
+        return p.isEmpty ? "" : "\(p): "
+    }
+    switch e {
+    case .keyNotFound(let key, _): return "\(key.stringValue): missing"
+    case .typeMismatch(_, let c): return "\(path(c))\(c.debugDescription)"
+    case .valueNotFound(_, let c): return "\(path(c))missing value"
+    case .dataCorrupted(let c): return "\(path(c))not valid JSON"
+    @unknown default: return "\(error)"
+    }
+}
+
+func readFile(_ path: String) -> String? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var out: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n < 0 { return nil }
+        if n == 0 { break }
+        out += chunk[0..<n]
+    }
+    return String(decoding: out, as: UTF8.self)
+}
+
+/// Left-aligned columns, two spaces apart.
+func table(_ rows: [[String]]) -> String {
+    guard let first = rows.first else { return "" }
+    var widths = first.map(\.count)
+    for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
+    return rows.map { r in
+        r.enumerated().map { i, c in i == r.count - 1 ? c : c + String(repeating: " ", count: widths[i] - c.count) }.joined(separator: "  ")
+    }.joined(separator: "\n") + "\n"
+}
