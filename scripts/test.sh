@@ -21,4 +21,6 @@ if grep -E "^$PWD/(Sources|Tests)/.*warning:" "$log"; then
 fi
 tail -n 1 "$log"
 echo "==> running tests"
-swift test --skip-build "$@"
+# Serially: many tests start real daemons, browsers and simulators, and run against
+# deadlines; on a 2-core machine running suites in parallel only trades time for flakes.
+swift test --skip-build --no-parallel "$@"

@@ -74,7 +74,7 @@ struct FaultTests {
                 headers: [("Authorization", "Bearer \(access)"), ("Content-Type", "application/json")],
                 body: createRecord(did, "held", rkey: rkey).serialized, timeoutMs: 1_500)
             // Meanwhile, other requests are served.
-            let other = await RawHTTP.request(port: port, method: "GET", path: "/_sim/health", timeoutMs: 5_000)
+            let other = await RawHTTP.request(port: port, method: "GET", path: "/_sim/health", timeoutMs: 20_000)
             #expect(other.status == 200)
             let outcome = await held
             guard case .timedOut = outcome else {
