@@ -18,13 +18,16 @@ if [ "$(id -u)" -eq 0 ]; then
   command -v supervisord >/dev/null || pip install -q supervisor >/dev/null 2>&1 || true
 fi
 # Only what the benchmarks run (the simulator and its HTTP stack are not needed here).
-for product in steadypostd steadypost steadypost-bench; do swift build -c release --product "$product" >/dev/null; done
+for product in steadypostd steadypost steadypost-bench steadypost-sim; do swift build -c release --product "$product" >/dev/null; done
 bin=$(swift build -c release --show-bin-path)
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
 echo "==> P1 ($kills kills)"; p1=$("$bin/steadypost-bench" p1 "$kills" 2>/dev/null)
 echo "==> P4"; p4=$("$bin/steadypost-bench" p4 10000 2>/dev/null)
+echo "==> P2 (1,000 posts)"; p2=$("$bin/steadypost-bench" p2 1000 2>/dev/null)
+echo "==> P3 (1,000 posts)"; p3=$("$bin/steadypost-bench" p3 1000 2>/dev/null)
+echo "==> P7"; p7=$("$bin/steadypost-bench" p7 2>/dev/null)
 echo "==> P5/P6 (${idle} s idle)"; p56=$("$bin/steadypost-bench" p56 "$idle" 2>/dev/null)
 peers="(s6, runit or supervisord missing: peer figures skipped)"
 if command -v s6-supervise >/dev/null && command -v runsv >/dev/null && command -v supervisord >/dev/null; then
@@ -71,6 +74,24 @@ bounced by a raw echo child over a socketpair, 10,000 round trips each.
 | what | p50 | p99 | max | n |
 |---|---|---|---|---|
 $p4
+
+## P2, P3, P7: the posting path against the simulator
+
+The daemon posting to `steadypost-sim` (release builds, loopback, no injected latency) with
+four Bluesky accounts (the simulator's most generous write limit), concurrency 4.
+P2: 1,000 posts due 20 ms apart; the time from each post's due time to its create arriving
+at the simulator (the simulator's ground-truth creation time). P3: 1,000 posts due at once;
+posts per second until the last one is live, beside the rate of single-row
+`synchronous=FULL` commits SQLite manages on the same disk in the same run, divided by the
+three commits a post needs (claim, attempt, outcome). P7: posts due every 50 ms, the
+supervisor SIGKILLed after 4 s and started again; the time from the restart to the first
+post created after it, and an audit of the whole run.
+
+| what | | | | |
+|---|---|---|---|---|
+$p2
+$p3
+$p7
 
 ## P5/P6: idle CPU and memory (goals: ≤ 0.1 % of a core in all; RSS ≤ 10 MB supervisor, ≤ 30 MB worker)
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The README's demo: builds steadypost, starts the supervisor with every worker on
-# Config/demo.toml, shows `steadypost status`, then kills a worker and hangs another so you
-# can watch the supervisor restart them, and shuts down gracefully. Everything it starts is
+# The README's demo: builds steadypost, starts the platform simulator and the supervisor with
+# every worker (Config/demo.toml plus three simulated accounts), posts a batch across X,
+# Mastodon and Bluesky with lost responses injected, kills the posting worker mid-way and
+# hangs another worker so you can watch the supervisor restart them, audits the result
+# against the simulator's ground truth, and shuts down gracefully. Everything it starts is
 # stopped by pid when it ends; its files live in .demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,21 +18,60 @@ rm -rf .demo && mkdir -p .demo
 config=Config/demo.toml
 sock=.demo/run/control.sock
 cli() { "$bin/steadypost" "$@" --socket "$sock"; }
+# HTTP to the simulator's admin API: http METHOD PATH [JSON]
+http() {
+  python3 -c 'import sys, urllib.request
+req = urllib.request.Request(sys.argv[2], method=sys.argv[1], data=sys.argv[3].encode() if len(sys.argv) > 3 else None)
+print(urllib.request.urlopen(req, timeout=10).read().decode())' "$1" "$simurl$2" "${@:3}"
+}
 
-"$bin/steadypostd" check-config --config "$config"
-echo "==> starting steadypostd (log: .demo/daemon.log)"
-SWIFT_BACKTRACE=enable=no "$bin/steadypostd" run --config "$config" >.demo/daemon.log 2>&1 &
-daemon=$!
+echo "==> starting steadypost-sim, the platform simulator (log: .demo/sim.log)"
+mkdir -p .demo/credentials && chmod 700 .demo/credentials
+SWIFT_BACKTRACE=enable=no "$bin/steadypost-sim" --listen 127.0.0.1:0 --port-file .demo/sim.port --seed 7 \
+  --account x:demo-x --account mastodon:demo-mastodon --account bluesky:demo-bluesky \
+  --credentials-dir .demo/credentials >.demo/sim.log 2>&1 &
+sim=$!
+daemon=""
 cleanup() {
-  if kill -0 "$daemon" 2>/dev/null; then kill -TERM "$daemon"; wait "$daemon" || true; fi
+  if [ -n "$daemon" ] && kill -0 "$daemon" 2>/dev/null; then kill -TERM "$daemon"; wait "$daemon" || true; fi
+  if kill -0 "$sim" 2>/dev/null; then kill -TERM "$sim"; wait "$sim" || true; fi
 }
 trap cleanup EXIT
+for _ in $(seq 100); do [ -s .demo/sim.port ] && break; sleep 0.1; done
+simurl="http://127.0.0.1:$(cat .demo/sim.port)"
+# The demo config, plus one account per platform on the simulator.
+config=.demo/demo.toml
+cp Config/demo.toml "$config"
+for a in x:demo-x mastodon:demo-mastodon bluesky:demo-bluesky; do
+  printf '\n[[accounts]]\nname = "%s"\nplatform = "%s"\nbase_url = "%s"\ncredentials = "%s.json"\n' \
+    "${a#*:}" "${a%%:*}" "$simurl" "${a#*:}" >>"$config"
+done
+"$bin/steadypostd" check-config --config "$config"
+echo "==> starting steadypostd (log: .demo/daemon.log)"
+# A short posting lease, so a post whose worker is killed mid-request is resolved within seconds.
+SWIFT_BACKTRACE=enable=no STEADYPOST_POSTING_LEASE_MS=10000 "$bin/steadypostd" run --config "$config" >.demo/daemon.log 2>&1 &
+daemon=$!
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
 "$bin/steadypost" debug wait-ready api --socket "$sock" >/dev/null
 for role in posting metrics replies browser reconciler; do "$bin/steadypost" debug wait-ready "$role" --socket "$sock" >/dev/null; done
 echo
 cli status
 echo
+echo "==> a batch of 9 posts across the three platforms; the simulator loses the answer to"
+echo "    each platform's first create (the post exists, the daemon is not told)"
+for p in x mastodon bluesky; do
+  http POST /_sim/faults "{\"kind\":\"lose-response\",\"endpoint\":\"create\",\"platform\":\"$p\",\"count\":1}" >/dev/null
+done
+: >.demo/batch.jsonl
+for i in 1 2 3; do
+  for a in demo-x demo-mastodon demo-bluesky; do
+    printf '{"account":"%s","text":"steadypost demo %s #%s"}\n' "$a" "$a" "$i" >>.demo/batch.jsonl
+  done
+done
+for a in demo-x demo-mastodon demo-bluesky; do
+  grep "\"$a\"" .demo/batch.jsonl | sed 's/"account":"[^"]*",//' >".demo/batch-$a.jsonl"
+  cli post --account "$a" --file ".demo/batch-$a.jsonl" >/dev/null
+done
 victim=$(cli status --json | python3 -c 'import json,sys; print([w["pid"] for w in json.load(sys.stdin)["workers"] if w["role"]=="posting"][0])')
 echo "==> SIGKILL the posting worker (pid $victim); the others keep running"
 kill -KILL "$victim"
@@ -41,6 +82,25 @@ echo "    missing heartbeats, sends SIGTERM, then SIGKILL, and starts a new one 
 old=$(cli status --json | python3 -c 'import json,sys; print([w["pid"] for w in json.load(sys.stdin)["workers"] if w["role"]=="replies"][0])')
 cli debug fault replies hang
 cli debug wait-ready replies --not-pid "$old"
+echo
+echo "==> waiting for every post to be published (lost answers are verified, never re-sent)"
+for _ in $(seq 120); do
+  left=$(cli jobs --json | python3 -c 'import json,sys; print(sum(1 for j in json.load(sys.stdin) if j["state"] != "posted"))')
+  [ "$left" = 0 ] && break
+  sleep 1
+done
+cli jobs
+echo
+echo "==> audit against the simulator's ground truth"
+http GET /_sim/posts | python3 -c '
+import json, sys, collections
+posts = [p for p in json.load(sys.stdin)["posts"] if p["text"].startswith("steadypost demo")]
+counts = collections.Counter(p["text"] for p in posts)
+expected = [l for l in open(".demo/batch.jsonl")]
+dups = sum(c - 1 for c in counts.values() if c > 1)
+lost = len(expected) - len(counts)
+print(f"  {len(counts)} posted, {dups} duplicates, {lost} lost (of {len(expected)} scheduled)")
+sys.exit(1 if dups or lost else 0)'
 echo
 cli status
 echo

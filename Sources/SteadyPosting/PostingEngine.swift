@@ -114,11 +114,11 @@ public final class PostingEngine: WorkerRole {
 
     // MARK: - WorkerRole
 
+    /// Sent once, with `ready`: so it says what the worker does, not figures that go stale
+    /// (those travel in every heartbeat's counters).
     public var summary: String {
         let accounts = slots.map { "\($0.platform.rawValue):\($0.name)\($0.credentialsError == nil ? "" : " (no credentials)")" }
-        let counts = (try? store.counts()) ?? [:]
-        return "posting for \(slots.count) account(s) [\(accounts.joined(separator: ", "))]; concurrency \(settings.concurrency); "
-            + "\(counts[.scheduled] ?? 0) scheduled, \(counts[.unknown] ?? 0) unknown"
+        return "posting for \(slots.count) account(s) [\(accounts.joined(separator: ", "))]; concurrency \(settings.concurrency)"
     }
 
     public var inFlight: Int { running }

@@ -11,14 +11,26 @@ final class BenchDaemon {
     let process: SpawnedProcess
     var socket: String { dir + "/run/control.sock" }
 
-    init(workerToml: String) {
-        var template = Array("/tmp/steadypost-bench.XXXXXX".utf8CString)
-        dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-        config = dir + "/steadypost.toml"
-        var toml = "[daemon]\nstate_dir = \"\(dir)/state\"\nruntime_dir = \"\(dir)/run\"\n\n"
-        for role in Role.allCases { toml += "[workers.\(role.rawValue)]\n\(workerToml)\n\n" }
-        do { try Files.writeAtomically(config, toml) } catch { die("\(error)") }
-        let log = Descriptor(open(dir + "/daemon.log", O_WRONLY | O_CREAT | O_CLOEXEC, 0o644))
+    /// `reuse`: start on an existing directory and config (a restart, or one prepared earlier).
+    init(workerToml: String, extraToml: String = "", reuse: (dir: String, config: String)? = nil) {
+        if let reuse {
+            dir = reuse.dir
+            config = reuse.config
+        } else {
+            var template = Array("/tmp/steadypost-bench.XXXXXX".utf8CString)
+            dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+            config = dir + "/steadypost.toml"
+            var toml = "[daemon]\nstate_dir = \"\(dir)/state\"\nruntime_dir = \"\(dir)/run\"\ncredentials_dir = \"\(dir)/credentials\"\n\n"
+            for role in Role.allCases where !extraToml.contains("[workers.\(role.rawValue)]") {
+                toml += "[workers.\(role.rawValue)]\n\(workerToml)\n\n"
+            }
+            toml += extraToml
+            do {
+                try Files.makeDirectories(dir + "/credentials", mode: 0o700)
+                try Files.writeAtomically(config, toml)
+            } catch { die("\(error)") }
+        }
+        let log = Descriptor(open(dir + "/daemon.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644))
         var env = ["SWIFT_BACKTRACE=enable=no", "PATH=/usr/bin:/bin"]
         if let v = getenv("STEADYPOST_NO_CGROUPS") { env.append("STEADYPOST_NO_CGROUPS=\(String(cString: v))") }
         do {
@@ -27,6 +39,12 @@ final class BenchDaemon {
         } catch { die("cannot start steadypostd: \(error)") }
         log.close()
         activeDaemon = self
+    }
+
+    /// SIGKILL, as a crash would; the directory stays for the next start.
+    func kill() {
+        signalProcess(process, SIGKILL)
+        _ = waitpid(process.pid, nil, 0)
     }
 
     var client: ControlClient { ControlClient(socketPath: socket, timeoutMillis: 10_000) }

@@ -58,8 +58,14 @@ case "p1":
     P1.run(kills: args.count > 2 ? Int(args[2]) ?? 100 : 100)
 case "p4":
     P4.run(rounds: args.count > 2 ? Int(args[2]) ?? 10_000 : 10_000)
+case "p2":
+    PostingBench.p2(count: args.count > 2 ? Int(args[2]) ?? 1000 : 1000)
+case "p3":
+    PostingBench.p3(count: args.count > 2 ? Int(args[2]) ?? 1000 : 1000)
+case "p7":
+    PostingBench.p7()
 case "p56":
     P56.run(seconds: args.count > 2 ? Int(args[2]) ?? 60 : 60)
 default:
-    die("usage: steadypost-bench p1 [KILLS] | p4 [ROUNDS] | p56 [SECONDS] | stamp FILE | echo")
+    die("usage: steadypost-bench p1 [KILLS] | p2 [POSTS] | p3 [POSTS] | p4 [ROUNDS] | p56 [SECONDS] | p7 | stamp FILE | echo")
 }
