@@ -110,4 +110,7 @@ echo
 echo "==> SIGTERM: every worker drains, in reverse start order"
 kill -TERM "$daemon"
 wait "$daemon" && echo "steadypostd exited 0"
+daemon=""
+kill -TERM "$sim"
+wait "$sim" || true
 trap - EXIT
