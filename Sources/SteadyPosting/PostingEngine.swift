@@ -131,7 +131,22 @@ public final class PostingEngine: WorkerRole {
             "rate_limited": stats.rateLimited, "auth_paused": stats.authPaused, "refreshed": stats.refreshed,
             "leases_expired": stats.leasesExpired, "replayed": stats.replayed, "store_errors": stats.storeErrors,
             "in_flight": Int64(running),
+        ].merging(stateFigures) { a, _ in a }
+    }
+
+    /// The figures `steadypost status` shows for posting, read fresh for each heartbeat:
+    /// posts waiting or in flight, unknown and parked posts, open breakers, paused accounts.
+    var stateFigures: [String: Int64] {
+        var out: [String: Int64] = [
+            "open_breakers": Int64(slots.filter { $0.breaker.state != .closed }.count),
+            "paused_accounts": Int64(slots.filter { $0.isPaused(now: SteadyClock.wallMillis()) }.count),
         ]
+        if let counts = try? store.counts() {
+            out["queue_depth"] = Int64((counts[.scheduled] ?? 0) + (counts[.claimed] ?? 0) + (counts[.attempting] ?? 0))
+            out["unknown_posts"] = Int64(counts[.unknown] ?? 0)
+            out["parked_posts"] = Int64(counts[.parked] ?? 0)
+        }
+        return out
     }
 
     public func beginDrain() {

@@ -473,9 +473,18 @@ public final class Supervisor {
 
     // MARK: - Status
 
+    func postingFigure(_ name: String) -> Int? {
+        let slot = slots[.posting]!
+        guard slot.process != nil, let value = slot.lastHeartbeat?.counters[name] else { return nil }
+        return Int(value)
+    }
+
     func statusReport(now: Int64) -> StatusReport {
         StatusReport(
             version: SteadyVersion.current, supervisor_pid: getpid(), uptime_ms: now - startedAt,
-            workers: Role.allCases.map { slots[$0]!.status(now: now) }, routed_in_flight: routed.count)
+            workers: Role.allCases.map { slots[$0]!.status(now: now) },
+            // The posting figures come from the posting worker's last heartbeat.
+            queue_depth: postingFigure("queue_depth"), unknown_posts: postingFigure("unknown_posts"),
+            open_breakers: postingFigure("open_breakers"), routed_in_flight: routed.count)
     }
 }

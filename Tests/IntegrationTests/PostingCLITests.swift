@@ -31,6 +31,22 @@ struct PostingCLITests {
         #expect(soon.code == 0, "\(soon.stderr)")
         let soonId = soon.stdout.trimmed
 
+        // status shows the posting figures from the worker's heartbeats: two posts waiting.
+        let statusDeadline = SteadyClock.monotonicMillis() + 15_000
+        var depth: Int?
+        var unknownPosts: Int?
+        while SteadyClock.monotonicMillis() < statusDeadline {
+            let st = try JSON.parse(d.cli(["status", "--json"]).stdout)
+            depth = st["queue_depth"]?.int
+            unknownPosts = st["unknown_posts"]?.int
+            if depth == 2 { break }
+            var ts = timespec(tv_sec: 0, tv_nsec: 100_000_000)
+            nanosleep(&ts, nil)
+        }
+        #expect(depth == 2, "status queue_depth")
+        #expect(unknownPosts == 0)
+        #expect(d.cli(["status"]).stdout.contains("queue depth: 2"))
+
         // jobs --json: INTERFACE.md's shape.
         let jobs = d.cli(["jobs", "--json"])
         #expect(jobs.code == 0, "\(jobs.stderr)")
