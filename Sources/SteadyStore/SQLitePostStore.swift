@@ -78,15 +78,17 @@ public final class SQLitePostStore: @unchecked Sendable {
         lock.withLock { connection.injectedFailures = (count, code) }
     }
 
-    /// Runs `body` in one IMMEDIATE transaction; a transient failure rolls back and retries the
-    /// whole transaction after 10, 20, 40, … ms (at most `retryLimit` times).
-    public func transaction<T>(_ body: (SQLiteDatabase) throws(StoreError) -> T) throws(StoreError) -> T {
+    /// Runs `body` in one transaction — IMMEDIATE (the write lock taken up front, so a
+    /// read-then-write cannot fail to upgrade), or a plain deferred one for `readOnly` bodies,
+    /// which in WAL mode never wait for or block a writer. A transient failure rolls back and
+    /// retries the whole transaction after 10, 20, 40, … ms (at most `retryLimit` times).
+    public func transaction<T>(readOnly: Bool = false, _ body: (SQLiteDatabase) throws(StoreError) -> T) throws(StoreError) -> T {
         var attempt = 0
         while true {
             let result: Result<T, StoreError> = lock.withLock {
                 let c = connection
                 do throws(SQLiteError) {
-                    try c.database.execute("BEGIN IMMEDIATE")
+                    try c.database.execute(readOnly ? "BEGIN" : "BEGIN IMMEDIATE")
                 } catch {
                     return .failure(.database(error))
                 }
@@ -190,8 +192,9 @@ public final class SQLitePostStore: @unchecked Sendable {
         try query("SELECT MIN(COALESCE(next_try_at, due_at)) FROM posts WHERE state = 'scheduled'", []).first?.int(0)
     }
 
+    /// A read: no write lock (quota and scheduling reads run on every claim round).
     func query(_ sql: String, _ values: [SQLValue]) throws(StoreError) -> [Row] {
-        try transaction { db throws(StoreError) in
+        try transaction(readOnly: true) { db throws(StoreError) in
             do throws(SQLiteError) { return try db.prepare(sql).run(values) } catch { throw .database(error) }
         }
     }
