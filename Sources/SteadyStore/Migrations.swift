@@ -60,5 +60,43 @@ enum Migrations {
         ALTER TABLE posts ADD COLUMN verify_tries INTEGER NOT NULL DEFAULT 0;
         CREATE INDEX posts_by_platform_id ON posts (platform_id) WHERE platform_id IS NOT NULL;
         """,
+        // 3: issue 6 part A (metrics and replies). Held empty on the reconcile branch so its
+        // own migration stays number 4; the part A branch's script takes this place at merge.
+        "",
+        // 4: the reconciler: each run's report, posts found on a timeline that are not ours,
+        // and duplicates of one text found on an account's timeline (F26, F30).
+        """
+        CREATE TABLE reconcile_runs (
+            id TEXT PRIMARY KEY,
+            pass TEXT NOT NULL,
+            account TEXT,
+            started_at INTEGER NOT NULL,
+            finished_at INTEGER NOT NULL,
+            ok INTEGER NOT NULL,
+            changes INTEGER NOT NULL,
+            report TEXT NOT NULL
+        );
+        CREATE INDEX reconcile_runs_by_time ON reconcile_runs (started_at);
+        CREATE TABLE foreign_posts (
+            account TEXT NOT NULL,
+            platform_id TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            text TEXT NOT NULL,
+            created_at_ms INTEGER,
+            first_seen_at INTEGER NOT NULL,
+            last_seen_at INTEGER NOT NULL,
+            PRIMARY KEY (account, platform_id)
+        );
+        CREATE TABLE duplicate_findings (
+            account TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            platform_ids TEXT NOT NULL,
+            post_id TEXT,
+            first_seen_at INTEGER NOT NULL,
+            last_seen_at INTEGER NOT NULL,
+            times_reported INTEGER NOT NULL DEFAULT 1,
+            PRIMARY KEY (account, content_hash, platform_ids)
+        );
+        """,
     ]
 }
