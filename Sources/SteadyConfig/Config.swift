@@ -15,6 +15,8 @@ public struct Config: Sendable, Equatable {
     public var accounts: [AccountConfig]
     /// Every role is present.
     public var workers: [Role: WorkerConfig]
+    /// `[workers.reconciler]`'s own keys.
+    public var reconciler = ReconcilerConfig()
 
     public init(
         path: String, daemon: DaemonConfig = DaemonConfig(), api: APIConfig = APIConfig(),

@@ -1,0 +1,32 @@
+/// `[workers.reconciler]`'s own keys (beside the worker keys every role has): how often the
+/// reconciler compares each account's timeline with the store, and how far back.
+public struct ReconcilerConfig: Sendable, Equatable {
+    /// The quick pass: every `quickIntervalMs` over the last `quickWindowMs`.
+    public var quickIntervalMs: Int64
+    public var quickWindowMs: Int64
+    /// The deep pass: every `deepIntervalMs` over the last `deepWindowMs`.
+    public var deepIntervalMs: Int64
+    public var deepWindowMs: Int64
+    /// Timeline pages (of up to 100 posts) read per account and pass.
+    public var maxPages: Int
+    /// A timeline post matches a post here by content only if it was created no earlier than
+    /// this before the post's first attempt (clocks differ).
+    public var matchSlackMs: Int64
+
+    public init(quickIntervalMs: Int64 = 3_600_000, quickWindowMs: Int64 = 86_400_000, deepIntervalMs: Int64 = 86_400_000,
+                deepWindowMs: Int64 = 7 * 86_400_000, maxPages: Int = 50, matchSlackMs: Int64 = 60_000) {
+        self.quickIntervalMs = quickIntervalMs
+        self.quickWindowMs = quickWindowMs
+        self.deepIntervalMs = deepIntervalMs
+        self.deepWindowMs = deepWindowMs
+        self.maxPages = maxPages
+        self.matchSlackMs = matchSlackMs
+    }
+
+    /// The keys, as `[workers.reconciler]` accepts them.
+    static let keys = ["quick_interval", "quick_window", "deep_interval", "deep_window", "max_pages", "match_slack"]
+    static let intervalRange: ClosedRange<Int64> = 1_000...(7 * 86_400_000)
+    static let windowRange: ClosedRange<Int64> = 1_000...(30 * 86_400_000)
+    static let pagesRange: ClosedRange<Int64> = 1...1_000
+    static let slackRange: ClosedRange<Int64> = 0...3_600_000
+}
