@@ -41,7 +41,8 @@ final class ChildSlot {
             heartbeat_age_ms: live ? max(0, now - machine.lastHeartbeat) : nil,
             rss_bytes: live ? lastHeartbeat?.rssBytes : nil, open_fds: live ? lastHeartbeat?.openFds : nil,
             in_flight: live ? lastHeartbeat?.inFlight : nil, bounds: bounds.rawValue,
-            memory_max: settings.memoryMax, summary: summary, last_exit: machine.lastExit, reason: reason)
+            memory_max: settings.memoryMax, summary: summary, last_exit: machine.lastExit, reason: reason,
+            counters: lastHeartbeat?.counters)
     }
 }
 

@@ -345,6 +345,12 @@ public final class Supervisor {
         case .event(let name, _):
             logger.debug("event \(name) from \(role.rawValue)")
         case .request(let method, let body):
+            if method == "supervisor.status" {
+                // The supervisor's own view, for the api worker (GET /api/workers, /health).
+                let report = (try? JSONCoding.encode(statusReport(now: now))) ?? []
+                _ = send(.response(status: "ok", body: report), to: slot, correlation: frame.correlation)
+                return
+            }
             let deadline = frame.deadline > 0 ? frame.deadline : now + 30_000
             if let refusal = route(method: method, body: body, from: .worker(role, generation: slot.generation),
                                    correlation: frame.correlation, deadline: deadline) {
@@ -479,12 +485,30 @@ public final class Supervisor {
         return Int(value)
     }
 
+    /// Periodic jobs late by their workers' last heartbeats (`job.NAME.late_after_ms`), judged
+    /// now: a job whose worker died or hangs turns late all the same.
+    func lateJobs() -> [String] {
+        let wall = SteadyClock.wallMillis()
+        var late: [String] = []
+        for role in Role.allCases {
+            let slot = slots[role]!
+            guard slot.settings.enabled, let counters = slot.lastHeartbeat?.counters else { continue }
+            for (name, value) in counters where name.hasPrefix("job.") && name.hasSuffix(".late_after_ms") {
+                let job = name.dropFirst(4).dropLast(".late_after_ms".count)
+                if wall > value || counters["job.\(job).late"] == 1 { late.append("\(role.rawValue)/\(job)") }
+            }
+        }
+        return late.sorted()
+    }
+
     func statusReport(now: Int64) -> StatusReport {
-        StatusReport(
+        let late = lateJobs()
+        return StatusReport(
             version: SteadyVersion.current, supervisor_pid: getpid(), uptime_ms: now - startedAt,
             workers: Role.allCases.map { slots[$0]!.status(now: now) },
             // The posting figures come from the posting worker's last heartbeat.
             queue_depth: postingFigure("queue_depth"), unknown_posts: postingFigure("unknown_posts"),
-            open_breakers: postingFigure("open_breakers"), routed_in_flight: routed.count)
+            open_breakers: postingFigure("open_breakers"), late_jobs: late.count, late_job_names: late,
+            routed_in_flight: routed.count)
     }
 }
