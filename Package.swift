@@ -35,9 +35,14 @@ let package = Package(
             "SteadyCore", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyWorker", "SteadyConfig",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The reconciler worker: each account's timeline against the store (F26, F30).
+        .target(name: "SteadyReconciler", dependencies: [
+            "SteadyCore", "SteadySystem", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyPosting", "SteadyWorker", "SteadyConfig",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "SteadyControl", dependencies: ["SteadyCore", "SteadySystem", "SteadyProtocol"]),
         .executableTarget(name: "steadypostd", dependencies: [
-            "SteadySupervisor", "SteadyWorker", "SteadyConfig", "SteadyPosting", "SteadyBrowser",
+            "SteadySupervisor", "SteadyWorker", "SteadyConfig", "SteadyPosting", "SteadyBrowser", "SteadyReconciler",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "steadypost", dependencies: [
@@ -80,6 +85,7 @@ let package = Package(
         .testTarget(name: "SteadyStoreTests", dependencies: ["SteadyStore", "CSQLite", "SteadyCore"]),
         .testTarget(name: "SteadyPostingTests", dependencies: ["SteadyPosting", "SteadyCore", "SteadyStore", "SteadyPlatforms"]),
         .testTarget(name: "SteadyBrowserTests", dependencies: ["SteadyBrowser", "SteadySystem", "SteadyCore", "SteadyProtocol"]),
+        .testTarget(name: "SteadyReconcilerTests", dependencies: ["SteadyReconciler", "SteadyStore", "SteadyPlatforms", "SteadyConfig", "SteadyCore"]),
         .testTarget(name: "IntegrationTests", dependencies: ["SteadySystem", "SteadyProtocol", "SteadyControl", "CSystemd", "SteadyHTTP", "SteadyPlatforms", "SteadyStore"]),
     ]
 )

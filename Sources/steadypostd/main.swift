@@ -4,6 +4,7 @@ import Logging
 import SteadyConfig
 import SteadyCore
 import SteadyPosting
+import SteadyReconciler
 import SteadySupervisor
 import SteadySystem
 import SteadyWorker
@@ -112,6 +113,11 @@ extension SteadypostDaemon {
                     job = try PostingEngine(config: config, environment: env, logger: logger)
                 } catch {
                     logger.critical("worker posting cannot start: \(error)")
+                    throw ExitCode(1)
+                }
+            } else if role == .reconciler && !config.accounts.isEmpty {
+                do { job = try ReconcilerRole(config: config, environment: env, logger: logger) } catch {
+                    logger.critical("worker reconciler cannot start: \(error)")
                     throw ExitCode(1)
                 }
             } else {
