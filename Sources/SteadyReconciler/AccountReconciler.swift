@@ -2,6 +2,7 @@ import Logging
 import SteadyConfig
 import SteadyCore
 import SteadyPlatforms
+import SteadyPosting
 import SteadyStore
 
 /// One account's reconciliation: read its own timeline over the window (with the platform's
@@ -13,29 +14,23 @@ struct AccountReconciler {
     let settings: ReconcilerSettings
     let logger: Logger
 
-    func run(account: AccountConfig, adapter: any PlatformAdapter, windowMs: Int64, dryRun: Bool, now: Int64) -> AccountReport {
+    /// `adapters(stored)`: an adapter for the account, with the posting worker's persisted
+    /// session (`true`) or none of its own (`false`).
+    func run(account: AccountConfig, adapters: (Bool) -> Result<any PlatformAdapter, CredentialsLoadError>, windowMs: Int64, dryRun: Bool,
+             now: Int64) -> AccountReport {
         var report = AccountReport(account: account.name, platform: account.platform.rawValue, since: now - windowMs)
         let meta: Logger.Metadata = ["ACCOUNT": "\(account.name)", "PLATFORM": "\(account.platform.rawValue)"]
         // 1. The timeline, newest first, back to the window's start.
-        var timeline: [RemotePost] = []
-        var cursor: PageCursor?
-        do throws(PlatformError) {
-            for _ in 0..<settings.config.maxPages {
-                let page = try adapter.ownPosts(since: report.since, cursor: cursor, limit: 100)
-                timeline += page.items.filter { ($0.createdAtMs ?? report.since) >= report.since }
-                guard let next = page.next else {
-                    report.complete = true
-                    break
-                }
-                cursor = next
-            }
-        } catch {
-            let hint = if case .auth = error.errorClass { true } else { false }
-            let hintText = hint ? " (the posting worker renews tokens; the reconciler never does)" : ""
-            report.error = "reading the timeline: \(error)\(hintText)"
-            logger.error("reconcile: \(report.error!)", metadata: meta)
+        let read: (timeline: [RemotePost], complete: Bool)
+        switch readTimeline(account: account, adapters: adapters, since: report.since) {
+        case .success(let r): read = r
+        case .failure(let why):
+            report.error = why.message
+            logger.error("reconcile: \(why.message)", metadata: meta)
             return report
         }
+        report.complete = read.complete
+        let timeline = read.timeline
         report.scanned = timeline.count
         // 2. The plan.
         let plan: TimelineMatcher.Plan
@@ -93,6 +88,48 @@ struct AccountReconciler {
         }
         return report
     }
+}
+
+extension AccountReconciler {
+    /// The own timeline from `since`, at most `max_pages` pages. With the posting worker's
+    /// persisted session first; a Bluesky account whose session is missing or refused gets a
+    /// session of the reconciler's own (createSession with the app password, which leaves the
+    /// posting worker's session alone). X and Mastodon tokens are never renewed here: X refresh
+    /// tokens are single-use, so only the posting worker rotates them.
+    func readTimeline(account: AccountConfig, adapters: (Bool) -> Result<any PlatformAdapter, CredentialsLoadError>,
+                      since: Int64) -> Result<(timeline: [RemotePost], complete: Bool), ReadFailure> {
+        var stored = true
+        while true {
+            let adapter: any PlatformAdapter
+            switch adapters(stored) {
+            case .failure(let e): return .failure(ReadFailure(message: "no usable credentials: \(e.message)"))
+            case .success(let a): adapter = a
+            }
+            do throws(PlatformError) {
+                if !stored { _ = try adapter.refreshAuth() }
+                var timeline: [RemotePost] = []
+                var cursor: PageCursor?
+                for _ in 0..<settings.config.maxPages {
+                    let page = try adapter.ownPosts(since: since, cursor: cursor, limit: 100)
+                    timeline += page.items.filter { ($0.createdAtMs ?? since) >= since }
+                    guard let next = page.next else { return .success((timeline, true)) }
+                    cursor = next
+                }
+                return .success((timeline, false))
+            } catch {
+                let auth = if case .auth = error.errorClass { true } else { false }
+                if auth && stored && account.platform == .bluesky {
+                    stored = false
+                    continue
+                }
+                return .failure(ReadFailure(message: "reading the timeline: \(error)\(auth ? " (the posting worker renews these tokens; the reconciler never does)" : "")"))
+            }
+        }
+    }
+}
+
+struct ReadFailure: Error {
+    var message: String
 }
 
 /// One fix as reported.

@@ -68,14 +68,10 @@ struct ReconcilePass: Sendable {
         let reconciler = AccountReconciler(store: store, settings: settings, logger: logger)
         var reports: [AccountReport] = []
         for account in accounts {
-            switch AccountAdapters.reader(for: account, config: config, store: store, options: settings.httpOptions) {
-            case .failure(let e):
-                var r = AccountReport(account: account.name, platform: account.platform.rawValue, since: started - windowMs)
-                r.error = "no usable credentials: \(e.message)"
-                reports.append(r)
-            case .success(let adapter):
-                reports.append(reconciler.run(account: account, adapter: adapter, windowMs: windowMs, dryRun: dryRun, now: SteadyClock.wallMillis()))
+            let adapters = { (stored: Bool) in
+                AccountAdapters.reader(for: account, config: config, store: store, options: settings.httpOptions, storedSession: stored)
             }
+            reports.append(reconciler.run(account: account, adapters: adapters, windowMs: windowMs, dryRun: dryRun, now: SteadyClock.wallMillis()))
         }
         errors += reports.compactMap { r in r.error.map { "\(r.account): \($0)" } }
         let finished = SteadyClock.wallMillis()
