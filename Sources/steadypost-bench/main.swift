@@ -9,6 +9,10 @@ import SteadySystem
 //   steadypost-bench p1 [KILLS]      restart latency: SIGKILL a worker → replacement ready
 //   steadypost-bench p4 [ROUNDS]     request/response over the worker socket vs raw socketpair
 //   steadypost-bench p56 [SECONDS]   idle CPU of all processes; RSS/PSS of each
+//   steadypost-bench chaos [--posts N] [--seed S] [--spread-ms MS] [--kill-every-ms MS]
+//                    [--supervisor-kill-every-ms MS] [--max-kills N] [--settle-ms MS]
+//                    [--quota N] [--quota-window-ms MS] [--keep]
+//                                    the chaos run: faults, kills, then an audit (exit 1 if unclean)
 //   steadypost-bench stamp FILE|-    the bare child: writes "<pid> <CLOCK_MONOTONIC ns>" and waits
 //   steadypost-bench echo            raw echo over fd 3 (the socketpair peer for p4's baseline)
 
@@ -64,8 +68,10 @@ case "p3":
     PostingBench.p3(count: args.count > 2 ? Int(args[2]) ?? 1000 : 1000)
 case "p7":
     PostingBench.p7()
+case "chaos":
+    Chaos.run(ChaosOptions.parse(args.dropFirst(2)))
 case "p56":
     P56.run(seconds: args.count > 2 ? Int(args[2]) ?? 60 : 60)
 default:
-    die("usage: steadypost-bench p1 [KILLS] | p2 [POSTS] | p3 [POSTS] | p4 [ROUNDS] | p56 [SECONDS] | p7 | stamp FILE | echo")
+    die("usage: steadypost-bench p1 [KILLS] | p2 [POSTS] | p3 [POSTS] | p4 [ROUNDS] | p56 [SECONDS] | p7 | chaos [OPTIONS] | stamp FILE | echo")
 }
