@@ -81,6 +81,36 @@ struct ReconcilerTests {
         #expect(try sim.posts(account).count == 3, "the reconciler never posts")
     }
 
+    @Test("F26: an unknown post the posting worker could not verify is decided posted by the reconciler")
+    func f26_unknownDecided() throws {
+        let sim = try Sim()
+        defer { sim.stop() }
+        let account = "f26-unknown-x"
+        let d = try Self.daemon(sim, .x, account)
+        defer { d.cleanUp() }
+        // The create lands but its answer is lost; every timeline read fails meanwhile, so the
+        // posting worker's verification cannot decide and the post stays unknown.
+        try sim.fault("error-before", account: account, endpoint: "timeline", count: nil, extra: [("status", JSON(503))])
+        try sim.fault("lose-response", account: account)
+        let text = "F26 unknown, decided by the reconciler"
+        let id = try d.post(account, text)
+        try d.waitStates([id], "unknown")
+        // The posting worker stops (so only the reconciler can decide), then the platform heals.
+        #expect(d.cli(["stop", "posting"]).code == 0)
+        try sim.clearFaults()
+        let run = d.reconcile(["--account", account])
+        #expect(run.code == 0, "\(run.stderr)")
+        let fix = try PostingDaemon.accountReport(run.report, account)["fixes"]?[0]
+        #expect(fix?["post_id"]?.string == id && fix?["from"]?.string == "unknown" && fix?["applied"]?.bool == true, "\(run.report?.serialized ?? "")")
+        #expect(fix?["by"]?.string == "content hash")
+        let live = try sim.platformId(account, text: text)
+        #expect(live != nil && fix?["platform_id"]?.string == live)
+        #expect(d.cli(["start", "posting"]).code == 0)
+        let job = try d.waitStates([id], "posted", timeoutMillis: 20_000)[id]
+        #expect(job?["platform_id"]?.string == live)
+        #expect(try sim.posts(account).count == 1, "never sent twice")
+    }
+
     @Test("F30: two identical posts on the platform are reported once each run, with both ids")
     func f30_duplicatesReported() throws {
         let sim = try Sim()
