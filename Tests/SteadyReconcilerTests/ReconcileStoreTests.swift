@@ -106,6 +106,76 @@ struct ReconcileStoreTests {
         #expect(runs.map(\.id) == ["r2", "r1"] && runs[1].ok == false && runs[0].report == "{\"n\":2}")
     }
 
+    /// Blocked `flock` waiters on `path`'s inode, from /proc/locks (`-> FLOCK` lines).
+    static func flockWaiters(_ path: String) -> Int {
+        var st = stat()
+        guard stat(path, &st) == 0, let fd = fopen("/proc/locks", "r") else { return 0 }
+        defer { fclose(fd) }
+        var count = 0
+        var line = [CChar](repeating: 0, count: 512)
+        while fgets(&line, Int32(line.count), fd) != nil {
+            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if text.contains("-> FLOCK"), text.contains(":\(st.st_ino) ") { count += 1 }
+        }
+        return count
+    }
+
+    /// Runs `body` on a thread of its own (not the test's cooperative pool: it blocks).
+    static func thread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
+        final class Box { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
+        var t = pthread_t()
+        let rc = pthread_create(&t, nil, { arg in
+            Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue().body()
+            return nil
+        }, Unmanaged.passRetained(Box(body)).toOpaque())
+        precondition(rc == 0, "pthread_create: \(rc)")
+        return t
+    }
+
+    /// Polls `condition` every 10 ms until it holds or 20 s pass.
+    static func waitUntil(_ condition: () -> Bool) -> Bool {
+        let deadline = SteadyClock.monotonicMillis() + 20_000
+        while !condition() {
+            if SteadyClock.monotonicMillis() > deadline { return false }
+            var ts = timespec(tv_sec: 0, tv_nsec: 10_000_000)
+            nanosleep(&ts, nil)
+        }
+        return true
+    }
+
+    @Test("the journal across processes: a replay and an append wait for the file's lock; no record is lost")
+    func journalLock() throws {
+        let dir = ReconcileStateDir()
+        let store = try SQLitePostStore(path: dir.dbPath)
+        let path = dir.path + "/outcomes.journal"
+        let journal = OutcomeJournal(path: path)
+        let p1 = try Self.attempted(store, "first", outcome: nil)
+        let p2 = try Self.attempted(store, "second", outcome: nil)
+        let a1 = try store.attempts(postId: p1.id)[0].id
+        let a2 = try store.attempts(postId: p2.id)[0].id
+        try journal.append(OutcomeJournal.Record(postId: p1.id, attemptId: a1, outcome: .published(platformId: "l1"), at: 3_000))
+        // Another process holds the lock (its own open file description, as another process has).
+        let other = open(path, O_RDWR | O_CLOEXEC)
+        #expect(other >= 0 && flock(other, LOCK_EX) == 0)
+        let replay = Self.thread { _ = try? journal.replay(into: store, now: 3_001) }
+        let waited = Self.waitUntil { Self.flockWaiters(path) >= 1 }
+        // A second journal object (as in the posting worker) appends meanwhile: it waits too.
+        let append = Self.thread {
+            try? OutcomeJournal(path: path).append(OutcomeJournal.Record(postId: p2.id, attemptId: a2, outcome: .published(platformId: "l2"), at: 3_002))
+        }
+        let bothWaited = Self.waitUntil { Self.flockWaiters(path) >= 2 }
+        close(other)  // releases the lock; both go on, in either order
+        pthread_join(replay, nil)
+        pthread_join(append, nil)
+        #expect(waited, "the replay waits for the lock")
+        #expect(bothWaited, "the append waits for the lock")
+        // Whichever got the lock first, the second record is in the store or still journaled.
+        _ = try journal.replay(into: store, now: 3_003)
+        #expect(try store.post(id: p1.id).platformId == "l1")
+        #expect(try store.post(id: p2.id).platformId == "l2", "the record appended during the replay was not lost")
+        #expect(journal.read().records.isEmpty)
+    }
+
     @Test("the journal is replayed under its lock and emptied; a record appended afterwards survives for the next replay")
     func journalReplay() throws {
         let dir = ReconcileStateDir()
