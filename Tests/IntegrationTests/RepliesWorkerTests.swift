@@ -127,8 +127,11 @@ struct RepliesWorkerTests {
         }
         try rename("reply_quota", "reply_quota_unreadable")
         try sim.mention(account, from: "alice", text: "are you there?")
-        let held = try d.waitCounter(.replies, "quota_unreadable", atLeast: 3)
-        #expect((held["job.mentions.consecutive_failures"] ?? 0) >= 1, "the job reports it: \(held)")
+        _ = try waitFor("the mention seen", timeoutMillis: 30_000) { try Self.mentionRecord(d, account) }
+        let seenAt = try d.counters(.replies)["passes"] ?? 0
+        let held = try d.waitCounter(.replies, "passes", atLeast: seenAt + 3)
+        #expect((held["quota_unreadable"] ?? 0) >= 2, "counted: \(held)")
+        #expect((held["job.mentions.consecutive_failures"] ?? 0) >= 2, "the job reports it: \(held)")
         #expect(try Self.replyPosts(sim, account).isEmpty, "nothing posted while the quota is unknown")
         #expect(try d.jobs(account: account).isEmpty, "nothing even enqueued")
         let record = try #require(try Self.mentionRecord(d, account))
