@@ -111,4 +111,29 @@ struct MetricsWorkerTests {
             try sim.requests(pathPrefix: "/api/v1/statuses/\(status)").count == 2 ? true : nil
         }
     }
+
+    @Test("the browser pool's scrape lease gives the figures when the API gives none", .enabled(if: access("/usr/bin/chromium", X_OK) == 0))
+    func browserFallback() throws {
+        let sim = try Sim()
+        defer { sim.stop() }
+        let d = try Self.daemon(sim, accounts: ["fb-m"], metrics: """
+            schedule = ["300ms", "1h"]
+            scan_interval = "200ms"
+            max_tries = 2
+            retry_base_delay = "1s"
+            """)
+        defer { d.cleanUp() }
+        // The API says the post does not exist; its public page still shows it.
+        try sim.fault("error-before", account: "fb-m", endpoint: "read", count: nil, extra: [("status", JSON(404))])
+        let (post, status) = try Self.posted(d, "fb-m", "metrics through the browser")
+        try sim.call(.post, "/_sim/metrics", .obj([("account", JSON("fb-m")), ("id", JSON(status)), ("likes", JSON(7)), ("reposts", JSON(3))]))
+        let item = try waitFor("the sample through the browser", timeoutMillis: 90_000) { () -> JSON? in
+            let j = try d.roleCall("metrics.show", .obj([("post_id", JSON(post))]))
+            return (j["samples"]?.array?.count ?? 0) >= 1 || j["state"]?.string == "failed" ? j : nil
+        }
+        #expect(item["samples"]?[0]?["source"]?.string == "browser", "\(item)")
+        #expect(item["samples"]?[0]?["likes"]?.int == 7 && item["samples"]?[0]?["reposts"]?.int == 3, "\(item)")
+        #expect(try sim.requests(pathPrefix: "/web/posts/").count >= 1, "the page was read")
+        #expect(try d.waitCounter(.metrics, "samples_by_browser", atLeast: 1)["samples_by_browser"] == 1)
+    }
 }
