@@ -52,7 +52,10 @@ struct RepliesWorkerTests {
         #expect(replies.count == 1)
         #expect(replies[0]["text"]?.string == "@alice thanks for writing!")
         #expect(replies[0]["in_reply_to"]?.stringOrNumber == mention["status_id"]?.stringOrNumber, "answers the mentioning status: \(replies[0])")
-        let records = try d.roleCall("replies.mentions", .obj([("account", JSON(account))]))["mentions"]?.array ?? []
+        let records = try waitFor("both mentions recorded", timeoutMillis: 30_000) { () -> [JSON]? in
+            let r = try d.roleCall("replies.mentions", .obj([("account", JSON(account))]))["mentions"]?.array ?? []
+            return r.count == 2 ? r : nil
+        }
         let byAuthor = Dictionary(records.map { ($0["author"]?.string ?? "?", $0) }, uniquingKeysWith: { a, _ in a })
         #expect(byAuthor["alice"]?["decision"]?.string == "enqueued")
         #expect(byAuthor["spam_bot"]?["decision"]?.string == "ignored")
