@@ -70,7 +70,11 @@ public final class MetricsEngine: PeriodicRole<ScrapeReport> {
         } catch {
             return endRun(errors: ["store: \(error)"])
         }
-        guard !due.isEmpty else { return endRun(errors: []) }
+        guard !due.isEmpty else {
+            // Items waiting after failed tries keep the job failed between their retries.
+            let retrying = (try? store.metricItemCounts()["retrying"]) ?? 0
+            return endRun(errors: retrying > 0 ? ["\(retrying) item(s) wait to be scraped again after failed tries"] : [])
+        }
         launch(due, triggered: false)
     }
 

@@ -71,6 +71,11 @@ struct RepliesPass: @unchecked Sendable {
                 quotaClosed.insert(account.name)
             }
         }
+        // Mentions waiting after failed tries keep the pass failed even when none was due
+        // now: replies that are not going out must not look healthy between retries (F17).
+        if report.errors.isEmpty, let waiting = try? store.mentionCounts()["retrying"], waiting > 0 {
+            report.errors.append("\(waiting) mention(s) wait to be answered after failed tries")
+        }
         return report
     }
 

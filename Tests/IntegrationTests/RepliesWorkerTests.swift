@@ -2,6 +2,7 @@ import Glibc
 import Testing
 import SteadyCore
 import SteadyPlatforms
+import SteadyProtocol
 import SteadyStore
 import SteadySystem
 
@@ -112,6 +113,34 @@ struct RepliesWorkerTests {
         #expect(try Self.replyPosts(sim, account).count == 1, "answered once")
         #expect(server.requests.count == 3, "not generated again")
         #expect(!d.log().contains("sk-f17-secret"), "the key never reaches a log")
+    }
+
+    @Test("F17: a generator that keeps failing turns the replies job late in status, and nothing is posted")
+    func testF17_failingGeneratorTurnsJobLate() throws {
+        let sim = try Sim()
+        defer { sim.stop() }
+        let account = "f17-late"
+        let down = ScriptedServer.Action.respond(status: 503, headers: ["Content-Type: application/json"],
+                                                 body: Array(#"{"error":{"message":"unavailable"}}"#.utf8))
+        let server = try ScriptedServer(script: Array(repeating: down, count: 200))
+        defer { server.stop() }
+        let d = try Self.daemon(sim, account: account, replies: Self.replies + """
+
+            generator = "openai"
+            openai_base_url = "\(server.url)/v1"
+            openai_model = "tiny"
+            openai_key_file = "openai.key"
+            """, before: { d in try Files.writeAtomically(d.credentialsDir + "/openai.key", "sk-late\n", mode: 0o600) })
+        defer { d.cleanUp() }
+        try sim.mention(account, from: "alice", text: "anyone there?")
+        let report = try waitFor("the replies job late", timeoutMillis: 30_000) { () -> StatusReport? in
+            let r = try d.client.status()
+            return (r.late_job_names ?? []).contains("replies/mentions") ? r : nil
+        }
+        #expect((report.late_jobs ?? 0) >= 1)
+        let counters = try d.counters(.replies)
+        #expect((counters["generator_errors.server"] ?? 0) >= 1 && counters["mentions_retrying"] == 1, "\(counters)")
+        #expect(try Self.replyPosts(sim, account).isEmpty)
     }
 
     @Test("F18: while the reply quota cannot be read, no reply is posted; once it can, the mention is answered once")
