@@ -68,6 +68,50 @@ struct RepliesWorkerTests {
         #expect(try d.jobs(account: account).count == 1, "one reply post in the store")
     }
 
+    @Test("F17: while the posting worker is down the reply waits; once it is back the mention is answered once")
+    func testF17_enqueueRetriedAnsweredOnce() throws {
+        let sim = try Sim()
+        defer { sim.stop() }
+        let account = "f17-enq"
+        let d = try Self.daemon(sim, account: account)
+        defer { d.cleanUp() }
+        #expect(d.cli(["stop", "posting"]).code == 0)
+        try sim.mention(account, from: "alice", text: "hello?")
+        let waiting = try d.waitCounter(.replies, "enqueue_errors", atLeast: 2)
+        #expect(waiting["mentions_retrying"] == 1, "\(waiting)")
+        let record = try #require(try Self.mentionRecord(d, account))
+        #expect(record["last_error_class"]?.string == "enqueue-unavailable", "\(record)")
+        #expect(d.cli(["start", "posting"]).code == 0)
+        _ = try waitFor("the reply on the platform", timeoutMillis: 30_000) { () -> Bool? in
+            try Self.replyPosts(sim, account).isEmpty ? nil : true
+        }
+        let passes = try d.counters(.replies)["passes"] ?? 0
+        try d.waitCounter(.replies, "passes", atLeast: passes + 3)
+        #expect(try Self.replyPosts(sim, account).count == 1, "answered once")
+        #expect(try d.jobs(account: account).count == 1, "one reply post in the store")
+    }
+
+    @Test("a mention is answered once on X and Bluesky too", arguments: [Platform.x, Platform.bluesky])
+    func answeredOnEveryPlatform(_ platform: Platform) throws {
+        let sim = try Sim()
+        defer { sim.stop() }
+        let account = "rep-\(platform.rawValue)"
+        let d = try PostingDaemon(sim: sim, accounts: [(platform, account, nil)])
+        try d.configure(.replies, Self.replies)
+        defer { d.cleanUp() }
+        try d.start()
+        try d.waitWorker(.replies, summaryPrefix: "answering mentions")
+        try sim.mention(account, from: "carol", text: "ping")
+        let replies = try waitFor("the reply on the platform", timeoutMillis: 30_000) { () -> [JSON]? in
+            let r = try Self.replyPosts(sim, account)
+            return r.isEmpty ? nil : r
+        }
+        #expect(replies.count == 1 && replies[0]["text"]?.string?.hasPrefix("@carol") == true, "\(replies)")
+        let passes = try d.counters(.replies)["passes"] ?? 0
+        try d.waitCounter(.replies, "passes", atLeast: passes + 3)
+        #expect(try Self.replyPosts(sim, account).count == 1, "answered once")
+    }
+
     @Test("F17: a failing reply generator shows in health; the mention is retried later and answered once")
     func testF17_generatorFailuresRetriedAnsweredOnce() throws {
         let sim = try Sim()
