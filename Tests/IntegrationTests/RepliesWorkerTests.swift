@@ -33,6 +33,33 @@ struct RepliesWorkerTests {
         try sim.posts(account).filter { !($0["in_reply_to"]?.isNull ?? true) }
     }
 
+    /// A daemon whose replies come from the chat-completions endpoint `server` (key file 0600).
+    static func openAIDaemon(_ sim: Sim, account: String, server: ScriptedServer, key: String) throws -> PostingDaemon {
+        try daemon(sim, account: account, replies: replies + """
+
+            generator = "openai"
+            openai_base_url = "\(server.url)/v1"
+            openai_model = "tiny"
+            openai_key_file = "openai.key"
+            openai_timeout = "2s"
+            """, before: { d in try Files.writeAtomically(d.credentialsDir + "/openai.key", key + "\n", mode: 0o600) })
+    }
+
+    /// Waits for the account's first reply on the platform; returns its replies.
+    static func waitReplies(_ sim: Sim, _ account: String) throws -> [JSON] {
+        try waitFor("the reply on the platform", timeoutMillis: 30_000) { () -> [JSON]? in
+            let r = try replyPosts(sim, account)
+            return r.isEmpty ? nil : r
+        }
+    }
+
+    /// Lets three more passes run, then checks the platform still has exactly one reply.
+    static func expectAnsweredOnce(_ sim: Sim, _ d: PostingDaemon, _ account: String) throws {
+        let passes = try d.counters(.replies)["passes"] ?? 0
+        try d.waitCounter(.replies, "passes", atLeast: passes + 3)
+        #expect(try replyPosts(sim, account).count == 1, "answered once")
+    }
+
     static func mentionRecord(_ d: PostingDaemon, _ account: String) throws -> JSON? {
         try d.roleCall("replies.mentions", .obj([("account", JSON(account))]))["mentions"]?[0]
     }
@@ -46,10 +73,7 @@ struct RepliesWorkerTests {
         defer { d.cleanUp() }
         let mention = try sim.mention(account, from: "alice", text: "hello there")
         try sim.mention(account, from: "spam_bot", text: "buy now")
-        let replies = try waitFor("the reply on the platform", timeoutMillis: 30_000) { () -> [JSON]? in
-            let r = try Self.replyPosts(sim, account)
-            return r.isEmpty ? nil : r
-        }
+        let replies = try Self.waitReplies(sim, account)
         #expect(replies.count == 1)
         #expect(replies[0]["text"]?.string == "@alice thanks for writing!")
         #expect(replies[0]["in_reply_to"]?.stringOrNumber == mention["status_id"]?.stringOrNumber, "answers the mentioning status: \(replies[0])")
@@ -82,12 +106,8 @@ struct RepliesWorkerTests {
         let record = try #require(try Self.mentionRecord(d, account))
         #expect(record["last_error_class"]?.string == "enqueue-unavailable", "\(record)")
         #expect(d.cli(["start", "posting"]).code == 0)
-        _ = try waitFor("the reply on the platform", timeoutMillis: 30_000) { () -> Bool? in
-            try Self.replyPosts(sim, account).isEmpty ? nil : true
-        }
-        let passes = try d.counters(.replies)["passes"] ?? 0
-        try d.waitCounter(.replies, "passes", atLeast: passes + 3)
-        #expect(try Self.replyPosts(sim, account).count == 1, "answered once")
+        _ = try Self.waitReplies(sim, account)
+        try Self.expectAnsweredOnce(sim, d, account)
         #expect(try d.jobs(account: account).count == 1, "one reply post in the store")
     }
 
@@ -102,14 +122,9 @@ struct RepliesWorkerTests {
         try d.start()
         try d.waitWorker(.replies, summaryPrefix: "answering mentions")
         try sim.mention(account, from: "carol", text: "ping")
-        let replies = try waitFor("the reply on the platform", timeoutMillis: 30_000) { () -> [JSON]? in
-            let r = try Self.replyPosts(sim, account)
-            return r.isEmpty ? nil : r
-        }
+        let replies = try Self.waitReplies(sim, account)
         #expect(replies.count == 1 && replies[0]["text"]?.string?.hasPrefix("@carol") == true, "\(replies)")
-        let passes = try d.counters(.replies)["passes"] ?? 0
-        try d.waitCounter(.replies, "passes", atLeast: passes + 3)
-        #expect(try Self.replyPosts(sim, account).count == 1, "answered once")
+        try Self.expectAnsweredOnce(sim, d, account)
     }
 
     @Test("F17: a failing reply generator shows in health; the mention is retried later and answered once")
@@ -125,14 +140,7 @@ struct RepliesWorkerTests {
             .respond(status: 200, headers: ["Content-Type: application/json"], body: Array(completion.utf8)),
         ])
         defer { server.stop() }
-        let d = try Self.daemon(sim, account: account, replies: Self.replies + """
-
-            generator = "openai"
-            openai_base_url = "\(server.url)/v1"
-            openai_model = "tiny"
-            openai_key_file = "openai.key"
-            openai_timeout = "2s"
-            """, before: { d in try Files.writeAtomically(d.credentialsDir + "/openai.key", "sk-f17-secret\n", mode: 0o600) })
+        let d = try Self.openAIDaemon(sim, account: account, server: server, key: "sk-f17-secret")
         defer { d.cleanUp() }
         try sim.mention(account, from: "alice", text: "what is new?")
 
@@ -141,10 +149,7 @@ struct RepliesWorkerTests {
         #expect(failing["generator_errors.server"] == 1, "\(failing)")
         #expect((failing["job.mentions.consecutive_failures"] ?? 0) >= 1, "\(failing)")
         // Then answered, once.
-        let replies = try waitFor("the reply on the platform", timeoutMillis: 30_000) { () -> [JSON]? in
-            let r = try Self.replyPosts(sim, account)
-            return r.isEmpty ? nil : r
-        }
+        let replies = try Self.waitReplies(sim, account)
         #expect(replies.count == 1 && replies[0]["text"]?.string == "@alice glad you asked!", "\(replies)")
         let after = try d.counters(.replies)
         #expect(after["generator_errors.malformed"] == 1 && after["generator_errors"] == 2, "\(after)")
@@ -168,13 +173,7 @@ struct RepliesWorkerTests {
                                                  body: Array(#"{"error":{"message":"unavailable"}}"#.utf8))
         let server = try ScriptedServer(script: Array(repeating: down, count: 200))
         defer { server.stop() }
-        let d = try Self.daemon(sim, account: account, replies: Self.replies + """
-
-            generator = "openai"
-            openai_base_url = "\(server.url)/v1"
-            openai_model = "tiny"
-            openai_key_file = "openai.key"
-            """, before: { d in try Files.writeAtomically(d.credentialsDir + "/openai.key", "sk-late\n", mode: 0o600) })
+        let d = try Self.openAIDaemon(sim, account: account, server: server, key: "sk-late")
         defer { d.cleanUp() }
         try sim.mention(account, from: "alice", text: "anyone there?")
         let report = try waitFor("the replies job late", timeoutMillis: 30_000) { () -> StatusReport? in
@@ -214,14 +213,8 @@ struct RepliesWorkerTests {
         #expect(record["decision"]?.string == "answer" && record["last_error_class"]?.string == "quota-unreadable", "\(record)")
 
         try rename("reply_quota_unreadable", "reply_quota")
-        let replies = try waitFor("the reply once the quota reads again", timeoutMillis: 30_000) { () -> [JSON]? in
-            let r = try Self.replyPosts(sim, account)
-            return r.isEmpty ? nil : r
-        }
-        #expect(replies.count == 1)
-        let passes = try d.counters(.replies)["passes"] ?? 0
-        try d.waitCounter(.replies, "passes", atLeast: passes + 3)
-        #expect(try Self.replyPosts(sim, account).count == 1, "answered once")
+        _ = try Self.waitReplies(sim, account)
+        try Self.expectAnsweredOnce(sim, d, account)
     }
 
     @Test("F18: the hourly reply quota holds replies beyond it")
