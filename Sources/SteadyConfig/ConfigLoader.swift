@@ -66,13 +66,13 @@ enum Limits {
 
 // MARK: - Decoding
 
-private enum Conversion<T> {
+enum Conversion<T> {
     case ok(T)
     case bad(String)
 }
 
 /// A table being decoded: its contents, the dotted key path used in diagnostics, and its line.
-private struct Section {
+struct Section {
     var table: TOMLTable
     var prefix: String
     var line: Int
@@ -82,7 +82,7 @@ private struct Section {
     }
 }
 
-private struct ConfigDecoder {
+struct ConfigDecoder {
     let path: String
     let baseDirectory: String
     var diagnostics: [ConfigDiagnostic] = []
@@ -163,9 +163,9 @@ private struct ConfigDecoder {
                     report(node.line, keyPath, "expected a table, got \(node.value.typeName)")
                     continue
                 }
-                let section = Section(table: table, prefix: keyPath, line: node.line)
-                config.workers[role] = decodeWorker(role, section)
-                if role == .reconciler { config.reconciler = decodeReconciler(section) }
+                let worker = Section(table: table, prefix: keyPath, line: node.line)
+                config.workers[role] = decodeWorker(role, worker)
+                decodeRoleKeys(role, worker, into: &config)
             }
         }
         return config
@@ -303,7 +303,7 @@ private struct ConfigDecoder {
                 "enabled", "memory_max", "pids_max", "open_files_max", "heartbeat_interval", "hang_timeout",
                 "term_grace", "drain_timeout", "restart_base_delay", "restart_max_delay", "restart_intensity",
                 "restart_window", "stable_after", "concurrency",
-            ] + (role == .reconciler ? ReconcilerConfig.keys : []))
+            ] + Self.roleKeys(role))
         func duration(_ range: ClosedRange<Int64>) -> (TOMLValue) -> Conversion<Int64> {
             { Self.duration($0, range) }
         }
@@ -367,20 +367,6 @@ private struct ConfigDecoder {
             }
         }
         return worker
-    }
-
-    /// `[workers.reconciler]`'s own keys (the worker keys are checked by `decodeWorker`).
-    mutating func decodeReconciler(_ s: Section) -> ReconcilerConfig {
-        var r = ReconcilerConfig()
-        let interval = { (v: TOMLValue) in Self.duration(v, ReconcilerConfig.intervalRange) }
-        let window = { (v: TOMLValue) in Self.duration(v, ReconcilerConfig.windowRange) }
-        if let v = read(s, "quick_interval", interval) { r.quickIntervalMs = v }
-        if let v = read(s, "quick_window", window) { r.quickWindowMs = v }
-        if let v = read(s, "deep_interval", interval) { r.deepIntervalMs = v }
-        if let v = read(s, "deep_window", window) { r.deepWindowMs = v }
-        if let v = read(s, "max_pages", { Self.integer($0, ReconcilerConfig.pagesRange) }) { r.maxPages = Int(v) }
-        if let v = read(s, "match_slack", { Self.duration($0, ReconcilerConfig.slackRange) }) { r.matchSlackMs = v }
-        return r
     }
 
     // MARK: Converters

@@ -30,3 +30,19 @@ public struct ReconcilerConfig: Sendable, Equatable {
     static let pagesRange: ClosedRange<Int64> = 1...1_000
     static let slackRange: ClosedRange<Int64> = 0...3_600_000
 }
+
+extension ConfigDecoder {
+    /// `[workers.reconciler]`'s own keys (the worker keys are checked by `decodeWorker`).
+    mutating func decodeReconciler(_ s: Section) -> ReconcilerConfig {
+        var r = ReconcilerConfig()
+        let interval = { (v: TOMLValue) in Self.duration(v, ReconcilerConfig.intervalRange) }
+        let window = { (v: TOMLValue) in Self.duration(v, ReconcilerConfig.windowRange) }
+        if let v = read(s, "quick_interval", interval) { r.quickIntervalMs = v }
+        if let v = read(s, "quick_window", window) { r.quickWindowMs = v }
+        if let v = read(s, "deep_interval", interval) { r.deepIntervalMs = v }
+        if let v = read(s, "deep_window", window) { r.deepWindowMs = v }
+        if let v = read(s, "max_pages", { Self.integer($0, ReconcilerConfig.pagesRange) }) { r.maxPages = Int(v) }
+        if let v = read(s, "match_slack", { Self.duration($0, ReconcilerConfig.slackRange) }) { r.matchSlackMs = v }
+        return r
+    }
+}

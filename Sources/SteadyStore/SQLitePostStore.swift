@@ -52,20 +52,17 @@ public final class SQLitePostStore: @unchecked Sendable {
         }
     }
 
-    /// Applies the migrations not yet applied, one transaction each. The version is read
-    /// inside the write transaction: several workers (posting, reconciler) open the store at
-    /// once, and the second must see what the first applied rather than apply it again.
     static func migrate(_ db: SQLiteDatabase) throws(SQLiteError) {
-        while true {
+        let version = Int(try db.prepare("PRAGMA user_version").run().first?.int(0) ?? 0)
+        for (index, sql) in Migrations.all.enumerated() where index >= version {
             try db.execute("BEGIN IMMEDIATE")
             do {
-                let version = Int(try db.prepare("PRAGMA user_version").run().first?.int(0) ?? 0)
-                guard version < Migrations.all.count else {
-                    try db.execute("COMMIT")
-                    return
+                // Read again under the write lock: several workers open a new store at once,
+                // and another may have applied this migration while we waited.
+                if Int(try db.prepare("PRAGMA user_version").run().first?.int(0) ?? 0) <= index {
+                    try db.execute(sql)
+                    try db.execute("PRAGMA user_version = \(index + 1)")
                 }
-                try db.execute(Migrations.all[version])
-                try db.execute("PRAGMA user_version = \(version + 1)")
                 try db.execute("COMMIT")
             } catch {
                 try? db.execute("ROLLBACK")
