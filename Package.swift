@@ -37,7 +37,7 @@ let package = Package(
         ]),
         // The reconciler worker: each account's timeline against the store (F26, F30).
         .target(name: "SteadyReconciler", dependencies: [
-            "SteadyCore", "SteadySystem", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyPosting", "SteadyWorker", "SteadyConfig",
+            "SteadyCore", "SteadySystem", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyPosting", "SteadyBackground", "SteadyWorker", "SteadyConfig",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SteadyControl", dependencies: ["SteadyCore", "SteadySystem", "SteadyProtocol"]),

@@ -2,7 +2,7 @@ import Logging
 import SteadyConfig
 import SteadyCore
 import SteadyPlatforms
-import SteadyPosting
+import SteadyBackground
 import SteadyStore
 
 /// One account's reconciliation: read its own timeline over the window (with the platform's
@@ -14,15 +14,13 @@ struct AccountReconciler {
     let settings: ReconcilerSettings
     let logger: Logger
 
-    /// `adapters(stored)`: an adapter for the account, with the posting worker's persisted
-    /// session (`true`) or none of its own (`false`).
-    func run(account: AccountConfig, adapters: (Bool) -> Result<any PlatformAdapter, CredentialsLoadError>, windowMs: Int64, dryRun: Bool,
-             now: Int64) -> AccountReport {
+    func run(reader: ReadingAccount, windowMs: Int64, dryRun: Bool, now: Int64) -> AccountReport {
+        let account = reader.config
         var report = AccountReport(account: account.name, platform: account.platform.rawValue, since: now - windowMs)
         let meta: Logger.Metadata = ["ACCOUNT": "\(account.name)", "PLATFORM": "\(account.platform.rawValue)"]
         // 1. The timeline, newest first, back to the window's start.
         let read: (timeline: [RemotePost], complete: Bool)
-        switch readTimeline(account: account, adapters: adapters, since: report.since) {
+        switch readTimeline(reader, since: report.since) {
         case .success(let r): read = r
         case .failure(let why):
             report.error = why.message
@@ -91,39 +89,26 @@ struct AccountReconciler {
 }
 
 extension AccountReconciler {
-    /// The own timeline from `since`, at most `max_pages` pages. With the posting worker's
-    /// persisted session first; a Bluesky account whose session is missing or refused gets a
-    /// session of the reconciler's own (createSession with the app password, which leaves the
-    /// posting worker's session alone). X and Mastodon tokens are never renewed here: X refresh
-    /// tokens are single-use, so only the posting worker rotates them.
-    func readTimeline(account: AccountConfig, adapters: (Bool) -> Result<any PlatformAdapter, CredentialsLoadError>,
-                      since: Int64) -> Result<(timeline: [RemotePost], complete: Bool), ReadFailure> {
-        var stored = true
-        while true {
-            let adapter: any PlatformAdapter
-            switch adapters(stored) {
-            case .failure(let e): return .failure(ReadFailure(message: "no usable credentials: \(e.message)"))
-            case .success(let a): adapter = a
-            }
-            do throws(PlatformError) {
-                if !stored { _ = try adapter.refreshAuth() }
+    /// The own timeline from `since`, at most `max_pages` pages, through the shared
+    /// `ReadingAccount` (the posting worker's stored session; a Bluesky session of its own when
+    /// that one is refused; X and Mastodon tokens never renewed here).
+    func readTimeline(_ reader: ReadingAccount, since: Int64) -> Result<(timeline: [RemotePost], complete: Bool), ReadFailure> {
+        let pages = settings.config.maxPages
+        do throws(PlatformError) {
+            return .success(try reader.withAdapter(store: store) { (adapter: any PlatformAdapter) throws(PlatformError) in
                 var timeline: [RemotePost] = []
                 var cursor: PageCursor?
-                for _ in 0..<settings.config.maxPages {
+                for _ in 0..<pages {
                     let page = try adapter.ownPosts(since: since, cursor: cursor, limit: 100)
                     timeline += page.items.filter { ($0.createdAtMs ?? since) >= since }
-                    guard let next = page.next else { return .success((timeline, true)) }
+                    guard let next = page.next else { return (timeline, true) }
                     cursor = next
                 }
-                return .success((timeline, false))
-            } catch {
-                let auth = if case .auth = error.errorClass { true } else { false }
-                if auth && stored && account.platform == .bluesky {
-                    stored = false
-                    continue
-                }
-                return .failure(ReadFailure(message: "reading the timeline: \(error)\(auth ? " (the posting worker renews these tokens; the reconciler never does)" : "")"))
-            }
+                return (timeline, false)
+            })
+        } catch {
+            let auth = error.errorClass == .auth
+            return .failure(ReadFailure(message: "reading the timeline: \(error)\(auth ? " (the posting worker renews these tokens; the reconciler never does)" : "")"))
         }
     }
 }

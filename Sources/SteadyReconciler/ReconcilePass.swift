@@ -3,7 +3,7 @@ import Logging
 import SteadyConfig
 import SteadyCore
 import SteadyPlatforms
-import SteadyPosting
+import SteadyBackground
 import SteadyStore
 
 /// One reconcile pass over some accounts, run on a job thread: replay the outcome journal,
@@ -12,7 +12,7 @@ import SteadyStore
 struct ReconcilePass: Sendable {
     /// `reconcile-quick`, `reconcile-deep` or `manual`.
     var name: String
-    var accounts: [AccountConfig]
+    var readers: [ReadingAccount]
     /// nil: every account (what the stored run says).
     var accountFilter: String?
     var windowMs: Int64
@@ -33,7 +33,7 @@ struct ReconcilePass: Sendable {
         var report: [UInt8]
     }
 
-    func run(config: Config, settings: ReconcilerSettings, store: SQLitePostStore, journal: OutcomeJournal, logger: Logger) -> Result {
+    func run(settings: ReconcilerSettings, store: SQLitePostStore, journal: OutcomeJournal, logger: Logger) -> Result {
         let started = SteadyClock.wallMillis()
         let id = SQLitePostStore.newRunId()
         switch settings.fault(for: name) {
@@ -67,11 +67,8 @@ struct ReconcilePass: Sendable {
         }
         let reconciler = AccountReconciler(store: store, settings: settings, logger: logger)
         var reports: [AccountReport] = []
-        for account in accounts {
-            let adapters = { (stored: Bool) in
-                AccountAdapters.reader(for: account, config: config, store: store, options: settings.httpOptions, storedSession: stored)
-            }
-            reports.append(reconciler.run(account: account, adapters: adapters, windowMs: windowMs, dryRun: dryRun, now: SteadyClock.wallMillis()))
+        for reader in readers {
+            reports.append(reconciler.run(reader: reader, windowMs: windowMs, dryRun: dryRun, now: SteadyClock.wallMillis()))
         }
         errors += reports.compactMap { r in r.error.map { "\(r.account): \($0)" } }
         let finished = SteadyClock.wallMillis()

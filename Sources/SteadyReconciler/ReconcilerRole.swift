@@ -3,9 +3,9 @@ import Logging
 import SteadyConfig
 import SteadyCore
 import SteadyPlatforms
+import SteadyBackground
 import SteadyPosting
 import SteadyStore
-import SteadySystem
 import SteadyWorker
 
 /// The reconciler worker (DESIGN.md section 2): two `PeriodicJob`s — `reconcile-quick`
@@ -19,6 +19,9 @@ public final class ReconcilerRole: WorkerRole {
     let settings: ReconcilerSettings
     let store: SQLitePostStore
     let journal: OutcomeJournal
+    /// Each configured account as the reconciler reads it (used on the pass thread only: one
+    /// pass at a time).
+    let readers: [ReadingAccount]
     var logger: Logger
     var replies: WorkerReplies?
     let completions: JobCompletions<ReconcilePass.Result>
@@ -45,14 +48,11 @@ public final class ReconcilerRole: WorkerRole {
         self.config = config
         self.logger = logger
         settings = ReconcilerSettings(config: config.reconciler, environment: environment)
-        let dir = config.daemon.stateDir
-        try Files.makeDirectories(dir, mode: 0o700)
-        let dbPath = dir + "/steadypost.db"
-        store = try SQLitePostStore(path: dbPath)
-        // It holds rotated tokens: owner-only, whichever worker created it.
-        for suffix in ["", "-wal", "-shm"] { _ = chmod(dbPath + suffix, 0o600) }
-        journal = OutcomeJournal(path: dir + "/outcomes.journal")
+        store = try SharedStore.open(config)
+        journal = OutcomeJournal(path: config.daemon.stateDir + "/outcomes.journal")
         completions = try JobCompletions()
+        let options = settings.httpOptions
+        readers = config.accounts.map { ReadingAccount(config: $0, daemon: config, httpOptions: options) }
         let now = SteadyClock.wallMillis()
         jobs = [PeriodicJob(name: "reconcile-quick", intervalMs: settings.config.quickIntervalMs, createdAt: now),
                 // The deep pass first runs one quick interval after start, not on top of the quick one.
@@ -116,7 +116,7 @@ public final class ReconcilerRole: WorkerRole {
         let wall = SteadyClock.wallMillis()
         if let i = jobs.indices.first(where: { jobs[$0].isDue(now: wall) }) {
             jobs[i].started(now: wall)
-            launch(ReconcilePass(name: jobs[i].name, accounts: config.accounts, accountFilter: nil, windowMs: window(of: jobs[i].name), dryRun: false))
+            launch(ReconcilePass(name: jobs[i].name, readers: readers, accountFilter: nil, windowMs: window(of: jobs[i].name), dryRun: false))
         }
     }
 
@@ -148,8 +148,8 @@ public final class ReconcilerRole: WorkerRole {
         }
         guard !draining else { return .error(code: "unavailable", message: "the reconciler is stopping") }
         guard queued.count < Self.maxQueued else { return .error(code: "busy", message: "\(queued.count) reconcile runs are waiting already") }
-        let accounts = config.accounts.filter { parsed.account == nil || $0.name == parsed.account }
-        queued.append(ReconcilePass(name: "manual", accounts: accounts, accountFilter: parsed.account,
+        let chosen = readers.filter { parsed.account == nil || $0.name == parsed.account }
+        queued.append(ReconcilePass(name: "manual", readers: chosen, accountFilter: parsed.account,
                                     windowMs: parsed.deep ? settings.config.deepWindowMs : settings.config.quickWindowMs,
                                     dryRun: parsed.dryRun, correlation: request.correlation))
         return .deferred
@@ -171,10 +171,10 @@ public final class ReconcilerRole: WorkerRole {
 
     func launch(_ pass: ReconcilePass) {
         running = pass
-        let (config, settings, store, journal, logger) = (config, settings, store, journal, logger)
-        logger.info("reconcile pass \(pass.name) starting over \(pass.accounts.count) account(s)\(pass.dryRun ? " (dry run)" : "")")
+        let (settings, store, journal, logger) = (settings, store, journal, logger)
+        logger.info("reconcile pass \(pass.name) starting over \(pass.readers.count) account(s)\(pass.dryRun ? " (dry run)" : "")")
         do {
-            try completions.run { pass.run(config: config, settings: settings, store: store, journal: journal, logger: logger) }
+            try completions.run { pass.run(settings: settings, store: store, journal: journal, logger: logger) }
         } catch {
             running = nil
             logger.critical("cannot start a reconcile thread: \(error)")
