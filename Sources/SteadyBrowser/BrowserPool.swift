@@ -109,7 +109,8 @@ public final class BrowserPool {
         }
         if deadline <= now {
             stats.timeouts += 1
-            return completion(.failure(LeaseError(LeaseError.timeout, "the deadline passed before the lease was admitted")))
+            let code = if case .submit = kind { LeaseError.timeoutBeforeSubmit } else { LeaseError.timeout }
+            return completion(.failure(LeaseError(code, "the deadline passed before the lease was admitted")))
         }
         let waiter = LeaseWaiter(deadline: deadline, completion: completion)
         if case .scrape(let s) = kind, let running = flights[s.flightKey], !running.isFinished {
@@ -216,7 +217,7 @@ public final class BrowserPool {
         case .success: stats.completed += 1
         case .failure(let e):
             stats.failed += 1
-            if e.code == LeaseError.timeout { stats.timeouts += 1 }
+            if e.code == LeaseError.timeout || e.code == LeaseError.timeoutBeforeSubmit { stats.timeouts += 1 }
             if e.code == LeaseError.unknownOutcome { stats.unknownOutcomes += 1 }
             logger.notice("lease \(lease.serial) (\(lease.kind.name)) failed: \(e)")
         }
