@@ -464,6 +464,8 @@ public final class BrowserPool {
             "browsers_idle": Int64(browsers.filter { $0.state == .idle }.count),
             "browser_capacity": Int64(capacity),
             "queue_depth": Int64(queue.count),
+            "queue_limit": Int64(settings.queueLimit),
+            "reaping": Int64(reaping.count),
             "leases": stats.leases, "leases_ok": stats.completed, "leases_failed": stats.failed,
             "timeouts": stats.timeouts, "unknown_outcomes": stats.unknownOutcomes,
             "refusals": stats.refusals, "joined": stats.joined, "recycles": stats.recycles, "crashes": stats.crashes,

@@ -94,6 +94,11 @@ struct BrowserPostingTests {
 
             // Every page load now hangs: admitted leases hold the browser and the queue.
             try sim.fault("delay", account: account, endpoint: "web-result", count: nil, extra: [("delay_ms", JSON(120_000))])
+            // The warm browser is idle again (its tab closed), so one flooding lease starts at once.
+            _ = try waitFor("the warm browser idle", timeoutMillis: 20_000) { () -> Bool? in
+                let s = try d.browser("status")
+                return s["idle"]?.int == 1 && s["busy"]?.int == 0 ? true : nil
+            }
             let queueLimit = try #require(try d.browser("status")["queue_limit"]?.int)
             let admitted = queueLimit + 1
             let flood = admitted + 4
@@ -125,6 +130,15 @@ struct BrowserPostingTests {
             let status = try d.browser("status")
             #expect(status["refusals"]?.int == flood - admitted)
             #expect(status["queue_depth"]?.int == 0)
+            // The same figures travel in the heartbeats, so `status` shows them.
+            let counters = try waitFor("the refusals in a heartbeat", timeoutMillis: 10_000) { () -> [String: Int64]? in
+                let c = try d.client.status().workers.first { $0.role == .browser }?.counters
+                return c?["refusals"] == Int64(flood - admitted) ? c : nil
+            }
+            #expect(counters["browsers"] == 1 && counters["queue_limit"] == Int64(queueLimit))
+            let table = d.cli(["status"])
+            #expect(table.stdout.contains("browser pool: 1/1 browsers"), "\(table.stdout)")
+            #expect(table.stdout.contains("refusals \(flood - admitted)"), "\(table.stdout)")
 
             // A killed Chromium is replaced: the next lease runs on a new browser, the old one is reaped.
             try sim.clearFaults()
