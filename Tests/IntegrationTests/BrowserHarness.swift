@@ -133,11 +133,12 @@ final class BrowserProcesses {
 /// `PostingDaemon.withBrowser`), its browser worker running; `prepare` runs before the start.
 /// Everything is ended afterwards, Chromium included.
 func withBrowserDaemon(accounts: [(Platform, String, String?)], browserAccounts: [String], browsers: Int = 1,
-                       prepare: (PostingDaemon) throws -> Void = { _ in },
+                       environment: [String] = [], prepare: (PostingDaemon) throws -> Void = { _ in },
                        _ body: (Sim, PostingDaemon, BrowserProcesses) throws -> Void) throws {
     let sim = try Sim()
     defer { sim.stop() }
-    let d = try PostingDaemon.withBrowser(sim: sim, accounts: accounts, browserAccounts: browserAccounts, browsers: browsers)
+    let d = try PostingDaemon.withBrowser(sim: sim, accounts: accounts, browserAccounts: browserAccounts, browsers: browsers,
+                                          environment: environment)
     let processes = BrowserProcesses(daemonDir: d.dir.path)
     defer {
         d.cleanUp()

@@ -31,10 +31,14 @@ struct BrowserPostingTests {
         }
     }
 
-    @Test("F08: the compose page takes the post and the result page never answers; the lease says unknownOutcome and the post ends posted once, through verification")
-    func f08_hungResultPageEndsPostedOnce() throws {
-        let account = "f08-web"
-        try withBrowserDaemon(accounts: [(.mastodon, account, nil)], browserAccounts: [account]) { sim, d, browsers in
+    /// On every platform: the web form sends no idempotency key, so Bluesky's record lookup
+    /// (which would call the live post absent once settled, 2 s here) must not decide it.
+    @Test("F08: the compose page takes the post and the result page never answers; the lease says unknownOutcome and the post ends posted once, through verification",
+          arguments: Platform.allCases)
+    func f08_hungResultPageEndsPostedOnce(platform: Platform) throws {
+        let account = "f08-web-\(platform.rawValue)"
+        try withBrowserDaemon(accounts: [(platform, account, nil)], browserAccounts: [account],
+                              environment: ["STEADYPOST_POSTING_SETTLE_MS=2000"]) { sim, d, browsers in
             try sim.fault("hang-result-page", account: account, endpoint: "web-compose")
             let text = "F08 the result page hangs after the post is made"
             let id = try d.post(account, text)
