@@ -161,15 +161,24 @@ enum Chaos {
         let audit = ChaosAudit(texts: texts, sim: sim, storePath: storePath, accounts: accounts.map(\.name),
                                quotaWindowMillis: o.quotaWindowMillis, quotaPerWindow: o.quotaPerWindow)
         let fired = firedFaults(sim)
+        var secretsLeaked: [String] = []
+        var secretsChecked = 0
+        if let store = try? SQLitePostStore(path: storePath) {
+            let secrets = ChaosSecrets.collect(credentialsDir: prepared.dir + "/credentials", store: store, accounts: accounts.map(\.name))
+            if secrets.isEmpty { die("chaos: found no credentials to look for") }
+            secretsChecked = secrets.count
+            secretsLeaked = ChaosSecrets.leaks(secrets, logPath: prepared.dir + "/daemon.log", client: daemon.client, store: store)
+        }
         let elapsed = (SteadyClock.monotonicMillis() - started) / 1000
-        out("chaos seed=\(o.seed) posts=\(o.posts) posted=\(audit.posted) failed=\(audit.failed) duplicates=\(audit.duplicates) lost=\(audit.lost) stuck=\(audit.stuck) mismatches=\(audit.mismatches) quota_overruns=\(audit.quotaOverruns) worker_kills=\(workerKills) supervisor_kills=\(supervisorKills) elapsed=\(elapsed)s")
+        out("chaos seed=\(o.seed) posts=\(o.posts) posted=\(audit.posted) failed=\(audit.failed) duplicates=\(audit.duplicates) lost=\(audit.lost) stuck=\(audit.stuck) mismatches=\(audit.mismatches) quota_overruns=\(audit.quotaOverruns) secrets_leaked=\(secretsLeaked.count) worker_kills=\(workerKills) supervisor_kills=\(supervisorKills) elapsed=\(elapsed)s")
         out("  faults fired: " + fired)
-        for line in audit.details.prefix(20) { out("  " + line) }
+        out("  secrets looked for: \(secretsChecked) (credential files and rotated tokens) in logs, status, job listings, errors")
+        for line in (secretsLeaked + audit.details).prefix(20) { out("  " + line) }
         if o.keep { out("  kept: \(prepared.dir) (simulator stopped)") }
         if o.keep { activeDaemon = nil; daemon.kill() } else { daemon.stop() }
         sim.stop()
         _ = counts
-        exit(audit.clean ? 0 : 1)
+        exit(audit.clean && secretsLeaked.isEmpty ? 0 : 1)
     }
 
     /// "kind=N ..." from the simulator's fault rules.

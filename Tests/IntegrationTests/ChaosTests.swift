@@ -9,7 +9,7 @@ import SteadySystem
 /// figures are in RELIABILITY.md (`scripts/chaos.sh`).
 @Suite("chaos", .serialized, .timeLimit(.minutes(10)))
 struct ChaosTests {
-    @Test("short chaos run: 0 duplicates, 0 lost, 0 stuck, 0 mismatches, 0 quota overruns (F02 F04 F20 F21 F22 F23)")
+    @Test("short chaos run: 0 duplicates, 0 lost, 0 stuck, 0 mismatches, 0 quota overruns, no secret in any log or output (F02 F04 F20 F21 F22 F23)")
     func shortChaosRun() throws {
         let dir = TempDir()
         defer { dir.remove() }
@@ -29,7 +29,7 @@ struct ChaosTests {
         let text = Files.read(outPath) ?? ""
         #expect(status == .exited(0), "\(text)")
         let summary = text.split(separator: "\n").first { $0.hasPrefix("chaos ") }.map(String.init) ?? ""
-        for zero in ["duplicates=0", "lost=0", "stuck=0", "mismatches=0", "quota_overruns=0", "failed=0"] {
+        for zero in ["duplicates=0", "lost=0", "stuck=0", "mismatches=0", "quota_overruns=0", "failed=0", "secrets_leaked=0"] {
             #expect(summary.contains(" \(zero) "), "\(zero) in: \(text)")
         }
         #expect(summary.contains(" posted=500 "), "\(text)")
@@ -37,5 +37,9 @@ struct ChaosTests {
         let kills = summary.split(separator: " ").first { $0.hasPrefix("worker_kills=") }.flatMap { Int($0.dropFirst(13)) } ?? 0
         #expect(kills >= 10, "\(summary)")
         #expect(!text.contains("lose-response=0 "), "\(text)")
+        // The secrets scan looked for something: every account's tokens and passwords.
+        let looked = text.split(separator: "\n").first { $0.contains("secrets looked for: ") }
+            .flatMap { $0.split(separator: " ").compactMap { Int($0) }.first } ?? 0
+        #expect(looked >= 12, "\(text)")
     }
 }
