@@ -44,7 +44,8 @@ final class AccountSlot: @unchecked Sendable {
             let session = TokenRecord.decode(storedTokens, fingerprint: credentialsFingerprint)
             let api = AdapterFactory.make(credentials: c, baseURL: config.baseURL, session: session, client: HTTPClient(options: httpOptions))
             adapter = browser?.adapter(for: config, api: api) ?? api
-            validator = AdapterFactory.make(credentials: c, baseURL: config.baseURL, client: HTTPClient(options: httpOptions))
+            let apiRules = AdapterFactory.make(credentials: c, baseURL: config.baseURL, client: HTTPClient(options: httpOptions))
+            validator = browser?.adapter(for: config, api: apiRules) ?? apiRules
         case .failure(let e):
             credentialsError = e.message
             credentialsFingerprint = ""

@@ -61,7 +61,7 @@ public final class BrowserSubmitAdapter: PlatformAdapter {
         if draft.replyTo != nil {
             throw PlatformError(platform: platform, errorClass: .permanent(reason: "the browser path cannot post replies"),
                                 evidence: ErrorEvidence(operation: "validate"),
-                                message: "account \(account) posts through the browser (mode = \"browser\"), whose compose page has no reply field")
+                                message: "account \(account) posts through the browser (mode = \"browser\") and cannot post replies: the compose page has no reply field")
         }
     }
 

@@ -22,6 +22,14 @@ struct BrowserPostingTests {
             #expect(truth.first?["text"]?.string == text)
             #expect(done["platform_id"]?.string == truth.first?["id"]?.stringOrNumber, "the store holds the id read from the result page")
             #expect(try d.show(id)["attempts"]?.int == 1)
+            // A reply cannot go through the compose page: refused when asked, nothing stored.
+            do {
+                _ = try d.call("create", .obj([("account", JSON("web-m")), ("text", JSON("a reply")), ("reply_to", JSON(done["platform_id"]?.string ?? "1"))]))
+                Issue.record("a reply for a browser account was accepted")
+            } catch {
+                #expect("\(error)".contains("cannot post replies"), "\(error)")
+            }
+            #expect(try d.jobs(account: "web-m").count == 1)
             let requests = try sim.requests()
             #expect(!requests.contains { $0["method"]?.string == "POST" && ($0["path"]?.string ?? "").hasPrefix("/api/") }, "no API create")
             #expect(requests.contains { $0["method"]?.string == "POST" && $0["path"]?.string == "/web/compose" })
