@@ -65,6 +65,23 @@ struct BrowserPostingTests {
         }
     }
 
+    @Test("X refuses a duplicate text on its compose page: verified like the API's refusal, ends failed with the reason, never re-sent")
+    func xDuplicateOnTheComposePageIsVerified() throws {
+        try withBrowserDaemon(accounts: [(.x, "dup-web-x", nil)], browserAccounts: ["dup-web-x"],
+                              environment: ["STEADYPOST_POSTING_SETTLE_MS=2000"]) { sim, d, _ in
+            let text = "the same words as ten minutes ago, through the browser"
+            try sim.call(.post, "/_sim/posts", .obj([("account", JSON("dup-web-x")), ("text", JSON(text)),
+                                                     ("created_at_ms", PostJSONValue.int(SteadyClock.wallMillis() - 600_000))]))
+            let id = try d.post("dup-web-x", text)
+            let failed = try d.waitStates([id], "failed", timeoutMillis: 60_000)[id]!
+            let reason = failed["last_error"]?.string ?? ""
+            #expect(reason.contains("duplicate"), "\(failed.serialized)")
+            #expect(try d.show(id)["attempts"]?.int == 1, "not re-sent")
+            #expect(try sim.posts("dup-web-x").count == 1, "only the earlier post")
+            #expect(try sim.requests().contains { $0["path"]?.string == "/web/compose" && $0["status"]?.int == 403 }, "the compose page refused it")
+        }
+    }
+
     @Test("A refused web login pauses only that account (auth, not refreshable), nothing is posted, the API account posts on")
     func refusedWebLoginPausesTheAccount() throws {
         // The credentials file's web password is wrong (its API token is right).
