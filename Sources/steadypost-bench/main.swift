@@ -35,6 +35,22 @@ func out(_ s: String) {
 /// The daemon a benchmark runs, stopped by `die` too so no failure leaves processes behind.
 nonisolated(unsafe) var activeDaemon: BenchDaemon?
 
+/// The simulator's and the daemon's pids (slot 0 and 1), read by the SIGTERM/SIGINT handler:
+/// a run stopped from outside (a test's backstop, ^C) takes its processes with it.
+nonisolated(unsafe) let childPids: UnsafeMutablePointer<Int32> = {
+    let p = UnsafeMutablePointer<Int32>.allocate(capacity: 2)
+    p.initialize(repeating: 0, count: 2)
+    return p
+}()
+
+for sig in [SIGTERM, SIGINT] {
+    signal(sig) { _ in
+        // Only async-signal-safe calls here.
+        for i in 0..<2 where childPids[i] > 0 { kill(childPids[i], SIGKILL) }
+        _exit(1)
+    }
+}
+
 func die(_ s: String) -> Never {
     activeDaemon?.stop()
     let b = Array(("steadypost-bench: " + s + "\n").utf8)
