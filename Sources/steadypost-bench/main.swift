@@ -15,6 +15,7 @@ import SteadySystem
 //                                    the chaos run: faults, kills, then an audit (exit 1 if unclean)
 //   steadypost-bench leaks [POSTS [RSS_PCT]]  F12: POSTS (10,000) leave every worker's fds flat
 //                                    and RSS within RSS_PCT (20) % of its value after a warm-up
+//   steadypost-bench p8 [LEASES]     browser pool: pages/s with 2 browsers, lease latency, PSS, recycle cost
 //   steadypost-bench stamp FILE|-    the bare child: writes "<pid> <CLOCK_MONOTONIC ns>" and waits
 //   steadypost-bench echo            raw echo over fd 3 (the socketpair peer for p4's baseline)
 
@@ -92,6 +93,8 @@ case "chaos":
     Chaos.run(ChaosOptions.parse(args.dropFirst(2)))
 case "p56":
     P56.run(seconds: args.count > 2 ? Int(args[2]) ?? 60 : 60)
+case "p8":
+    P8.run(leases: args.count > 2 ? Int(args[2]) ?? 200 : 200)
 default:
-    die("usage: steadypost-bench p1 [KILLS] | p2 [POSTS] | p3 [POSTS] | p4 [ROUNDS] | p56 [SECONDS] | p7 | chaos [OPTIONS] | leaks [POSTS [RSS_PCT]] | stamp FILE | echo")
+    die("usage: steadypost-bench p1 [KILLS] | p2 [POSTS] | p3 [POSTS] | p4 [ROUNDS] | p56 [SECONDS] | p7 | p8 [LEASES] | chaos [OPTIONS] | leaks [POSTS [RSS_PCT]] | stamp FILE | echo")
 }
