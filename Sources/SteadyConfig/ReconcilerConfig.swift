@@ -12,23 +12,28 @@ public struct ReconcilerConfig: Sendable, Equatable {
     /// A timeline post matches a post here by content only if it was created no earlier than
     /// this before the post's first attempt (clocks differ).
     public var matchSlackMs: Int64
+    /// An `unknown` post found live is decided here only once its last attempt is this old:
+    /// until then the posting worker's own verification is on it.
+    public var unknownGraceMs: Int64
 
     public init(quickIntervalMs: Int64 = 3_600_000, quickWindowMs: Int64 = 86_400_000, deepIntervalMs: Int64 = 86_400_000,
-                deepWindowMs: Int64 = 7 * 86_400_000, maxPages: Int = 50, matchSlackMs: Int64 = 60_000) {
+                deepWindowMs: Int64 = 7 * 86_400_000, maxPages: Int = 50, matchSlackMs: Int64 = 60_000, unknownGraceMs: Int64 = 600_000) {
         self.quickIntervalMs = quickIntervalMs
         self.quickWindowMs = quickWindowMs
         self.deepIntervalMs = deepIntervalMs
         self.deepWindowMs = deepWindowMs
         self.maxPages = maxPages
         self.matchSlackMs = matchSlackMs
+        self.unknownGraceMs = unknownGraceMs
     }
 
     /// The keys, as `[workers.reconciler]` accepts them.
-    static let keys = ["quick_interval", "quick_window", "deep_interval", "deep_window", "max_pages", "match_slack"]
+    static let keys = ["quick_interval", "quick_window", "deep_interval", "deep_window", "max_pages", "match_slack", "unknown_grace"]
     static let intervalRange: ClosedRange<Int64> = 1_000...(7 * 86_400_000)
     static let windowRange: ClosedRange<Int64> = 1_000...(30 * 86_400_000)
     static let pagesRange: ClosedRange<Int64> = 1...1_000
     static let slackRange: ClosedRange<Int64> = 0...3_600_000
+    static let graceRange: ClosedRange<Int64> = 0...86_400_000
 }
 
 extension ConfigDecoder {
@@ -43,6 +48,7 @@ extension ConfigDecoder {
         if let v = read(s, "deep_window", window) { r.deepWindowMs = v }
         if let v = read(s, "max_pages", { Self.integer($0, ReconcilerConfig.pagesRange) }) { r.maxPages = Int(v) }
         if let v = read(s, "match_slack", { Self.duration($0, ReconcilerConfig.slackRange) }) { r.matchSlackMs = v }
+        if let v = read(s, "unknown_grace", { Self.duration($0, ReconcilerConfig.graceRange) }) { r.unknownGraceMs = v }
         return r
     }
 }

@@ -35,7 +35,7 @@ struct AccountReconciler {
         do {
             let candidates = try store.reconcileCandidates(account: account.name, since: report.since - settings.config.matchSlackMs, platformIds: timeline.map(\.id))
             plan = TimelineMatcher.plan(timeline: timeline, candidates: candidates, knownForeign: try store.foreignPostIds(account: account.name),
-                                        slackMs: settings.config.matchSlackMs)
+                                        slackMs: settings.config.matchSlackMs, unknownSettledBefore: now - settings.config.unknownGraceMs)
         } catch {
             report.error = "reading the store: \(error)"
             logger.error("reconcile: \(report.error!)", metadata: meta)
@@ -44,6 +44,7 @@ struct AccountReconciler {
         report.known = plan.known
         report.foreignKnown = plan.foreignKnown
         report.unknownNotFound = plan.unknownNotFound
+        report.unknownDeferred = plan.unknownDeferred
         report.duplicates = plan.duplicates
         for d in plan.duplicates {
             logger.error("DUPLICATE on the platform: \(d.platformIds.count) posts with one text: \(d.platformIds.joined(separator: ", "))\(d.postId.map { " (ours: \($0))" } ?? "")", metadata: meta)
@@ -143,6 +144,7 @@ struct AccountReport: Sendable {
     var foreignKnown = 0
     var duplicates: [TimelineMatcher.Duplicate] = []
     var unknownNotFound: [String] = []
+    var unknownDeferred: [String] = []
     var error: String?
 
     init(account: String, platform: String, since: Int64) {
@@ -163,7 +165,7 @@ struct AccountReport: Sendable {
             ("duplicates", .array(duplicates.map { d in
                 .obj([("content_hash", JSON(d.contentHash)), ("platform_ids", .array(d.platformIds.map(JSON.init))), ("post_id", d.postId.map(JSON.init))])
             })),
-            ("unknown_not_found", .array(unknownNotFound.map(JSON.init))), ("error", error.map(JSON.init)),
+            ("unknown_not_found", .array(unknownNotFound.map(JSON.init))), ("unknown_deferred", .array(unknownDeferred.map(JSON.init))), ("error", error.map(JSON.init)),
         ])
     }
 }

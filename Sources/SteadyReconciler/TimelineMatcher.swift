@@ -50,12 +50,17 @@ public enum TimelineMatcher {
         /// `unknown` posts attempted in the window that the timeline does not show: the posting
         /// worker's verification decides them (it alone may send them again).
         public var unknownNotFound: [String] = []
+        /// `unknown` posts found live whose last attempt is more recent than the grace: the
+        /// posting worker's verification is still on them, so they are left to it this time.
+        public var unknownDeferred: [String] = []
     }
 
     static let fixable: Set<PostState> = [.unknown, .failed, .parked]
 
+    /// `unknownSettledBefore`: an `unknown` post is decided only if its last attempt started
+    /// at or before this time (the posting worker verifies fresh ones itself).
     public static func plan(timeline: [RemotePost], candidates: [SQLitePostStore.ReconcileCandidate],
-                            knownForeign: Set<String>, slackMs: Int64) -> Plan {
+                            knownForeign: Set<String>, slackMs: Int64, unknownSettledBefore: Int64 = .max) -> Plan {
         var plan = Plan()
         var byPlatformId: [String: Int] = [:]
         for (i, c) in candidates.enumerated() {
@@ -65,13 +70,20 @@ public enum TimelineMatcher {
         }
         var used: Set<Int> = []
         var owner: [String: String] = [:]  // timeline id → our post id
+        func fix(_ c: SQLitePostStore.ReconcileCandidate, _ remote: RemotePost, _ evidence: Evidence) {
+            if c.post.state == .unknown, (c.attempts.map(\.startedAt).max() ?? .min) > unknownSettledBefore {
+                plan.unknownDeferred.append(c.post.id)
+            } else {
+                plan.fixes.append(Fix(postId: c.post.id, platformId: remote.id, from: c.post.state, evidence: evidence, adopted: c.post.platformId == nil))
+            }
+        }
         let oldestFirst = timeline.sorted { ($0.createdAtMs ?? 0, $0.id) < ($1.createdAtMs ?? 0, $1.id) }
         for remote in oldestFirst {
             if let i = byPlatformId[remote.id] {
                 let c = candidates[i]
                 owner[remote.id] = c.post.id
                 if fixable.contains(c.post.state), used.insert(i).inserted {
-                    plan.fixes.append(Fix(postId: c.post.id, platformId: remote.id, from: c.post.state, evidence: .platformId, adopted: c.post.platformId == nil))
+                    fix(c, remote, .platformId)
                 } else {
                     plan.known += 1
                 }
@@ -80,8 +92,7 @@ public enum TimelineMatcher {
             if let i = match(remote, candidates, used: used, slackMs: slackMs) {
                 used.insert(i.index)
                 owner[remote.id] = candidates[i.index].post.id
-                let c = candidates[i.index]
-                plan.fixes.append(Fix(postId: c.post.id, platformId: remote.id, from: c.post.state, evidence: i.evidence, adopted: true))
+                fix(candidates[i.index], remote, i.evidence)
                 continue
             }
             if knownForeign.contains(remote.id) { plan.foreignKnown += 1 } else { plan.foreignNew.append(remote) }
@@ -92,7 +103,7 @@ public enum TimelineMatcher {
             plan.duplicates.append(Duplicate(contentHash: hash, platformIds: posts.map(\.id), postId: posts.lazy.compactMap { owner[$0.id] }.first))
         }
         plan.duplicates.sort { $0.platformIds.first ?? "" < $1.platformIds.first ?? "" }
-        let fixed = Set(plan.fixes.map(\.postId))
+        let fixed = Set(plan.fixes.map(\.postId) + plan.unknownDeferred)
         plan.unknownNotFound = candidates.filter { $0.post.state == .unknown && !fixed.contains($0.post.id) && $0.post.platformId == nil }.map(\.post.id)
         return plan
     }

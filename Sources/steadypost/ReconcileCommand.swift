@@ -76,6 +76,7 @@ struct ReconcileReportView: Decodable {
         var foreign_known: Int
         var duplicates: [Duplicate]
         var unknown_not_found: [String]
+        var unknown_deferred: [String]?
         var error: String?
     }
 
@@ -105,6 +106,9 @@ struct ReconcileReportView: Decodable {
             }
             if !a.unknown_not_found.isEmpty {
                 out += "  unknown, not on the timeline (the posting worker's verification decides): \(a.unknown_not_found.joined(separator: ", "))\n"
+            }
+            if let d = a.unknown_deferred, !d.isEmpty {
+                out += "  unknown, live, attempted within unknown_grace (left to the posting worker's verification): \(d.joined(separator: ", "))\n"
             }
             if let e = a.error { out += "  error: \(e)\n" }
         }

@@ -86,8 +86,11 @@ struct ReconcilerTests {
         let sim = try Sim()
         defer { sim.stop() }
         let account = "f26-unknown-x"
-        let d = try Self.daemon(sim, .x, account)
+        let d = try PostingDaemon(sim: sim, accounts: [(.x, account, nil)])
         defer { d.cleanUp() }
+        try d.configureReconciler("unknown_grace = \"0s\"")  // decide it at once (default: 10 min after its attempt)
+        try d.start()
+        try d.waitFirstQuickPass()
         // The create lands but its answer is lost; every timeline read fails meanwhile, so the
         // posting worker's verification cannot decide and the post stays unknown.
         try sim.fault("error-before", account: account, endpoint: "timeline", count: nil, extra: [("status", JSON(503))])

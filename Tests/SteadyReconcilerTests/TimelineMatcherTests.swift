@@ -89,6 +89,16 @@ struct TimelineMatcherTests {
         #expect(second.known == 1 && second.foreignKnown == 1)
     }
 
+    @Test("an unknown post found live but attempted within the grace is left to the posting worker, neither fixed nor foreign")
+    func unknownWithinGrace() {
+        let timeline = [Self.remote("5", "fresh unknown")]
+        let candidates = [Self.candidate("p1", "fresh unknown", .unknown, attemptAt: 10_000)]
+        let early = TimelineMatcher.plan(timeline: timeline, candidates: candidates, knownForeign: [], slackMs: 60_000, unknownSettledBefore: 9_999)
+        #expect(early.fixes.isEmpty && early.foreignNew.isEmpty && early.unknownDeferred == ["p1"] && early.unknownNotFound.isEmpty)
+        let late = TimelineMatcher.plan(timeline: timeline, candidates: candidates, knownForeign: [], slackMs: 60_000, unknownSettledBefore: 10_000)
+        #expect(late.fixes.map(\.postId) == ["p1"] && late.unknownDeferred.isEmpty)
+    }
+
     @Test("an unknown post the timeline does not show is left to the posting worker's verification")
     func unknownNotFound() {
         let plan = TimelineMatcher.plan(timeline: [], candidates: [Self.candidate("p1", "never landed", .unknown)], knownForeign: [], slackMs: 0)
