@@ -60,5 +60,21 @@ enum Migrations {
         ALTER TABLE posts ADD COLUMN verify_tries INTEGER NOT NULL DEFAULT 0;
         CREATE INDEX posts_by_platform_id ON posts (platform_id) WHERE platform_id IS NOT NULL;
         """,
+        // 3 and 4 belong to issue #6 (metrics and replies; the reconciler): placeholders on
+        // the api branch only, so that 5 keeps its number; their real scripts replace them.
+        "-- 3: reserved (issue #6, metrics and replies)",
+        "-- 4: reserved (issue #6, the reconciler)",
+        // 5: the HTTP API's bearer tokens, by name, stored as SHA-256 hex only (a token is
+        // shown once, at creation); revoked tokens stay for the record.
+        """
+        CREATE TABLE IF NOT EXISTS api_tokens (
+            name TEXT NOT NULL,
+            hash TEXT NOT NULL UNIQUE,
+            created_at INTEGER NOT NULL,
+            revoked_at INTEGER,
+            last_used_at INTEGER
+        );
+        CREATE UNIQUE INDEX IF NOT EXISTS api_tokens_active_name ON api_tokens (name) WHERE revoked_at IS NULL;
+        """,
     ]
 }
