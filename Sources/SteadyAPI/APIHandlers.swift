@@ -17,7 +17,7 @@ extension APIService {
         case .token:
             if let refusal = authenticate(request) { return refusal }
         case .local:
-            if !config.api.healthPublic && !context.peerIsLoopback {
+            if !localAllowed(peer: context.peerAddress) {
                 count("http_refused_remote")
                 return .error(403, "forbidden", field: nil, "\(route.path) answers loopback clients only (set api.health_public = true to open it)")
             }
@@ -61,6 +61,11 @@ extension APIService {
             let (status, error) = await supervisorStatus()
             return APIAnswer(status: 200, contentType: "text/html; charset=utf-8", body: Array(dashboard(status: status, statusError: error, now: now).utf8))
         }
+    }
+
+    /// `/health`, `/metrics` and the dashboard: loopback peers, or anyone with `api.health_public`.
+    func localAllowed(peer: String?) -> Bool {
+        config.api.healthPublic || APIRequestContext.isLoopback(peer)
     }
 
     /// nil when the request carries an active token; else the 401 (the token is never echoed).

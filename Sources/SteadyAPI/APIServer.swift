@@ -17,8 +17,11 @@ public struct APIRequestContext: RequestContext {
         peerAddress = source.channel.remoteAddress?.ipAddress
     }
 
-    var peerIsLoopback: Bool {
-        guard let a = peerAddress else { return false }
+    var peerIsLoopback: Bool { Self.isLoopback(peerAddress) }
+
+    /// 127.0.0.0/8, ::1, and IPv4-mapped 127.x; anything else (or no IP) is not.
+    static func isLoopback(_ address: String?) -> Bool {
+        guard let a = address?.lowercased() else { return false }
         return a.hasPrefix("127.") || a == "::1" || a.hasPrefix("::ffff:127.")
     }
 }

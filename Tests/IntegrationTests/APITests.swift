@@ -34,6 +34,22 @@ struct APITests {
         #expect(!d.daemon.log().contains(token), "the token reached the daemon's log")
     }
 
+    @Test("with the posting worker stopped, writes answer 503 (nothing stored) and quotas, health and metrics still answer")
+    func postingDown() throws {
+        let d = try APIDaemon()
+        defer { d.cleanUp() }
+        let token = try d.createToken("ci")
+        #expect(d.daemon.cli(["stop", "posting"]).code == 0)
+        let r = try d.send(.post, "/api/posts", token: token, body: .obj([("account", JSON("news-x")), ("text", JSON("nobody home"))]))
+        #expect(r.status == 503, "\(r.text)")
+        #expect(try JSON.parse(r.body)["error"]?["code"]?.string == "unavailable")
+        #expect(try d.json(.get, "/api/quotas", token: token, expect: 200)["accounts"]?.array?.count == 1)
+        #expect(try d.health()["figures"]?["stuck_posts"]?.int == 0)
+        #expect(try d.send(.get, "/metrics").text.contains("steadypost_worker_up{role=\"posting\"} 0"))
+        #expect(d.daemon.cli(["start", "posting"]).code == 0)
+        #expect(try d.json(.get, "/api/posts", token: token, expect: 200).array?.isEmpty == true)
+    }
+
     @Test("schedule through the API; read it back; bad requests get 4xx naming the field")
     func scheduleAndRead() throws {
         let d = try APIDaemon()

@@ -78,6 +78,17 @@ struct APIRoutesTests {
         #expect(MetricsWriter.escape("a\"b\\c\nd") == "a\\\"b\\\\c\\nd")
     }
 
+    @Test("the operator pages' loopback rule: 127.0.0.0/8 and ::1 only")
+    func loopbackRule() throws {
+        for a in ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"] { #expect(APIRequestContext.isLoopback(a), "\(a)") }
+        for a in ["10.0.0.1", "192.168.1.127", "::2", "fe80::1", "::ffff:10.0.0.1", "1270::1"] { #expect(!APIRequestContext.isLoopback(a), "\(a)") }
+        #expect(!APIRequestContext.isLoopback(nil))
+        let closed = try APIFixture()
+        #expect(closed.service.localAllowed(peer: "127.0.0.1") && !closed.service.localAllowed(peer: "10.1.2.3"))
+        let public_ = try APIFixture(apiTOML: "health_public = true\n")
+        #expect(public_.service.localAllowed(peer: "10.1.2.3"))
+    }
+
     @Test("posting validation messages name their field")
     func fieldNames() {
         #expect(APIService.field(of: "posts[2]: text: missing") == "posts[2].text")

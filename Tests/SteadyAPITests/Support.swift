@@ -28,7 +28,7 @@ final class APIFixture {
         return l
     }()
 
-    init(extraTOML: String = "") throws {
+    init(extraTOML: String = "", apiTOML: String = "") throws {
         var template = Array("/tmp/steadypost-api.XXXXXX".utf8CString)
         dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
         try Files.makeDirectories(dir + "/credentials", mode: 0o700)
@@ -40,6 +40,7 @@ final class APIFixture {
 
         [api]
         listen = "127.0.0.1:0"
+        \(apiTOML)
 
         [[accounts]]
         name = "news-x"
