@@ -233,6 +233,7 @@ public final class Supervisor {
             let (parentEnd, childEnd) = try Sockets.seqpacketPair()
             var output: Descriptor?
             var env = childEnvironment(role: role)
+            env.append("STEADYPOST_PREVIOUS_EXIT=\(slot.previousExit.rawValue)")
             if Journal.isConnected(environment: options.environment) {
                 do {
                     output = try Journal.stream(identifier: role.logIdentifier)
@@ -270,7 +271,7 @@ public final class Supervisor {
     func childEnvironment(role: Role) -> [String] {
         let dropped: Set<String> = [
             "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
-            "JOURNAL_STREAM", "STEADYPOST_LOG", "SWIFT_BACKTRACE", "STEADYPOST_ROLE",
+            "JOURNAL_STREAM", "STEADYPOST_LOG", "SWIFT_BACKTRACE", "STEADYPOST_ROLE", "STEADYPOST_PREVIOUS_EXIT",
         ]
         var env = options.environment.filter { !dropped.contains($0.key) }.map { "\($0.key)=\($0.value)" }
         env.append("SWIFT_BACKTRACE=enable=no")
@@ -392,9 +393,14 @@ public final class Supervisor {
         slot.process = nil
         failRoutes(now: SteadyClock.monotonicMillis(), deadWorker: slot)
         var how = "pid \(process.pid) \(status)"
+        var oom = false
         if let before = slot.oomKillsAtStart, let after = bulkheads.oomKills(role: slot.role), after > before {
             how += " by the OOM killer at its \(slot.settings.memoryMax / (1 << 20)) MiB memory bound"
+            oom = true
         }
+        var hungKill = false
+        if case .stopping(_, .hung, _, _) = slot.machine.state { hungKill = true }
+        slot.previousExit = PreviousExit(status, oom: oom, hungKill: hungKill)
         let now = SteadyClock.monotonicMillis()
         perform(slot.role, slot.machine.handle(.exited(how), now: now, jitter: Double.random(in: 0..<1, using: &rng)), now: now)
     }
