@@ -30,7 +30,8 @@ do {
 }
 do {
     let role = try APIRole(config: config, logger: logger)
-    let runtime = try WorkerRuntime(role: .api, settings: config.worker(.api), job: role, logger: logger)
+    let runtime = try WorkerRuntime(role: .api, settings: config.worker(.api), job: role, logger: logger,
+                                    allowTestMethods: config.daemon.allowFaultInjection)
     exit(runtime.run())
 } catch {
     logger.critical("worker api cannot start: \(error)")
