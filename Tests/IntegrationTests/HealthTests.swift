@@ -59,6 +59,18 @@ struct HealthIntegrationTests {
         #expect(try JSON.parse(cliUnhealthy.stdout)["status"]?.string == "unhealthy")
     }
 
+    @Test("steadypost health exits 3, not 1, when the api worker is not running")
+    func apiWorkerStopped() throws {
+        let d = try Daemon()
+        defer { d.cleanUp() }
+        try d.waitAllRunning()
+        #expect(d.cli(["health"]).code == 0)
+        #expect(d.cli(["stop", "api"]).code == 0)
+        let r = d.cli(["health"])
+        #expect(r.code == 3, "\(r)")
+        #expect(r.stderr.contains("api"), "\(r.stderr)")
+    }
+
     @Test("steadypost health exits 3 when the daemon cannot be reached")
     func unreachable() {
         let r = spawnAndWait([Binaries.cli, "health", "--socket", "/nonexistent/steadypost/control.sock", "--timeout", "2"])
