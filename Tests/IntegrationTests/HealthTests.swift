@@ -59,6 +59,29 @@ struct HealthIntegrationTests {
         #expect(try JSON.parse(cliUnhealthy.stdout)["status"]?.string == "unhealthy")
     }
 
+    @Test("F25: a periodic job that turns late (the replies job, its generator down) makes health degraded, by name")
+    func testF25_lateJobTurnsHealthDegraded() throws {
+        let sim = try Sim()
+        defer { sim.stop() }
+        let account = "f25-late"
+        let down = ScriptedServer.Action.respond(status: 503, headers: ["Content-Type: application/json"],
+                                                 body: Array(#"{"error":{"message":"unavailable"}}"#.utf8))
+        let server = try ScriptedServer(script: Array(repeating: down, count: 200))
+        defer { server.stop() }
+        let d = try RepliesWorkerTests.openAIDaemon(sim, account: account, server: server, key: "sk-f25")
+        defer { d.cleanUp() }
+        #expect(d.cli(["health"]).code == 0)
+        try sim.mention(account, from: "alice", text: "anyone there?")
+        let late = try waitFor("health degraded by the late job", timeoutMillis: 30_000) { () -> JSON? in
+            let r = d.cli(["health", "--json"])
+            guard r.code == 1, let j = try? JSON.parse(r.stdout), j["figures"]?["late_jobs"]?.int ?? 0 >= 1 else { return nil }
+            return j
+        }
+        #expect(late["status"]?.string == "degraded")
+        #expect(late["late_job_names"]?.array?.compactMap(\.string).contains("replies/mentions") == true, "\(late.serialized)")
+        #expect(late["reasons"]?.array?.contains { $0.string?.hasPrefix("late_jobs ") == true } == true)
+    }
+
     @Test("steadypost health exits 3, not 1, when the api worker is not running")
     func apiWorkerStopped() throws {
         let d = try Daemon()
