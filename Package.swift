@@ -100,7 +100,9 @@ let package = Package(
         .testTarget(name: "SteadyPlatformsTests", dependencies: ["SteadyPlatforms", "SteadyHTTP", "SteadyCore", "SteadySystem"]),
         .testTarget(name: "SteadyStoreTests", dependencies: ["SteadyStore", "CSQLite", "SteadyCore"]),
         .testTarget(name: "SteadyPostingTests", dependencies: ["SteadyPosting", "SteadyCore", "SteadyStore", "SteadyPlatforms"]),
-        .testTarget(name: "SteadyBrowserTests", dependencies: ["SteadyBrowser", "SteadySystem", "SteadyCore", "SteadyProtocol"]),
+        .testTarget(name: "SteadyBrowserTests", dependencies: [
+            "SteadyBrowser", "SteadySystem", "SteadyCore", "SteadyProtocol", "SteadyPosting", "SteadyPlatforms", "SteadyConfig",
+        ]),
         .testTarget(name: "SteadyAPITests", dependencies: [
             "SteadyAPI", "SteadyConfig", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyCore", "SteadySystem",
             .product(name: "Logging", package: "swift-log"),

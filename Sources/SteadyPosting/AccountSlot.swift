@@ -33,7 +33,7 @@ final class AccountSlot: @unchecked Sendable {
     var quotaBlockedUntil: Int64?
 
     init(config: AccountConfig, credentials: Result<Credentials, CredentialsLoadError>, storedTokens: String?,
-         breaker: CircuitBreaker, pause: AccountPause?, httpOptions: HTTPClientOptions) {
+         breaker: CircuitBreaker, pause: AccountPause?, httpOptions: HTTPClientOptions, browser: BrowserSubmitLink? = nil) {
         self.config = config
         self.breaker = breaker
         self.pause = pause
@@ -42,8 +42,10 @@ final class AccountSlot: @unchecked Sendable {
             credentialsError = nil
             credentialsFingerprint = TokenRecord.fingerprint(c)
             let session = TokenRecord.decode(storedTokens, fingerprint: credentialsFingerprint)
-            adapter = AdapterFactory.make(credentials: c, baseURL: config.baseURL, session: session, client: HTTPClient(options: httpOptions))
-            validator = AdapterFactory.make(credentials: c, baseURL: config.baseURL, client: HTTPClient(options: httpOptions))
+            let api = AdapterFactory.make(credentials: c, baseURL: config.baseURL, session: session, client: HTTPClient(options: httpOptions))
+            adapter = browser?.adapter(for: config, api: api) ?? api
+            let apiRules = AdapterFactory.make(credentials: c, baseURL: config.baseURL, client: HTTPClient(options: httpOptions))
+            validator = browser?.adapter(for: config, api: apiRules) ?? apiRules
         case .failure(let e):
             credentialsError = e.message
             credentialsFingerprint = ""

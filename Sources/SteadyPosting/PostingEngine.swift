@@ -27,6 +27,8 @@ public final class PostingEngine: WorkerRole {
     let slots: [AccountSlot]
     let slotByName: [String: AccountSlot]
     let completions: CompletionQueue<JobResult>
+    /// Browser-mode accounts post through the browser worker (`BrowserSubmitAdapter`).
+    let browserLink: BrowserSubmitLink
 
     /// Jobs running.
     var running = 0
@@ -78,6 +80,7 @@ public final class PostingEngine: WorkerRole {
         journal = OutcomeJournal(path: dir + "/outcomes.journal")
         owner = "posting:\(getpid())"
         completions = try CompletionQueue()
+        browserLink = BrowserSubmitLink(config: config, settings: settings)
 
         let states = try store.accountStates()
         let now = SteadyClock.wallMillis()
@@ -96,7 +99,7 @@ public final class PostingEngine: WorkerRole {
             }
             slots.append(AccountSlot(config: account, credentials: credentials, storedTokens: state?.tokens,
                                      breaker: CircuitBreaker.restored(json: state?.breaker), pause: pause,
-                                     httpOptions: settings.httpOptions))
+                                     httpOptions: settings.httpOptions, browser: browserLink))
         }
         self.slots = slots
         slotByName = Dictionary(uniqueKeysWithValues: slots.map { ($0.name, $0) })
@@ -180,6 +183,11 @@ public final class PostingEngine: WorkerRole {
             roundNeeded = false
             round(now: wall)
         }
+    }
+
+    public func start(context: WorkerContext) {
+        browserLink.attach(context.outbox)
+        start(logger: context.logger, replies: context.replies)
     }
 
     public func start(logger: Logger) {
