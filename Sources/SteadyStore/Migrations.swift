@@ -121,5 +121,20 @@ enum Migrations {
         CREATE INDEX reply_quota_by_time ON reply_quota (account, reserved_at);
         CREATE INDEX posts_by_reply_target ON posts (account, in_reply_to) WHERE in_reply_to IS NOT NULL;
         """,
+        // 4 belongs to issue #6 (the reconciler): a placeholder on the api branch only, so
+        // that 5 keeps its number; its real script replaces it.
+        "-- 4: reserved (issue #6, the reconciler)",
+        // 5: the HTTP API's bearer tokens, by name, stored as SHA-256 hex only (a token is
+        // shown once, at creation); revoked tokens stay for the record.
+        """
+        CREATE TABLE IF NOT EXISTS api_tokens (
+            name TEXT NOT NULL,
+            hash TEXT NOT NULL UNIQUE,
+            created_at INTEGER NOT NULL,
+            revoked_at INTEGER,
+            last_used_at INTEGER
+        );
+        CREATE UNIQUE INDEX IF NOT EXISTS api_tokens_active_name ON api_tokens (name) WHERE revoked_at IS NULL;
+        """,
     ]
 }
