@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "steadypostd", targets: ["steadypostd"]),
         .executable(name: "steadypost", targets: ["steadypost"]),
         .executable(name: "steadypost-sim", targets: ["steadypost-sim"]),
+        .executable(name: "steadypost-api", targets: ["steadypost-api"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -82,6 +83,13 @@ let package = Package(
             "SteadyCore", "SteadySystem", "SteadyProtocol", "SteadyConfig", "SteadyWorker",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The api worker: HTTP API, /health, /metrics, dashboard (Hummingbird). Its own
+        // executable, so only this process maps Hummingbird and NIO.
+        .target(name: "SteadyAPI", dependencies: [
+            "SteadyCore", "SteadySystem", "SteadyConfig", "SteadyWorker", "SteadyStore", "SteadyPlatforms", "SteadyPosting",
+            "SteadyHTTP", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "steadypost-api", dependencies: ["SteadyAPI", "SteadyWorker", "SteadyConfig", "SteadySystem", "SteadyCore"]),
         .executableTarget(name: "steadypost-bench", dependencies: [
             "SteadyCore", "SteadySystem", "SteadyProtocol", "SteadyControl", "SteadyStore", "SteadyHTTP",
         ]),
@@ -101,6 +109,10 @@ let package = Package(
             "SteadyBrowser", "SteadySystem", "SteadyCore", "SteadyProtocol", "SteadyPosting", "SteadyPlatforms", "SteadyConfig",
         ]),
         .testTarget(name: "SteadyReconcilerTests", dependencies: ["SteadyReconciler", "SteadyStore", "SteadyPlatforms", "SteadyConfig", "SteadyCore"]),
+        .testTarget(name: "SteadyAPITests", dependencies: [
+            "SteadyAPI", "SteadyConfig", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyCore", "SteadySystem",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "SteadyMetricsTests", dependencies: ["SteadyMetrics", "SteadyBackground", "SteadyStore", "SteadyCore"]),
         .testTarget(name: "SteadyRepliesTests", dependencies: [
             "SteadyReplies", "SteadyConfig", "SteadyPlatforms", "SteadyStore", "SteadyHTTP", "SteadyCore", "CSQLite",

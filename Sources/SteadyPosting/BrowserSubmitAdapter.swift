@@ -105,13 +105,14 @@ public final class BrowserSubmitAdapter: PlatformAdapter {
     static let answerMarginMs: Int64 = 500
 
     /// The taxonomy of one `browser.submit` error answer: lease codes (`LeaseError` in
-    /// SteadyBrowser) and the router's own (`unavailable`, `timeout`, `worker-exited`).
+    /// SteadyBrowser), the router's own (`unavailable`, `timeout`, `worker-exited`) and the
+    /// outbox's (`abandoned`: sent, then this worker exited).
     public static func classify(code: String, message: String, platform: Platform) -> PlatformError {
         var evidence = ErrorEvidence(operation: "create", endpoint: method, platformError: code)
         let errorClass: ErrorClass
         var text = message
         switch code {
-        case "unavailable" where message.contains(" is exiting"):
+        case "abandoned":
             // The outbox closing under a request it had already sent (this worker is going
             // away): the browser may have clicked. (Refusals before sending say otherwise.)
             errorClass = .unknownOutcome

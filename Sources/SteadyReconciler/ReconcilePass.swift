@@ -29,6 +29,11 @@ struct ReconcilePass: Sendable {
         var fixed: Int
         var foreignNew: Int
         var duplicates: Int
+        /// Posts live on the platforms that the store does not hold as posted after this pass
+        /// (foreign posts in the window, fixes that could not be applied).
+        var orphaned: Int
+        /// Extra copies in the duplicate findings (a post there twice counts 1).
+        var duplicateCopies: Int
         /// The report as `steadypost reconcile --json` prints it.
         var report: [UInt8]
     }
@@ -45,7 +50,8 @@ struct ReconcilePass: Sendable {
             logger.warning("fault injection: reconcile pass \(name) fails")
             let error = "injected fault: the \(name) pass fails"
             let report = JSON.obj([("id", JSON(id)), ("pass", JSON(name)), ("ok", .bool(false)), ("error", JSON(error))])
-            return Result(pass: self, id: id, ok: false, error: error, changes: 0, fixed: 0, foreignNew: 0, duplicates: 0, report: report.bytes)
+            return Result(pass: self, id: id, ok: false, error: error, changes: 0, fixed: 0, foreignNew: 0, duplicates: 0, orphaned: 0,
+                          duplicateCopies: 0, report: report.bytes)
         case nil:
             break
         }
@@ -91,6 +97,8 @@ struct ReconcilePass: Sendable {
         return Result(pass: self, id: id, ok: errors.isEmpty, error: errors.isEmpty ? nil : errors.joined(separator: "; "), changes: changes,
                       fixed: reports.reduce(0) { $0 + $1.fixes.filter(\.applied).count },
                       foreignNew: dryRun ? 0 : reports.reduce(0) { $0 + $1.foreignNew.count },
-                      duplicates: reports.reduce(0) { $0 + $1.duplicates.count }, report: report.bytes)
+                      duplicates: reports.reduce(0) { $0 + $1.duplicates.count },
+                      orphaned: reports.reduce(0) { $0 + $1.foreignNew.count + $1.foreignKnown + $1.fixes.filter { !$0.applied }.count },
+                      duplicateCopies: reports.reduce(0) { $0 + $1.duplicates.reduce(0) { $0 + $1.platformIds.count - 1 } }, report: report.bytes)
     }
 }

@@ -41,6 +41,10 @@ public final class ReconcilerRole: WorkerRole {
         var fixed: Int64 = 0
         var foreign: Int64 = 0
         var duplicates: Int64 = 0
+        /// From the latest scheduled pass over every account (nil before the first): what
+        /// /health reads as `orphaned_posts` and `duplicate_rate`.
+        var orphaned: Int64?
+        var duplicateCopies: Int64?
     }
 
     /// Opens the store and the journal in `daemon.state_dir` (the posting worker's files).
@@ -80,6 +84,8 @@ public final class ReconcilerRole: WorkerRole {
             "duplicates": stats.duplicates, "in_flight": Int64(inFlight),
         ]
         for job in jobs { out.merge(job.counters(now: now)) { a, _ in a } }
+        if let o = stats.orphaned { out["orphaned_posts"] = o }
+        if let d = stats.duplicateCopies { out["duplicate_posts"] = d }
         return out
     }
 
@@ -190,6 +196,10 @@ public final class ReconcilerRole: WorkerRole {
         stats.fixed += Int64(result.fixed)
         stats.foreign += Int64(result.foreignNew)
         stats.duplicates += Int64(result.duplicates)
+        if result.ok, result.pass.name != "manual", !result.pass.dryRun {
+            stats.orphaned = Int64(result.orphaned)
+            stats.duplicateCopies = Int64(result.duplicateCopies)
+        }
         if result.ok {
             logger.info("reconcile pass \(result.pass.name) done (\(result.id)): \(result.changes) change(s), \(result.duplicates) duplicate finding(s)")
         } else {

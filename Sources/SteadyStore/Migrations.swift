@@ -156,5 +156,17 @@ enum Migrations {
             PRIMARY KEY (account, content_hash, platform_ids)
         );
         """,
+        // 5: the HTTP API's bearer tokens, by name, stored as SHA-256 hex only (a token is
+        // shown once, at creation); revoked tokens stay for the record.
+        """
+        CREATE TABLE IF NOT EXISTS api_tokens (
+            name TEXT NOT NULL,
+            hash TEXT NOT NULL UNIQUE,
+            created_at INTEGER NOT NULL,
+            revoked_at INTEGER,
+            last_used_at INTEGER
+        );
+        CREATE UNIQUE INDEX IF NOT EXISTS api_tokens_active_name ON api_tokens (name) WHERE revoked_at IS NULL;
+        """,
     ]
 }

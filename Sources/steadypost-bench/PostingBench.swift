@@ -136,7 +136,8 @@ enum BenchDaemonPlaceholder {
         var template = Array("/tmp/steadypost-bench.XXXXXX".utf8CString)
         let dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
         let config = dir + "/steadypost.toml"
-        var text = "[daemon]\nstate_dir = \"\(dir)/state\"\nruntime_dir = \"\(dir)/run\"\ncredentials_dir = \"\(dir)/credentials\"\n\n" + toml
+        var text = "[daemon]\nstate_dir = \"\(dir)/state\"\nruntime_dir = \"\(dir)/run\"\ncredentials_dir = \"\(dir)/credentials\"\n\n"
+            + "[api]\nlisten = \"127.0.0.1:0\"\n\n" + toml
         text += "\n"
         do {
             try Files.makeDirectories(dir + "/credentials", mode: 0o700)

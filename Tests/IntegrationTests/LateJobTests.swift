@@ -51,12 +51,21 @@ struct LateJobTests {
         defer { sim.stop() }
         let d = try Self.daemon(sim, fault: nil)
         defer { d.cleanUp() }
-        // Three successful runs cover more than two intervals.
-        let w = try waitFor("three quick passes", timeoutMillis: 60_000) { () -> WorkerStatus? in
+        // Someone posts the same text twice by hand: two foreign posts, one duplicate copy,
+        // which the scheduled passes report for /health.
+        let first = try waitFor("the first pass", timeoutMillis: 60_000) { () -> Int64? in
+            let runs = try d.reconcilerStatus().counters?["runs"] ?? 0
+            return runs >= 1 ? runs : nil
+        }
+        try sim.inject("late-x", "posted by hand, twice")
+        try sim.inject("late-x", "posted by hand, twice")
+        // Three successful runs after that cover more than two intervals.
+        let w = try waitFor("three more quick passes", timeoutMillis: 60_000) { () -> WorkerStatus? in
             let w = try d.reconcilerStatus()
-            return (w.counters?["runs"] ?? 0) >= 3 ? w : nil
+            return (w.counters?["runs"] ?? 0) >= first + 3 ? w : nil
         }
         #expect(w.counters?["job.reconcile-quick.late"] == 0 && w.counters?["run_failures"] == 0)
+        #expect(w.counters?["orphaned_posts"] == 2 && w.counters?["duplicate_posts"] == 1, "\(w.counters ?? [:])")
         #expect(!(try d.client.status().late_job_names ?? []).contains("reconciler/reconcile-quick"))
     }
 }

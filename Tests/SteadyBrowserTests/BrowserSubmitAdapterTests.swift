@@ -35,7 +35,8 @@ import Testing
             ("timeout", .mastodon, "the browser worker did not answer browser.submit by its deadline", "unknownOutcome"),
             ("worker-exited", .mastodon, "the browser worker exited before answering", "unknownOutcome"),
             // The outbox closing under a request already sent (WorkerOutbox.close).
-            ("unavailable", .mastodon, "the posting worker is exiting", "unknownOutcome"),
+            ("abandoned", .mastodon, "the posting worker is exiting; the request was sent and its answer never came", "unknownOutcome"),
+            ("unavailable", .mastodon, "the posting worker is exiting", "noEffect"),
             ("something-new", .mastodon, "?", "unknownOutcome"),
         ]
         for (code, platform, message, expected) in table {
