@@ -43,6 +43,9 @@ public struct ControlClient: Sendable {
     /// Sends any method, `ROLE.method` ones included (answered by that worker).
     public func call(method: String, body: [UInt8] = []) throws(ControlClientError) -> [UInt8] {
         let deadline = SteadyClock.monotonicMillis() + timeoutMillis
+        // The daemon is told a deadline a little before our own, so its `timeout` answer
+        // (which names the worker that did not answer) arrives before we stop waiting.
+        let daemonDeadline = deadline - min(500, timeoutMillis / 10)
         let fd: Descriptor
         do { fd = try Sockets.connectStream(path: socketPath) } catch {
             switch error.errno {
@@ -55,7 +58,7 @@ public struct ControlClient: Sendable {
         defer { fd.close() }
         do {
             try fd.setNonBlocking()
-            let bytes = try Message.request(method: method, body: body).encoded(correlation: 1, deadline: deadline)
+            let bytes = try Message.request(method: method, body: body).encoded(correlation: 1, deadline: daemonDeadline)
             try fd.writeAll(bytes, deadlineMillis: deadline)
         } catch let error as SystemError where error.errno == EPIPE || error.errno == ECONNRESET {
             // The daemon refused us before reading (e.g. SO_PEERCRED check): read its answer.
