@@ -20,6 +20,8 @@ final class AccountSlot: @unchecked Sendable {
     let credentialsFingerprint: String
     /// Makes the requests (nil without usable credentials).
     let adapter: (any PlatformAdapter)?
+    /// The adapter's HTTP client: test fault points watch its transfers.
+    let adapterClient: HTTPClient?
     /// Checks drafts on the loop thread; never sends anything.
     let validator: any PlatformAdapter
     /// Tokens a refresh returned that the store has not taken yet: stored before any use.
@@ -42,12 +44,15 @@ final class AccountSlot: @unchecked Sendable {
             credentialsError = nil
             credentialsFingerprint = TokenRecord.fingerprint(c)
             let session = TokenRecord.decode(storedTokens, fingerprint: credentialsFingerprint)
-            adapter = AdapterFactory.make(credentials: c, baseURL: config.baseURL, session: session, client: HTTPClient(options: httpOptions))
+            let client = HTTPClient(options: httpOptions)
+            adapterClient = client
+            adapter = AdapterFactory.make(credentials: c, baseURL: config.baseURL, session: session, client: client)
             validator = AdapterFactory.make(credentials: c, baseURL: config.baseURL, client: HTTPClient(options: httpOptions))
         case .failure(let e):
             credentialsError = e.message
             credentialsFingerprint = ""
             adapter = nil
+            adapterClient = nil
             validator = AdapterFactory.make(credentials: Self.placeholder(config.platform), baseURL: config.baseURL,
                                             client: HTTPClient(options: httpOptions))
         }

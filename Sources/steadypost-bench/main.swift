@@ -11,6 +11,7 @@ import SteadySystem
 //   steadypost-bench p56 [SECONDS]   idle CPU of all processes; RSS/PSS of each
 //   steadypost-bench stamp FILE|-    the bare child: writes "<pid> <CLOCK_MONOTONIC ns>" and waits
 //   steadypost-bench echo            raw echo over fd 3 (the socketpair peer for p4's baseline)
+//   steadypost-bench claim-race DB OWNER READY_FILE [BUSY_MS]   the claim path in its own process (F06/F16 tests)
 
 let args = CommandLine.arguments
 let here: String = {
@@ -64,8 +65,10 @@ case "p3":
     PostingBench.p3(count: args.count > 2 ? Int(args[2]) ?? 1000 : 1000)
 case "p7":
     PostingBench.p7()
+case "claim-race" where args.count == 5 || args.count == 6:
+    ClaimRace.run(db: args[2], owner: args[3], readyFile: args[4], busyMillis: args.count == 6 ? Int32(args[5]) ?? 5000 : 5000)
 case "p56":
     P56.run(seconds: args.count > 2 ? Int(args[2]) ?? 60 : 60)
 default:
-    die("usage: steadypost-bench p1 [KILLS] | p2 [POSTS] | p3 [POSTS] | p4 [ROUNDS] | p56 [SECONDS] | p7 | stamp FILE | echo")
+    die("usage: steadypost-bench p1 [KILLS] | p2 [POSTS] | p3 [POSTS] | p4 [ROUNDS] | p56 [SECONDS] | p7 | stamp FILE | echo | claim-race DB OWNER READY_FILE [BUSY_MS]")
 }
