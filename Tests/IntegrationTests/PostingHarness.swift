@@ -238,6 +238,16 @@ final class PostingDaemon {
         return id
     }
 
+    /// One batch (all or nothing, one store transaction): its post ids in order. Tests that
+    /// crash the worker create everything up front, so no create can be cut off by a crash.
+    func postBatch(_ posts: [(account: String, text: String)]) throws -> [String] {
+        let items = posts.map { JSON.obj([("account", JSON($0.account)), ("text", JSON($0.text))]) }
+        let answer = try call("create", .obj([("posts", .array(items))]))
+        let ids = (answer["posts"]?.array ?? []).compactMap { $0["id"]?.string }
+        guard ids.count == posts.count else { throw TestFailure("the batch answered \(ids.count) ids for \(posts.count) posts") }
+        return ids
+    }
+
     func jobs(account: String? = nil, state: String? = nil) throws -> [JSON] {
         try call("list", .obj([("account", account.map(JSON.init)), ("state", state.map(JSON.init))])).array ?? []
     }

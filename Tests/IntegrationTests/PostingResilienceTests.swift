@@ -39,7 +39,9 @@ struct PostingResilienceTests {
         }
         let presentText = "F05 present on \(platform.rawValue) https://example.com/f05/present"
         let absentText = "F05 absent on \(platform.rawValue) https://example.com/f05/absent"
-        let presentId = try d.post(present, presentText)
+        // Both up front: no create can be cut off by a crash.
+        let ids = try d.postBatch([(present, presentText), (absent, absentText)])
+        let (presentId, absentId) = (ids[0], ids[1])
         // Once the present post is on the platform (and its worker dead), newer posts push
         // it to the third page of five.
         _ = try waitFor("the present post's create to land", timeoutMillis: 20_000) { () -> Bool? in
@@ -48,7 +50,6 @@ struct PostingResilienceTests {
         for n in 0..<12 {
             try sim.call(.post, "/_sim/posts", .obj([("account", JSON(present)), ("text", JSON("newer post \(n)"))]))
         }
-        let absentId = try d.post(absent, absentText)
         let done = try d.waitStates([presentId, absentId], "posted", timeoutMillis: 90_000)
 
         let p = try Self.onPlatform(sim, present, prefix: "F05 present")
