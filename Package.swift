@@ -72,6 +72,7 @@ let package = Package(
         .testTarget(name: "SteadyProtocolTests", dependencies: ["SteadyProtocol", "SteadyCore"]),
         .testTarget(name: "SteadyConfigTests", dependencies: ["SteadyConfig", "SteadyCore"]),
         .testTarget(name: "SteadySupervisorTests", dependencies: ["SteadySupervisor"]),
+        .testTarget(name: "SteadyWorkerTests", dependencies: ["SteadyWorker"]),
         .testTarget(name: "SteadySimulatorTests", dependencies: [
             "SteadySimulator", "SteadyCore", .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs a libFuzzer target for a while.
 #
-#   scripts/fuzz.sh TARGET [SECONDS]      TARGET: protocol | config; SECONDS default 60
+#   scripts/fuzz.sh TARGET [SECONDS]      TARGET: protocol | config | responses | all;
+#                                         SECONDS default 60 (each, for all)
 #
 # Each target is one Swift file in Fuzz/ compiled with `swiftc -sanitize=fuzzer,address`
 # together with the sources of the modules it exercises (their cross-module imports removed,
@@ -10,12 +11,18 @@
 # 0 when nothing was found.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target=${1:?usage: scripts/fuzz.sh protocol|config [SECONDS]}
+target=${1:?usage: scripts/fuzz.sh protocol|config|responses|all [SECONDS]}
 seconds=${2:-60}
+if [ "$target" = all ]; then
+  for t in protocol config responses; do "$0" "$t" "$seconds"; done
+  exit 0
+fi
+extra=()
 case "$target" in
-  protocol) entry=Fuzz/ProtocolDecoderFuzz.swift; modules="SteadyCore SteadyProtocol" ;;
-  config)   entry=Fuzz/ConfigParserFuzz.swift;   modules="SteadyCore SteadyConfig" ;;
-  *) echo "unknown fuzz target '$target' (protocol | config)" >&2; exit 2 ;;
+  protocol)  entry=Fuzz/ProtocolDecoderFuzz.swift;  modules="SteadyCore SteadyProtocol" ;;
+  config)    entry=Fuzz/ConfigParserFuzz.swift;    modules="SteadyCore SteadyConfig" ;;
+  responses) entry=Fuzz/PlatformResponseFuzz.swift; modules="SteadyCore SteadyHTTP SteadyPlatforms" ;;
+  *) echo "unknown fuzz target '$target' (protocol | config | responses | all)" >&2; exit 2 ;;
 esac
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -24,9 +31,17 @@ for m in $modules; do
     sed -E '/^(@testable )?import Steady[A-Za-z]+$/d' "$f" > "$work/${m}_$(basename "$f")"
   done
 done
+if [ "$target" = responses ]; then
+  # SteadyHTTP's client loads libcurl through the small C loader: compile it and give swiftc
+  # its module map (nothing here calls libcurl; it only has to link).
+  mkdir -p "$work/CCurlLoader"
+  printf 'module CCurlLoader {\n  header "%s"\n  link "dl"\n  export *\n}\n' "$PWD/Sources/CCurlLoader/include/ccurl_loader.h" > "$work/CCurlLoader/module.modulemap"
+  clang -c -O1 -fsanitize=address -I Sources/CCurlLoader/include Sources/CCurlLoader/ccurl_loader.c -o "$work/ccurl_loader.o"
+  extra=(-I "$work/CCurlLoader" "$work/ccurl_loader.o" -ldl)
+fi
 bin=.fuzz/bin/fuzz-$target
 mkdir -p .fuzz/bin ".fuzz/$target" ".fuzz/crashes-$target"
-swiftc -sanitize=fuzzer,address -parse-as-library -module-name SteadyFuzz -O "$entry" "$work"/*.swift -o "$bin" 2>&1 \
+swiftc -sanitize=fuzzer,address -parse-as-library -module-name SteadyFuzz -O "$entry" "$work"/*.swift "${extra[@]}" -o "$bin" 2>&1 \
   | { grep -v "Cannot export local symbol" || true; }
 echo "fuzzing $target for ${seconds}s ($bin)"
 "$bin" -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix=".fuzz/crashes-$target/" \

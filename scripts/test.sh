@@ -24,3 +24,9 @@ echo "==> running tests"
 # Serially: many tests start real daemons, browsers and simulators, and run against
 # deadlines; on a 2-core machine running suites in parallel only trades time for flakes.
 swift test --skip-build --no-parallel "$@"
+# Each libFuzzer target briefly (the long runs' figures are in RELIABILITY.md). Skipped when
+# a test filter was given.
+if [ $# -eq 0 ]; then
+  echo "==> fuzzing each target for 10 s (scripts/fuzz.sh all 10)"
+  scripts/fuzz.sh all 10
+fi

@@ -56,10 +56,12 @@ public struct WorkerStatus: Codable, Equatable, Sendable {
     public var summary: String?
     public var last_exit: String?
     public var reason: String?
+    /// The figures of the worker's last heartbeat (engine counters, `job.NAME.*`, pool sizes).
+    public var counters: [String: Int64]?
 
     public init(role: Role, state: String, pid: Int32?, restarts: Int, heartbeat_age_ms: Int64?,
                 rss_bytes: UInt64?, open_fds: Int?, in_flight: Int?, bounds: String, memory_max: UInt64,
-                summary: String?, last_exit: String?, reason: String?) {
+                summary: String?, last_exit: String?, reason: String?, counters: [String: Int64]? = nil) {
         self.role = role
         self.state = state
         self.pid = pid
@@ -73,6 +75,7 @@ public struct WorkerStatus: Codable, Equatable, Sendable {
         self.summary = summary
         self.last_exit = last_exit
         self.reason = reason
+        self.counters = counters
     }
 }
 
@@ -87,12 +90,14 @@ public struct StatusReport: Codable, Equatable, Sendable {
     public var unknown_posts: Int?
     public var open_breakers: Int?
     public var late_jobs: Int?
+    /// `ROLE/JOB` for each periodic job with no success within two intervals (F11).
+    public var late_job_names: [String]?
     /// Requests the supervisor has routed to workers and not yet seen answered.
     public var routed_in_flight: Int?
 
     public init(version: String, supervisor_pid: Int32, uptime_ms: Int64, workers: [WorkerStatus],
                 queue_depth: Int? = nil, unknown_posts: Int? = nil, open_breakers: Int? = nil, late_jobs: Int? = nil,
-                routed_in_flight: Int? = nil) {
+                late_job_names: [String]? = nil, routed_in_flight: Int? = nil) {
         self.version = version
         self.supervisor_pid = supervisor_pid
         self.uptime_ms = uptime_ms
@@ -101,6 +106,7 @@ public struct StatusReport: Codable, Equatable, Sendable {
         self.unknown_posts = unknown_posts
         self.open_breakers = open_breakers
         self.late_jobs = late_jobs
+        self.late_job_names = late_job_names
         self.routed_in_flight = routed_in_flight
     }
 }

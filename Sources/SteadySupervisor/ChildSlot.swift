@@ -1,3 +1,4 @@
+import Glibc
 import SteadyConfig
 import SteadyCore
 import SteadyProtocol
@@ -19,6 +20,10 @@ final class ChildSlot {
     var bounds: BoundsKind = .rlimit
     /// The group's OOM-kill count when this process started, to tell an OOM kill apart.
     var oomKillsAtStart: Int?
+    /// How the previous process of this role ended, as its successor learns it
+    /// (`STEADYPOST_PREVIOUS_EXIT`): evidence for poison parking only when the death could
+    /// have been caused by the work it held (crash, oom, hang), not an outside SIGKILL.
+    var previousExit: PreviousExit = .none
 
     init(settings: WorkerConfig, policy: ChildPolicy) {
         self.settings = settings
@@ -41,7 +46,32 @@ final class ChildSlot {
             heartbeat_age_ms: live ? max(0, now - machine.lastHeartbeat) : nil,
             rss_bytes: live ? lastHeartbeat?.rssBytes : nil, open_fds: live ? lastHeartbeat?.openFds : nil,
             in_flight: live ? lastHeartbeat?.inFlight : nil, bounds: bounds.rawValue,
-            memory_max: settings.memoryMax, summary: summary, last_exit: machine.lastExit, reason: reason)
+            memory_max: settings.memoryMax, summary: summary, last_exit: machine.lastExit, reason: reason,
+            counters: lastHeartbeat?.counters)
+    }
+}
+
+/// How a worker process ended, in the words its successor reads.
+enum PreviousExit: String {
+    /// First start of this role in this supervisor's life (or the supervisor itself died).
+    case none
+    /// A crash signal: SIGSEGV, SIGABRT, SIGILL, SIGTRAP, SIGBUS, SIGFPE.
+    case crash
+    /// Killed by the kernel's OOM killer at its memory bound.
+    case oom
+    /// Killed by the supervisor for missing its heartbeats.
+    case hang
+    /// SIGKILL or another signal from outside: no evidence against its work.
+    case killed
+    /// It exited on its own (any status).
+    case exited
+
+    init(_ status: ExitStatus, oom: Bool, hungKill: Bool) {
+        switch status {
+        case .exited: self = .exited
+        case .signaled(let sig) where [SIGSEGV, SIGABRT, SIGILL, SIGTRAP, SIGBUS, SIGFPE].contains(sig): self = .crash
+        case .signaled: self = oom ? .oom : hungKill ? .hang : .killed
+        }
     }
 }
 

@@ -229,6 +229,7 @@ public final class Supervisor {
             let (parentEnd, childEnd) = try Sockets.seqpacketPair()
             var output: Descriptor?
             var env = childEnvironment(role: role)
+            env.append("STEADYPOST_PREVIOUS_EXIT=\(slot.previousExit.rawValue)")
             if Journal.isConnected(environment: options.environment) {
                 do {
                     output = try Journal.stream(identifier: role.logIdentifier)
@@ -265,7 +266,7 @@ public final class Supervisor {
     func childEnvironment(role: Role) -> [String] {
         let dropped: Set<String> = [
             "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
-            "JOURNAL_STREAM", "STEADYPOST_LOG", "SWIFT_BACKTRACE", "STEADYPOST_ROLE",
+            "JOURNAL_STREAM", "STEADYPOST_LOG", "SWIFT_BACKTRACE", "STEADYPOST_ROLE", "STEADYPOST_PREVIOUS_EXIT",
         ]
         var env = options.environment.filter { !dropped.contains($0.key) }.map { "\($0.key)=\($0.value)" }
         env.append("SWIFT_BACKTRACE=enable=no")
@@ -345,6 +346,12 @@ public final class Supervisor {
         case .event(let name, _):
             logger.debug("event \(name) from \(role.rawValue)")
         case .request(let method, let body):
+            if method == "supervisor.status" {
+                // The supervisor's own view, for the api worker (GET /api/workers, /health).
+                let report = (try? JSONCoding.encode(statusReport(now: now))) ?? []
+                _ = send(.response(status: "ok", body: report), to: slot, correlation: frame.correlation)
+                return
+            }
             let deadline = frame.deadline > 0 ? frame.deadline : now + 30_000
             if let refusal = route(method: method, body: body, from: .worker(role, generation: slot.generation),
                                    correlation: frame.correlation, deadline: deadline) {
@@ -381,9 +388,14 @@ public final class Supervisor {
         slot.process = nil
         failRoutes(now: SteadyClock.monotonicMillis(), deadWorker: slot)
         var how = "pid \(process.pid) \(status)"
+        var oom = false
         if let before = slot.oomKillsAtStart, let after = bulkheads.oomKills(role: slot.role), after > before {
             how += " by the OOM killer at its \(slot.settings.memoryMax / (1 << 20)) MiB memory bound"
+            oom = true
         }
+        var hungKill = false
+        if case .stopping(_, .hung, _, _) = slot.machine.state { hungKill = true }
+        slot.previousExit = PreviousExit(status, oom: oom, hungKill: hungKill)
         let now = SteadyClock.monotonicMillis()
         perform(slot.role, slot.machine.handle(.exited(how), now: now, jitter: Double.random(in: 0..<1, using: &rng)), now: now)
     }
@@ -479,12 +491,30 @@ public final class Supervisor {
         return Int(value)
     }
 
+    /// Periodic jobs late by their workers' last heartbeats (`job.NAME.late_after_ms`), judged
+    /// now: a job whose worker died or hangs turns late all the same.
+    func lateJobs() -> [String] {
+        let wall = SteadyClock.wallMillis()
+        var late: [String] = []
+        for role in Role.allCases {
+            let slot = slots[role]!
+            guard slot.settings.enabled, let counters = slot.lastHeartbeat?.counters else { continue }
+            for (name, value) in counters where name.hasPrefix("job.") && name.hasSuffix(".late_after_ms") {
+                let job = name.dropFirst(4).dropLast(".late_after_ms".count)
+                if wall > value || counters["job.\(job).late"] == 1 { late.append("\(role.rawValue)/\(job)") }
+            }
+        }
+        return late.sorted()
+    }
+
     func statusReport(now: Int64) -> StatusReport {
-        StatusReport(
+        let late = lateJobs()
+        return StatusReport(
             version: SteadyVersion.current, supervisor_pid: getpid(), uptime_ms: now - startedAt,
             workers: Role.allCases.map { slots[$0]!.status(now: now) },
             // The posting figures come from the posting worker's last heartbeat.
             queue_depth: postingFigure("queue_depth"), unknown_posts: postingFigure("unknown_posts"),
-            open_breakers: postingFigure("open_breakers"), routed_in_flight: routed.count)
+            open_breakers: postingFigure("open_breakers"), late_jobs: late.count, late_job_names: late,
+            routed_in_flight: routed.count)
     }
 }

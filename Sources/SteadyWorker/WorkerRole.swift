@@ -37,6 +37,24 @@ public protocol WorkerRole: AnyObject {
     func handle(request: WorkerRequest) -> WorkerReply?
     /// `start(logger:)` plus the path for deferred answers. Defaults to `start(logger:)`.
     func start(logger: Logger, replies: WorkerReplies)
+    /// Everything the loop offers a role: the logger, the path for deferred answers, and the
+    /// outbox for requests to other roles. Defaults to `start(logger:replies:)`.
+    func start(context: WorkerContext)
+}
+
+/// What `WorkerRuntime` hands a role when its loop is up.
+public struct WorkerContext {
+    public let logger: Logger
+    /// Answers to requests the role deferred.
+    public let replies: WorkerReplies
+    /// Requests to other roles (`ROLE.method`) and to the supervisor (`supervisor.status`).
+    public let outbox: WorkerOutbox
+
+    public init(logger: Logger, replies: WorkerReplies, outbox: WorkerOutbox) {
+        self.logger = logger
+        self.replies = replies
+        self.outbox = outbox
+    }
 }
 
 /// A routed request as the worker received it.
@@ -92,6 +110,7 @@ extension WorkerRole {
     public func start(logger: Logger) {}
     public func handle(request: WorkerRequest) -> WorkerReply? { handle(method: request.method, body: request.body) }
     public func start(logger: Logger, replies: WorkerReplies) { start(logger: logger) }
+    public func start(context: WorkerContext) { start(logger: context.logger, replies: context.replies) }
 }
 
 /// A role with nothing configured yet. It runs the full lifecycle (hello, ready, heartbeats,

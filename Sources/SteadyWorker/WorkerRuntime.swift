@@ -27,17 +27,24 @@ public final class WorkerRuntime {
     var exitCode: Int32?
     /// Requests the role answered `.deferred`: correlation → deadline (0: none).
     var deferred: [UInt64: Int64] = [:]
+    /// Requests this worker sends to other roles through the supervisor.
+    public let outbox: WorkerOutbox
+    /// Test-only methods (`relay`) answered, from `daemon.allow_fault_injection`.
+    let allowTestMethods: Bool
 
     enum Token {
         static let socket: UInt64 = 1
         static let signals: UInt64 = 2
         static let heartbeat: UInt64 = 3
+        static let outbox: UInt64 = 4
         /// Tokens from here on are the role's own descriptors.
         static let roleBase: UInt64 = 100
     }
 
-    public init(role: Role, settings: WorkerConfig, job: any WorkerRole, logger: Logger, socketFd: Int32 = WorkerRuntime.socketFd) throws {
+    public init(role: Role, settings: WorkerConfig, job: any WorkerRole, logger: Logger,
+                socketFd: Int32 = WorkerRuntime.socketFd, allowTestMethods: Bool = false) throws {
         self.role = role
+        self.allowTestMethods = allowTestMethods
         self.settings = settings
         self.job = job
         self.logger = logger
@@ -58,6 +65,8 @@ public final class WorkerRuntime {
         try epoll.add(socket.raw, token: Token.socket)
         try epoll.add(signals.fd.raw, token: Token.signals)
         try epoll.add(heartbeatTimer.fd.raw, token: Token.heartbeat)
+        outbox = try WorkerOutbox()
+        try epoll.add(outbox.inbox.readFd, token: Token.outbox)
     }
 
     /// Runs until drained, told to shut down, or orphaned; returns the exit code.
@@ -75,9 +84,9 @@ public final class WorkerRuntime {
             return 1
         }
         logger.info("ready: \(job.summary)")
-        job.start(logger: logger, replies: WorkerReplies { [unowned self] correlation, reply in
+        job.start(context: WorkerContext(logger: logger, replies: WorkerReplies { [unowned self] correlation, reply in
             self.answerDeferred(correlation: correlation, reply)
-        })
+        }, outbox: outbox))
         var watched: [Int32: UInt64] = [:]
         for (i, fd) in job.watchedDescriptors.enumerated() {
             let token = Token.roleBase + UInt64(i)
@@ -98,6 +107,7 @@ public final class WorkerRuntime {
                 switch token {
                 case Token.socket: readSupervisor()
                 case Token.signals: handleSignals()
+                case Token.outbox: break // flushed below, every turn
                 case Token.heartbeat:
                     heartbeatTimer.acknowledge()
                     do { try sendHeartbeat() } catch {
@@ -110,14 +120,25 @@ public final class WorkerRuntime {
             }
             let now = SteadyClock.monotonicMillis()
             job.tick(now: now)
+            flushOutbox(now: now)
             forgetExpiredDeferred(now: now)
             checkDrain()
         }
+        outbox.close(reason: "the \(role.rawValue) worker is exiting")
         return exitCode ?? 0
     }
 
+    /// Sends the requests queued since the last turn; fails those past their deadline.
+    func flushOutbox(now: Int64) {
+        outbox.flush(now: now) { method, body, correlation, deadline in
+            try socket.writeAll(try Message.request(method: method, body: body).encoded(correlation: correlation, deadline: deadline),
+                                deadlineMillis: now + 1000)
+        }
+        outbox.expire(now: now)
+    }
+
     func waitTimeout() -> Int32 {
-        let next = [drainDeadline, job.wakeAt].compactMap { $0 }.min()
+        let next = [drainDeadline, job.wakeAt, outbox.nextDeadline].compactMap { $0 }.min()
         guard let next else { return -1 }
         return Int32(clamping: max(0, next - SteadyClock.monotonicMillis()))
     }
@@ -181,6 +202,18 @@ public final class WorkerRuntime {
             if method == "ping" {
                 // The IPC round trip the benchmarks measure: the body comes straight back.
                 try send(.response(status: "ok", body: body), correlation: frame.correlation)
+            } else if method == "relay" && allowTestMethods {
+                // Test-only: send the request in the body through the outbox and answer with
+                // its result, so tests can prove worker-to-worker routing end to end.
+                let relay = try JSONCoding.decode(RelayRequest.self, body, type: "relay")
+                let correlation = frame.correlation
+                deferred[correlation] = frame.deadline
+                outbox.send(relay.method, body: Array(relay.body.utf8), timeoutMs: relay.timeout_ms ?? 5000) { [unowned self] result in
+                    switch result {
+                    case .ok(let bytes): _ = answerDeferred(correlation: correlation, .ok(bytes))
+                    case .error(let code, let message): _ = answerDeferred(correlation: correlation, .error(code: code, message: message))
+                    }
+                }
             } else if method == "fault" {
                 let request = try JSONCoding.decode(FaultRequest.self, body, type: "fault")
                 try send(.response(status: "ok", body: []), correlation: frame.correlation)
@@ -194,7 +227,14 @@ public final class WorkerRuntime {
             } else {
                 try send(.response(status: "error", body: JSONCoding.encode(ErrorBody(code: "unsupported", message: "\(role.rawValue) has no method \(method)"))), correlation: frame.correlation)
             }
-        case .response, .event:
+        case .response(let status, let body):
+            if status == "ok" {
+                outbox.answer(correlation: frame.correlation, .ok(body))
+            } else {
+                let err = (try? JSONCoding.decode(ErrorBody.self, body, type: "error")) ?? ErrorBody(code: "error", message: "refused without a reason")
+                outbox.answer(correlation: frame.correlation, .error(code: err.code, message: err.message))
+            }
+        case .event:
             break
         case .hello, .ready, .heartbeat:
             throw ProtocolError.unexpected("\(message.type) is sent by workers, not to them")
@@ -255,6 +295,14 @@ public final class WorkerRuntime {
             exitCode = 0
         }
     }
+}
+
+/// The test-only `relay` method's body: a request to send on through the outbox.
+struct RelayRequest: Codable {
+    var method: String
+    /// Sent as UTF-8 bytes (JSON for most methods).
+    var body: String
+    var timeout_ms: Int64?
 }
 
 public struct WorkerStartError: Error, CustomStringConvertible {

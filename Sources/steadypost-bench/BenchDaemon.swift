@@ -12,7 +12,7 @@ final class BenchDaemon {
     var socket: String { dir + "/run/control.sock" }
 
     /// `reuse`: start on an existing directory and config (a restart, or one prepared earlier).
-    init(workerToml: String, extraToml: String = "", reuse: (dir: String, config: String)? = nil) {
+    init(workerToml: String, extraToml: String = "", reuse: (dir: String, config: String)? = nil, environment: [String] = []) {
         if let reuse {
             dir = reuse.dir
             config = reuse.config
@@ -33,6 +33,7 @@ final class BenchDaemon {
         let log = Descriptor(open(dir + "/daemon.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644))
         var env = ["SWIFT_BACKTRACE=enable=no", "PATH=/usr/bin:/bin"]
         if let v = getenv("STEADYPOST_NO_CGROUPS") { env.append("STEADYPOST_NO_CGROUPS=\(String(cString: v))") }
+        env += environment
         do {
             process = try spawnProcess(path: here + "/steadypostd", arguments: [here + "/steadypostd", "run", "--config", config],
                                        environment: env, passFds: [], stdout: log, stderr: log)

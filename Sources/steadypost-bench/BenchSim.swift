@@ -11,10 +11,11 @@ final class BenchSim {
     var base: String { "http://127.0.0.1:\(port)" }
 
     /// `accounts`: "platform:name"; their credential files are written to `credentialsDir`.
-    init(accounts: [String], credentialsDir: String) {
+    init(accounts: [String], credentialsDir: String, extraArguments: [String] = []) {
         let portFile = credentialsDir + "/../sim.port"
         var args = [here + "/steadypost-sim", "--listen", "127.0.0.1:0", "--port-file", portFile, "--credentials-dir", credentialsDir, "--quiet"]
         for a in accounts { args += ["--account", a] }
+        args += extraArguments
         let devnull = Descriptor(open("/dev/null", O_WRONLY | O_CLOEXEC))
         do {
             process = try spawnProcess(path: args[0], arguments: args, environment: ["SWIFT_BACKTRACE=enable=no"], passFds: [], stdout: devnull, stderr: devnull)
@@ -52,6 +53,18 @@ final class BenchSim {
             rest = after[objectEnd...]
         }
         return out
+    }
+
+    /// One admin call (`/_sim/...`); the answer's body, or nil when it failed.
+    @discardableResult
+    func admin(_ method: HTTPMethod, _ path: String, json: String? = nil) -> [UInt8]? {
+        var request = HTTPRequest(method: method, url: base + path)
+        if let json {
+            request.headers = ["Content-Type": "application/json"]
+            request.body = Array(json.utf8)
+        }
+        guard let r = try? http.send(request), (200..<300).contains(r.status) else { return nil }
+        return r.body
     }
 
     func stop() {

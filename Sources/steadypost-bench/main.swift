@@ -9,6 +9,12 @@ import SteadySystem
 //   steadypost-bench p1 [KILLS]      restart latency: SIGKILL a worker → replacement ready
 //   steadypost-bench p4 [ROUNDS]     request/response over the worker socket vs raw socketpair
 //   steadypost-bench p56 [SECONDS]   idle CPU of all processes; RSS/PSS of each
+//   steadypost-bench chaos [--posts N] [--seed S] [--spread-ms MS] [--kill-every-ms MS]
+//                    [--supervisor-kill-every-ms MS] [--max-kills N] [--settle-ms MS]
+//                    [--quota N] [--quota-window-ms MS] [--keep]
+//                                    the chaos run: faults, kills, then an audit (exit 1 if unclean)
+//   steadypost-bench leaks [POSTS [RSS_PCT]]  F12: POSTS (10,000) leave every worker's fds flat
+//                                    and RSS within RSS_PCT (20) % of its value after a warm-up
 //   steadypost-bench stamp FILE|-    the bare child: writes "<pid> <CLOCK_MONOTONIC ns>" and waits
 //   steadypost-bench echo            raw echo over fd 3 (the socketpair peer for p4's baseline)
 //   steadypost-bench claim-race DB OWNER READY_FILE [BUSY_MS]   the claim path in its own process (F06/F16 tests)
@@ -65,10 +71,14 @@ case "p3":
     PostingBench.p3(count: args.count > 2 ? Int(args[2]) ?? 1000 : 1000)
 case "p7":
     PostingBench.p7()
+case "leaks":
+    Leaks.run(posts: args.count > 2 ? Int(args[2]) ?? 10_000 : 10_000, rssPercent: args.count > 3 ? Double(args[3]) ?? 20 : 20)
+case "chaos":
+    Chaos.run(ChaosOptions.parse(args.dropFirst(2)))
 case "claim-race" where args.count == 5 || args.count == 6:
     ClaimRace.run(db: args[2], owner: args[3], readyFile: args[4], busyMillis: args.count == 6 ? Int32(args[5]) ?? 5000 : 5000)
 case "p56":
     P56.run(seconds: args.count > 2 ? Int(args[2]) ?? 60 : 60)
 default:
-    die("usage: steadypost-bench p1 [KILLS] | p2 [POSTS] | p3 [POSTS] | p4 [ROUNDS] | p56 [SECONDS] | p7 | stamp FILE | echo | claim-race DB OWNER READY_FILE [BUSY_MS]")
+    die("usage: steadypost-bench p1 [KILLS] | p2 [POSTS] | p3 [POSTS] | p4 [ROUNDS] | p56 [SECONDS] | p7 | chaos [OPTIONS] | leaks [POSTS [RSS_PCT]] | stamp FILE | echo | claim-race DB OWNER READY_FILE [BUSY_MS]")
 }

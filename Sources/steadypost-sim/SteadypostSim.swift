@@ -65,11 +65,17 @@ struct SteadypostSim: AsyncParsableCommand {
     @Option(name: .customLong("credentials-dir"), help: ArgumentHelp("Write each --account's credentials file DIR/NAME.json (mode 0600).", valueName: "dir"))
     var credentialsDir: String?
 
+    @Option(name: .customLong("rate-limit-scale"), help: ArgumentHelp("Multiply every rate limit by N (1: the platforms' own; load runs raise it).", valueName: "N"))
+    var rateLimitScale = 1
+
     @Flag(help: "No per-request log lines (warnings and errors only).")
     var quiet = false
 
     func validate() throws {
         _ = try ListenAddress(listen)
+        guard (1...1_000_000).contains(rateLimitScale) else {
+            throw ValidationError("--rate-limit-scale \(rateLimitScale): expected a whole number from 1 to 1000000")
+        }
         for account in accounts where SimulatorAccountSpec(argument: account) == nil {
             throw ValidationError("--account \(account): expected PLATFORM:NAME with PLATFORM x, mastodon or bluesky and NAME [a-z0-9-]+")
         }
@@ -84,10 +90,11 @@ struct SteadypostSim: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "steadypost-sim")
-        let configuration = SimulatorConfiguration(
+        var configuration = SimulatorConfiguration(
             host: address.host, port: address.port, seed: seed,
             accounts: accounts.compactMap { SimulatorAccountSpec(argument: $0) },
             credentialsDirectory: credentialsDir, logger: logger)
+        configuration.rateLimitScale = rateLimitScale
         let server: SimulatorServer
         do {
             server = try SimulatorServer(configuration: configuration)

@@ -21,7 +21,9 @@ enum StatusTable {
         }
         func figure(_ v: Int?) -> String { v.map(String.init) ?? "n/a" }
         out += "queue depth: \(figure(report.queue_depth))  unknown posts: \(figure(report.unknown_posts))  "
-        out += "open breakers: \(figure(report.open_breakers))  late jobs: \(figure(report.late_jobs))\n"
+        out += "open breakers: \(figure(report.open_breakers))  late jobs: \(figure(report.late_jobs))"
+        if let names = report.late_job_names, !names.isEmpty { out += " (" + names.joined(separator: ", ") + ")" }
+        out += "\n"
         out += "supervisor pid \(report.supervisor_pid), up \(age(ms: report.uptime_ms)), version \(report.version)\n"
         return out
     }

@@ -118,7 +118,8 @@ extension SteadypostDaemon {
                 job = IdleRole(role: role, config: config)
             }
             do {
-                let runtime = try WorkerRuntime(role: role, settings: config.workers[role]!, job: job, logger: logger)
+                let runtime = try WorkerRuntime(role: role, settings: config.workers[role]!, job: job, logger: logger,
+                                                 allowTestMethods: config.daemon.allowFaultInjection)
                 throw ExitCode(runtime.run())
             } catch let code as ExitCode {
                 throw code

@@ -21,6 +21,7 @@ enum Binaries {
     }()
     static var daemon: String { directory + "/steadypostd" }
     static var cli: String { directory + "/steadypost" }
+    static var bench: String { directory + "/steadypost-bench" }
 }
 
 struct TestFailure: Error, CustomStringConvertible {

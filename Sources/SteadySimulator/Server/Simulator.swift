@@ -24,8 +24,10 @@ final class Simulator: Sendable {
     let holds = HoldRegistry()
     let logger: Logger
 
-    init(seed: UInt64, logger: Logger) {
-        self.store = Mutex(Store(seed: seed))
+    init(seed: UInt64, rateLimitScale: Int = 1, logger: Logger) {
+        var store = Store(seed: seed)
+        store.rateLimitScale = max(1, rateLimitScale)
+        self.store = Mutex(store)
         self.logger = logger
     }
 

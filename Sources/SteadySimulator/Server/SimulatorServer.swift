@@ -37,6 +37,9 @@ public struct SimulatorConfiguration: Sendable {
     public var credentialsDirectory: String?
     /// One line per request goes here at `info`; nil: nothing is logged.
     public var logger: Logger?
+    /// Every rate-limit window holds this many times the platform's limit (1: faithful).
+    /// Load runs (the chaos run) raise it so thousands of posts fit in minutes.
+    public var rateLimitScale: Int = 1
 
     public init(
         host: String = "127.0.0.1", port: Int = 0, seed: UInt64 = 1, accounts: [SimulatorAccountSpec] = [],
@@ -68,7 +71,8 @@ public final class SimulatorServer: Sendable {
     /// Creates the state and the start-up accounts, and writes their credentials files.
     public init(configuration: SimulatorConfiguration) throws {
         self.configuration = configuration
-        self.simulator = Simulator(seed: configuration.seed, logger: configuration.logger ?? SimulatorServer.silentLogger)
+        self.simulator = Simulator(seed: configuration.seed, rateLimitScale: configuration.rateLimitScale,
+                                   logger: configuration.logger ?? SimulatorServer.silentLogger)
         if let directory = configuration.credentialsDirectory, !configuration.accounts.isEmpty {
             do {
                 try FileManager.default.createDirectory(

@@ -52,7 +52,7 @@ extension Store {
         if let window = rateWindows[windowKey(spec, account)], now < window.resetMs {
             return window
         }
-        return RateWindow(startMs: now, durationMs: spec.windowMs, limit: spec.limit, used: 0)
+        return RateWindow(startMs: now, durationMs: spec.windowMs, limit: spec.limit * rateLimitScale, used: 0)
     }
 
     /// Counts the request against every bucket of its route. Returns nil when allowed (and the

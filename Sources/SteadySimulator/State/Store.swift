@@ -41,6 +41,9 @@ struct Store {
     static let twoHoursMs: Int64 = 2 * 3_600_000
     static let ninetyDaysMs: Int64 = 90 * 86_400_000
 
+    /// Multiplies every rate-limit window's limit (`--rate-limit-scale`; 1 is faithful).
+    var rateLimitScale = 1
+
     init(seed: UInt64) {
         rng = SplitMix64(seed: seed)
         tidClockID = rng.next() & 0x3FF

@@ -1,0 +1,56 @@
+import Glibc
+import SteadyControl
+import SteadyCore
+import SteadyProtocol
+import SteadySystem
+
+/// F12: N posts through the daemon leave each worker's open descriptors and RSS flat. The
+/// figures are the workers' own heartbeats (`status`): after a warm-up fifth of the posts,
+/// then at the end. Prints one line per worker and a verdict line; exit 1 if any worker's
+/// descriptors grew by more than 2 or its RSS by more than `rssPercent` after the warm-up.
+enum Leaks {
+    static func run(posts: Int, rssPercent: Double) {
+        let (sim, d) = PostingBench.setUp()
+        defer { d.stop(); sim.stop() }
+        let warmup = max(1, posts / 5)
+        let first = PostingBench.schedule(d, count: warmup, firstDue: SteadyClock.wallMillis(), spacingMillis: 0, tag: "leak-warm")
+        guard PostingBench.waitPosted(sim, first, timeoutMillis: 600_000).count == first.count else { die("leaks: the warm-up did not finish") }
+        let before = settled(d)
+        let rest = PostingBench.schedule(d, count: posts - warmup, firstDue: SteadyClock.wallMillis(), spacingMillis: 0, tag: "leak")
+        let seen = PostingBench.waitPosted(sim, rest, timeoutMillis: 1_800_000)
+        guard seen.count == rest.count else { die("leaks: \(seen.count)/\(rest.count) posted") }
+        let after = settled(d)
+        var grew: [String] = []
+        for w in after.workers {
+            guard let b = before.workers.first(where: { $0.role == w.role }), b.pid == w.pid,
+                  let fb = b.open_fds, let fa = w.open_fds, let rb = b.rss_bytes, let ra = w.rss_bytes else {
+                out("| \(w.role.rawValue) | restarted or no figures: not judged |")
+                continue
+            }
+            let rssGrowth = Double(ra) / Double(rb) - 1
+            out("| \(w.role.rawValue) | fds \(fb) → \(fa) | RSS \(mb(rb)) → \(mb(ra)) (\(fmt(rssGrowth * 100, 1)) %) |")
+            if fa > fb + 2 || rssGrowth * 100 > rssPercent { grew.append(w.role.rawValue) }
+        }
+        out("leaks posts=\(posts) grew=\(grew.isEmpty ? "none" : grew.joined(separator: ","))")
+        if !grew.isEmpty { exit(1) }
+    }
+
+    /// The status once in-flight work has drained and a fresh heartbeat has arrived.
+    static func settled(_ d: BenchDaemon) -> StatusReport {
+        let deadline = SteadyClock.monotonicMillis() + 30_000
+        var last: StatusReport?
+        while SteadyClock.monotonicMillis() < deadline {
+            if let r = try? d.client.status() {
+                last = r
+                let posting = r.workers.first { $0.role == .posting }
+                if (posting?.in_flight ?? 1) == 0 && (posting?.heartbeat_age_ms ?? Int64.max) < 500 { return r }
+            }
+            var ts = timespec(tv_sec: 0, tv_nsec: 100_000_000)
+            nanosleep(&ts, nil)
+        }
+        guard let last else { die("leaks: no status") }
+        return last
+    }
+
+    static func mb(_ bytes: UInt64) -> String { fmt(Double(bytes) / 1_048_576, 1) + " MB" }
+}

@@ -1,0 +1,45 @@
+import Glibc
+import Testing
+import SteadyCore
+import SteadySystem
+
+/// The short chaos run (issue 8): ~500 posts over 3 platforms × 2 accounts with lost
+/// responses, 429s, expired tokens, 5xx and slow timelines on, ~30 SIGKILLs of workers and of
+/// the supervisor, then the audit against the simulator's ground truth. The full run and its
+/// figures are in RELIABILITY.md (`scripts/chaos.sh`).
+@Suite("chaos", .serialized, .timeLimit(.minutes(10)))
+struct ChaosTests {
+    @Test("short chaos run: 0 duplicates, 0 lost, 0 stuck, 0 mismatches, 0 quota overruns, no secret in any log or output (F02 F04 F20 F21 F22 F23)")
+    func shortChaosRun() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let outPath = dir.path + "/chaos.out"
+        let outFd = Descriptor(open(outPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644))
+        let run = try spawnProcess(
+            path: Binaries.bench,
+            arguments: [Binaries.bench, "chaos", "--posts", "500", "--seed", "7", "--spread-ms", "60000",
+                        "--kill-every-ms", "1500", "--supervisor-kill-every-ms", "20000", "--max-kills", "30",
+                        "--settle-ms", "180000", "--quota", "20"],
+            environment: currentEnvironment() + ["SWIFT_BACKTRACE=enable=no"], passFds: [], stdout: outFd, stderr: outFd)
+        outFd.close()
+        // The run bounds itself (spread + settle); this is the backstop.
+        var pfd = pollfd(fd: run.pidfd.raw, events: Int16(POLLIN), revents: 0)
+        if poll(&pfd, 1, 540_000) != 1 { signalProcess(run, SIGTERM) }
+        let status = try reap(pid: run.pid)
+        let text = Files.read(outPath) ?? ""
+        #expect(status == .exited(0), "\(text)")
+        let summary = text.split(separator: "\n").first { $0.hasPrefix("chaos ") }.map(String.init) ?? ""
+        for zero in ["duplicates=0", "lost=0", "stuck=0", "mismatches=0", "quota_overruns=0", "failed=0", "secrets_leaked=0"] {
+            #expect(summary.contains(" \(zero) "), "\(zero) in: \(text)")
+        }
+        #expect(summary.contains(" posted=500 "), "\(text)")
+        // The faults really fired, and processes really died.
+        let kills = summary.split(separator: " ").first { $0.hasPrefix("worker_kills=") }.flatMap { Int($0.dropFirst(13)) } ?? 0
+        #expect(kills >= 10, "\(summary)")
+        #expect(!text.contains("lose-response=0 "), "\(text)")
+        // The secrets scan looked for something: every account's tokens and passwords.
+        let looked = text.split(separator: "\n").first { $0.contains("secrets looked for: ") }
+            .flatMap { $0.split(separator: " ").compactMap { Int($0) }.first } ?? 0
+        #expect(looked >= 12, "\(text)")
+    }
+}

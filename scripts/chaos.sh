@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The chaos run: the simulator and the daemon with 3 platforms x 2 accounts, N posts due over
+# a few minutes, platform faults on (lost responses, 429s, expired tokens, 5xx, slow
+# timelines), a worker SIGKILLed about every second and the supervisor every ~30 s; then
+# quiescence and an audit of the simulator's ground truth against the store. Prints one
+# summary line; exits 1 on any duplicate, lost, stuck, mismatched or over-quota post.
+#
+#   scripts/chaos.sh                      the full run: 5,000 posts, seed 1
+#   scripts/chaos.sh --posts 500 --max-kills 30 --spread-ms 60000    the CI-sized run
+#
+# Options (steadypost-bench chaos): --posts N, --seed S, --spread-ms MS (posts due over this),
+# --kill-every-ms MS, --supervisor-kill-every-ms MS, --max-kills N, --settle-ms MS,
+# --quota N and --quota-window-ms MS (the hourly quota, with a shortened hour), --keep.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/common.sh
+ensure_packages
+ensure_swift
+# The debug build the tests use: exactly-once does not depend on the optimizer, and CI has
+# that build already.
+for product in steadypostd steadypost steadypost-bench steadypost-sim; do swift build --product "$product" >/dev/null; done
+bin=$(swift build --show-bin-path)
+exec "$bin/steadypost-bench" chaos "$@"
