@@ -53,10 +53,27 @@ struct CrashPointTests {
         for (_, account) in accounts {
             try Self.checkExactlyOnce(d, sim, account: account, expected: expected[account]!, posted: posted, context: "matrix")
         }
-        // Per cell: the post the crash hit ended posted, once.
+        // Per cell: the post the crash hit ended posted, by the path its point calls for.
         for entry in entries {
             guard let victim = fired[entry] else { continue }
             #expect(posted[victim]?["state"]?.string == "posted", "\(entry): \(victim) is \(posted[victim]?["state"]?.string ?? "?")")
+            let detail = try d.show(victim)
+            let log = detail["attempt_log"]?.array ?? []
+            let outcomes = log.map { $0["outcome"]?.string ?? "none" }
+            let verified = (log.first?["detail"]?.string ?? "").contains("verified published")
+            switch entry.split(separator: ":")[1].split(separator: "@")[0] {
+            case "before_intent":
+                // No attempt was committed: the claim ran out and the post went again.
+                #expect(outcomes == ["published"] && !verified, "\(entry): \(detail.serialized)")
+            case "after_intent":
+                // Committed, never sent: verification proved it absent, then one more send.
+                #expect(outcomes == ["verifiedAbsent", "published"], "\(entry): \(detail.serialized)")
+            case "after_outcome_commit":
+                #expect(outcomes == ["published"] && !verified, "\(entry): \(detail.serialized)")
+            default:
+                // Sent and taken by the platform, the answer lost with the worker: verified.
+                #expect(outcomes == ["published"] && verified, "\(entry): \(detail.serialized)")
+            }
         }
         #expect(try d.jobs(state: "parked").isEmpty)
     }
