@@ -36,8 +36,21 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SteadyControl", dependencies: ["SteadyCore", "SteadySystem", "SteadyProtocol"]),
+        // The periodic workers: metrics and replies, over a shared background-thread base.
+        .target(name: "SteadyBackground", dependencies: [
+            "SteadyCore", "SteadySystem", "SteadyConfig", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyPosting", "SteadyWorker",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "SteadyMetrics", dependencies: [
+            "SteadyBackground", "SteadyCore", "SteadyConfig", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyWorker",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "SteadyReplies", dependencies: [
+            "SteadyBackground", "SteadyCore", "SteadySystem", "SteadyConfig", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyWorker",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "steadypostd", dependencies: [
-            "SteadySupervisor", "SteadyWorker", "SteadyConfig", "SteadyPosting", "SteadyBrowser",
+            "SteadySupervisor", "SteadyWorker", "SteadyConfig", "SteadyPosting", "SteadyBrowser", "SteadyMetrics", "SteadyReplies",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "steadypost", dependencies: [
@@ -80,6 +93,10 @@ let package = Package(
         .testTarget(name: "SteadyStoreTests", dependencies: ["SteadyStore", "CSQLite", "SteadyCore"]),
         .testTarget(name: "SteadyPostingTests", dependencies: ["SteadyPosting", "SteadyCore", "SteadyStore", "SteadyPlatforms"]),
         .testTarget(name: "SteadyBrowserTests", dependencies: ["SteadyBrowser", "SteadySystem", "SteadyCore", "SteadyProtocol"]),
+        .testTarget(name: "SteadyMetricsTests", dependencies: ["SteadyMetrics", "SteadyBackground", "SteadyStore", "SteadyCore"]),
+        .testTarget(name: "SteadyRepliesTests", dependencies: [
+            "SteadyReplies", "SteadyConfig", "SteadyPlatforms", "SteadyStore", "SteadyHTTP", "SteadyCore", "CSQLite",
+        ]),
         .testTarget(name: "IntegrationTests", dependencies: ["SteadySystem", "SteadyProtocol", "SteadyControl", "CSystemd", "SteadyHTTP", "SteadyPlatforms", "SteadyStore"]),
     ]
 )

@@ -46,6 +46,16 @@ for a in x:demo-x mastodon:demo-mastodon bluesky:demo-bluesky; do
   printf '\n[[accounts]]\nname = "%s"\nplatform = "%s"\nbase_url = "%s"\ncredentials = "%s.json"\n' \
     "${a#*:}" "${a%%:*}" "$simurl" "${a#*:}" >>"$config"
 done
+# --- metrics and replies (issue 6): sample 1 s after posting, read mentions every second ---
+python3 - "$config" <<'PY'
+import sys
+path = sys.argv[1]
+text = open(path).read()
+text = text.replace("[workers.metrics]\n", "[workers.metrics]\nschedule = [\"1s\", \"1h\"]\nscan_interval = \"1s\"\n", 1)
+text = text.replace("[workers.replies]\n", "[workers.replies]\npoll_interval = \"1s\"\nretry_base_delay = \"1s\"\ntemplate = \"@{author} thanks for asking! (a steadypost demo reply)\"\n", 1)
+open(path, "w").write(text)
+PY
+# --- end of metrics and replies ---
 "$bin/steadypostd" check-config --config "$config"
 echo "==> starting steadypostd (log: .demo/daemon.log)"
 # A short posting lease, so a post whose worker is killed mid-request is resolved within seconds.
@@ -101,6 +111,51 @@ dups = sum(c - 1 for c in counts.values() if c > 1)
 lost = len(expected) - len(counts)
 print(f"  {len(counts)} posted, {dups} duplicates, {lost} lost (of {len(expected)} scheduled)")
 sys.exit(1 if dups or lost else 0)'
+# --- metrics and replies (issue 6) ---
+echo
+echo "==> metrics arriving: the simulator adds likes to a Mastodon post; an operator's"
+echo "    metrics.scrape samples it now (the schedule also samples it 1 s after posting)"
+read -r post status_id < <(cli jobs --json | python3 -c '
+import json, sys
+j = [j for j in json.load(sys.stdin) if j["account"] == "demo-mastodon" and j["state"] == "posted"][0]
+print(j["id"], j["platform_id"])')
+http POST /_sim/metrics "{\"account\":\"demo-mastodon\",\"id\":\"$status_id\",\"likes\":12,\"reposts\":4}" >/dev/null
+for _ in $(seq 60); do
+  cli debug call metrics.scrape "{\"post_id\":\"$post\"}" >/dev/null 2>&1 || true
+  likes=$(cli debug call metrics.show "{\"post_id\":\"$post\"}" 2>/dev/null | python3 -c '
+import json, sys
+s = json.load(sys.stdin).get("samples", [])
+print(max([x["likes"] for x in s], default=0))' || echo 0)
+  [ "$likes" = 12 ] && break
+  sleep 1
+done
+cli debug call metrics.show "{\"post_id\":\"$post\"}" | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+print("  post %s: state %s, next step %s" % (j["post_id"], j["state"], j["step"]))
+for s in j["samples"]:
+    print("    step %s via %s: %s likes, %s reposts, %s replies" % (s["step"], s["source"], s["likes"], s["reposts"], s["replies"]))'
+echo
+echo "==> a mention answered: @alice mentions demo-mastodon; the replies worker decides to"
+echo "    answer, enqueues the reply through the posting worker, which publishes it once"
+http POST /_sim/mentions '{"account":"demo-mastodon","from":"alice","text":"what is steadypost?"}' >/dev/null
+for _ in $(seq 60); do
+  replies=$(http GET "/_sim/posts?account=demo-mastodon" | python3 -c '
+import json, sys
+print(sum(1 for p in json.load(sys.stdin)["posts"] if p.get("in_reply_to")))')
+  [ "$replies" -ge 1 ] && break
+  sleep 1
+done
+http GET "/_sim/posts?account=demo-mastodon" | python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["posts"]:
+    if p.get("in_reply_to"):
+        print("  on the platform: %r in reply to %s" % (p["text"], p["in_reply_to"]))'
+cli debug call replies.mentions '{"account":"demo-mastodon"}' | python3 -c '
+import json, sys
+for m in json.load(sys.stdin)["mentions"]:
+    print("  mention %s from @%s: %s (reply post %s)" % (m["mention_id"], m["author"], m["decision"], m["reply_post_id"]))'
+# --- end of metrics and replies ---
 echo
 cli status
 echo

@@ -15,6 +15,10 @@ public struct Config: Sendable, Equatable {
     public var accounts: [AccountConfig]
     /// Every role is present.
     public var workers: [Role: WorkerConfig]
+    /// `[workers.metrics]`'s own keys: the scrape schedule and its retries.
+    public var metrics = MetricsConfig()
+    /// `[workers.replies]`'s own keys: which mentions to answer, the quota, the generator.
+    public var replies = RepliesConfig()
 
     public init(
         path: String, daemon: DaemonConfig = DaemonConfig(), api: APIConfig = APIConfig(),

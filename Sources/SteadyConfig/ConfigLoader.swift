@@ -66,13 +66,13 @@ enum Limits {
 
 // MARK: - Decoding
 
-private enum Conversion<T> {
+enum Conversion<T> {
     case ok(T)
     case bad(String)
 }
 
 /// A table being decoded: its contents, the dotted key path used in diagnostics, and its line.
-private struct Section {
+struct Section {
     var table: TOMLTable
     var prefix: String
     var line: Int
@@ -82,7 +82,7 @@ private struct Section {
     }
 }
 
-private struct ConfigDecoder {
+struct ConfigDecoder {
     let path: String
     let baseDirectory: String
     var diagnostics: [ConfigDiagnostic] = []
@@ -163,7 +163,9 @@ private struct ConfigDecoder {
                     report(node.line, keyPath, "expected a table, got \(node.value.typeName)")
                     continue
                 }
-                config.workers[role] = decodeWorker(role, Section(table: table, prefix: keyPath, line: node.line))
+                let worker = Section(table: table, prefix: keyPath, line: node.line)
+                config.workers[role] = decodeWorker(role, worker)
+                decodeRoleKeys(role, worker, into: &config)
             }
         }
         return config
@@ -301,7 +303,7 @@ private struct ConfigDecoder {
                 "enabled", "memory_max", "pids_max", "open_files_max", "heartbeat_interval", "hang_timeout",
                 "term_grace", "drain_timeout", "restart_base_delay", "restart_max_delay", "restart_intensity",
                 "restart_window", "stable_after", "concurrency",
-            ])
+            ] + Self.roleKeys(role))
         func duration(_ range: ClosedRange<Int64>) -> (TOMLValue) -> Conversion<Int64> {
             { Self.duration($0, range) }
         }

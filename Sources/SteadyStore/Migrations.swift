@@ -60,5 +60,66 @@ enum Migrations {
         ALTER TABLE posts ADD COLUMN verify_tries INTEGER NOT NULL DEFAULT 0;
         CREATE INDEX posts_by_platform_id ON posts (platform_id) WHERE platform_id IS NOT NULL;
         """,
+        // 3: the metrics worker's per-item scrape schedule and its samples; the replies
+        // worker's mentions (seen once, with the decision and the reply post) and its
+        // hourly quota reservations; replies found by their target.
+        """
+        CREATE TABLE metric_items (
+            post_id TEXT PRIMARY KEY REFERENCES posts (id),
+            account TEXT NOT NULL,
+            platform_id TEXT NOT NULL,
+            posted_at INTEGER NOT NULL,
+            step INTEGER NOT NULL DEFAULT 0,
+            next_at INTEGER,
+            state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'done', 'failed')),
+            tries INTEGER NOT NULL DEFAULT 0,
+            failures INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            updated_at INTEGER NOT NULL
+        );
+        CREATE INDEX metric_items_due ON metric_items (state, next_at);
+        CREATE TABLE metric_samples (
+            post_id TEXT NOT NULL REFERENCES posts (id),
+            step INTEGER NOT NULL,
+            taken_at INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            likes INTEGER NOT NULL,
+            reposts INTEGER NOT NULL,
+            replies INTEGER NOT NULL,
+            quotes INTEGER NOT NULL,
+            bookmarks INTEGER,
+            impressions INTEGER,
+            PRIMARY KEY (post_id, step)
+        );
+        CREATE TABLE mentions (
+            account TEXT NOT NULL,
+            mention_id TEXT NOT NULL,
+            post_id TEXT NOT NULL,
+            author_id TEXT,
+            author_handle TEXT,
+            text TEXT NOT NULL,
+            created_at INTEGER,
+            seen_at INTEGER NOT NULL,
+            decision TEXT NOT NULL CHECK (decision IN ('answer', 'ignored', 'enqueued', 'failed')),
+            reason TEXT,
+            tries INTEGER NOT NULL DEFAULT 0,
+            next_try_at INTEGER,
+            reply_text TEXT,
+            reply_post_id TEXT,
+            last_error TEXT,
+            last_error_class TEXT,
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (account, mention_id)
+        );
+        CREATE INDEX mentions_due ON mentions (decision, next_try_at);
+        CREATE TABLE reply_quota (
+            account TEXT NOT NULL,
+            mention_id TEXT NOT NULL,
+            reserved_at INTEGER NOT NULL,
+            PRIMARY KEY (account, mention_id)
+        );
+        CREATE INDEX reply_quota_by_time ON reply_quota (account, reserved_at);
+        CREATE INDEX posts_by_reply_target ON posts (account, in_reply_to) WHERE in_reply_to IS NOT NULL;
+        """,
     ]
 }

@@ -62,8 +62,12 @@ public final class SQLitePostStore: @unchecked Sendable {
         for (index, sql) in Migrations.all.enumerated() where index >= version {
             try db.execute("BEGIN IMMEDIATE")
             do {
-                try db.execute(sql)
-                try db.execute("PRAGMA user_version = \(index + 1)")
+                // Read again under the write lock: several workers open a new store at once,
+                // and another may have applied this migration while we waited.
+                if Int(try db.prepare("PRAGMA user_version").run().first?.int(0) ?? 0) <= index {
+                    try db.execute(sql)
+                    try db.execute("PRAGMA user_version = \(index + 1)")
+                }
                 try db.execute("COMMIT")
             } catch {
                 try? db.execute("ROLLBACK")

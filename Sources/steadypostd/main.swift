@@ -8,6 +8,8 @@ import SteadySupervisor
 import SteadySystem
 import SteadyWorker
 import SteadyBrowser
+import SteadyMetrics
+import SteadyReplies
 
 /// `steadypostd`: the daemon. `run` is the supervisor (systemd Type=notify), `worker ROLE`
 /// is how the supervisor starts a child, `check-config` validates a config file.
@@ -112,6 +114,16 @@ extension SteadypostDaemon {
                     job = try PostingEngine(config: config, environment: env, logger: logger)
                 } catch {
                     logger.critical("worker posting cannot start: \(error)")
+                    throw ExitCode(1)
+                }
+            } else if role == .metrics && !config.accounts.isEmpty {
+                do { job = try MetricsEngine(config: config, logger: logger) } catch {
+                    logger.critical("worker metrics cannot start: \(error)")
+                    throw ExitCode(1)
+                }
+            } else if role == .replies && !config.accounts.isEmpty {
+                do { job = try RepliesEngine(config: config, logger: logger) } catch {
+                    logger.critical("worker replies cannot start: \(error)")
                     throw ExitCode(1)
                 }
             } else {

@@ -19,8 +19,8 @@ struct PreviousExitTests {
     func classes() throws {
         let d = try Daemon(heartbeat: "100ms", hangTimeout: "1500ms")
         defer { d.cleanUp() }
-        var pid = try d.worker(.metrics).pid!
         _ = try d.waitAllRunning()
+        var pid = try d.worker(.metrics).pid!
         #expect(previousExit(of: pid) == "none")
 
         kill(pid, SIGKILL)

@@ -1,0 +1,1 @@
+../SteadyPlatformsTests/ScriptedServer.swift

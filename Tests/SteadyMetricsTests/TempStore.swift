@@ -1,0 +1,1 @@
+../SteadyRepliesTests/TempStore.swift
