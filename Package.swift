@@ -92,7 +92,9 @@ let package = Package(
         .testTarget(name: "SteadyPlatformsTests", dependencies: ["SteadyPlatforms", "SteadyHTTP", "SteadyCore", "SteadySystem"]),
         .testTarget(name: "SteadyStoreTests", dependencies: ["SteadyStore", "CSQLite", "SteadyCore"]),
         .testTarget(name: "SteadyPostingTests", dependencies: ["SteadyPosting", "SteadyCore", "SteadyStore", "SteadyPlatforms"]),
-        .testTarget(name: "SteadyBrowserTests", dependencies: ["SteadyBrowser", "SteadySystem", "SteadyCore", "SteadyProtocol"]),
+        .testTarget(name: "SteadyBrowserTests", dependencies: [
+            "SteadyBrowser", "SteadySystem", "SteadyCore", "SteadyProtocol", "SteadyPosting", "SteadyPlatforms", "SteadyConfig",
+        ]),
         .testTarget(name: "SteadyMetricsTests", dependencies: ["SteadyMetrics", "SteadyBackground", "SteadyStore", "SteadyCore"]),
         .testTarget(name: "SteadyRepliesTests", dependencies: [
             "SteadyReplies", "SteadyConfig", "SteadyPlatforms", "SteadyStore", "SteadyHTTP", "SteadyCore", "CSQLite",

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the benchmarks (P1, P4, P5/P6 and the peer supervisors) on a release build and rewrites
+# Runs the benchmarks (P1, P2-P4, P7, P5/P6, P8 and the peer supervisors) on a release build and rewrites
 # BENCHMARKS.md with the machine, the figures and the peers measured in the same run.
 #
 #   scripts/bench.sh [KILLS] [IDLE_SECONDS]      defaults: 100 kills, 60 s idle
@@ -29,6 +29,7 @@ echo "==> P2 (1,000 posts)"; p2=$("$bin/steadypost-bench" p2 1000 2>/dev/null)
 echo "==> P3 (1,000 posts)"; p3=$("$bin/steadypost-bench" p3 1000 2>/dev/null)
 echo "==> P7"; p7=$("$bin/steadypost-bench" p7 2>/dev/null)
 echo "==> P5/P6 (${idle} s idle)"; p56=$("$bin/steadypost-bench" p56 "$idle" 2>/dev/null)
+echo "==> P8 (${P8_LEASES:-200} leases, 2 browsers)"; p8=$("$bin/steadypost-bench" p8 "${P8_LEASES:-200}" 2>/dev/null)
 peers="(s6, runit or supervisord missing: peer figures skipped)"
 if command -v s6-supervise >/dev/null && command -v runsv >/dev/null && command -v supervisord >/dev/null; then
   echo "==> peers with the C child ($peer_kills kills each)"
@@ -111,6 +112,22 @@ and FoundationEssentials (its JSON coders) adds about 5 MB of library pages; the
 supervisor's own heap is under 2.5 MB (RssAnon). Meeting 10 MB RSS means a supervisor
 executable without Foundation, separate from the workers' (which will link libcurl,
 SQLite and an HTTP server). PSS, the honest per-process cost, is about 3 MB.
+
+## P8: the browser pool (headless Chromium, 2 browsers)
+
+The daemon with \`[workers.browser] concurrency = 2\` scrapes the simulator's post page
+(\`/web/posts/ID\`, one value read) through routed \`browser.scrape\` requests on the control
+socket, each with its own URL (no single-flight sharing), every lease in its own browser
+context and tab. One caller at a time on warm browsers gives a lease's own latency; 4 callers
+on 2 browsers keep each browser busy with one lease waiting behind it (the throughput, with
+the recycles after 50 leases included). PSS is the pool's own measurement (smaps_rollup summed
+over each browser's process group). A recycle is measured by SIGKILLing every browser, waiting
+until the worker has reaped its whole group, then timing the one lease that must start a new
+Chromium. \`steadypost-bench p8 ${P8_LEASES:-200}\`.
+
+| what | | | | |
+|---|---|---|---|---|
+$p8
 MD
 echo "==> BENCHMARKS.md written"
 cat BENCHMARKS.md

@@ -109,7 +109,8 @@ public final class BrowserPool {
         }
         if deadline <= now {
             stats.timeouts += 1
-            return completion(.failure(LeaseError(LeaseError.timeout, "the deadline passed before the lease was admitted")))
+            let code = if case .submit = kind { LeaseError.timeoutBeforeSubmit } else { LeaseError.timeout }
+            return completion(.failure(LeaseError(code, "the deadline passed before the lease was admitted")))
         }
         let waiter = LeaseWaiter(deadline: deadline, completion: completion)
         if case .scrape(let s) = kind, let running = flights[s.flightKey], !running.isFinished {
@@ -216,7 +217,7 @@ public final class BrowserPool {
         case .success: stats.completed += 1
         case .failure(let e):
             stats.failed += 1
-            if e.code == LeaseError.timeout { stats.timeouts += 1 }
+            if e.code == LeaseError.timeout || e.code == LeaseError.timeoutBeforeSubmit { stats.timeouts += 1 }
             if e.code == LeaseError.unknownOutcome { stats.unknownOutcomes += 1 }
             logger.notice("lease \(lease.serial) (\(lease.kind.name)) failed: \(e)")
         }
@@ -463,6 +464,8 @@ public final class BrowserPool {
             "browsers_idle": Int64(browsers.filter { $0.state == .idle }.count),
             "browser_capacity": Int64(capacity),
             "queue_depth": Int64(queue.count),
+            "queue_limit": Int64(settings.queueLimit),
+            "reaping": Int64(reaping.count),
             "leases": stats.leases, "leases_ok": stats.completed, "leases_failed": stats.failed,
             "timeouts": stats.timeouts, "unknown_outcomes": stats.unknownOutcomes,
             "refusals": stats.refusals, "joined": stats.joined, "recycles": stats.recycles, "crashes": stats.crashes,

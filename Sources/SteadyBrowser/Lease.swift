@@ -66,6 +66,13 @@ public struct LeaseError: Error, Sendable, Equatable, CustomStringConvertible {
     public static let unavailable = "unavailable"
     /// The deadline passed before the lease finished (nothing was submitted).
     public static let timeout = "timeout"
+    /// A submit lease ended by its deadline before the compose form was submitted: nothing
+    /// was sent, so a retry is safe. (A plain `timeout` could also be the router's, which
+    /// cannot tell whether the click happened.)
+    public static let timeoutBeforeSubmit = "timeoutBeforeSubmit"
+    /// The platform answered the submitted form with a refusal (`#compose-error`): nothing
+    /// was published.
+    public static let rejected = "rejected"
     /// A submit whose outcome is not known (the form was submitted): verify, never re-send.
     public static let unknownOutcome = "unknownOutcome"
     public static let badRequest = "badRequest"
@@ -126,7 +133,7 @@ final class Lease {
 
     func fail(_ error: LeaseError) {
         var error = error
-        if clicked && error.code != LeaseError.unknownOutcome {
+        if clicked && error.code != LeaseError.unknownOutcome && error.code != LeaseError.rejected {
             error = LeaseError(LeaseError.unknownOutcome, "after the submit click: \(error.message)")
         }
         finish(.failure(error))
@@ -136,6 +143,8 @@ final class Lease {
     func expire() {
         if clicked {
             fail(LeaseError(LeaseError.unknownOutcome, "the result page did not load by the deadline after the submit click; verify before any retry"))
+        } else if case .submit = kind {
+            fail(LeaseError(LeaseError.timeoutBeforeSubmit, "the submit lease reached its deadline before the compose form was submitted; nothing was sent"))
         } else {
             fail(LeaseError(LeaseError.timeout, "the \(kind.name) lease did not finish by its deadline"))
         }
@@ -224,10 +233,18 @@ final class Lease {
                     return self.fail(LeaseError(LeaseError.loginFailed, "the compose form went away before submitting"))
                 }
                 self.waitLoad { [unowned self] in
-                    let read = "(() => { const a = document.querySelector('article[data-post-id]'); return a ? a.getAttribute('data-post-id') : null; })()"
-                    self.evaluate(read, what: "read the new post's id") { [unowned self] id in
-                        if let id = id.string, !id.isEmpty {
+                    // The new post's page, or the compose page again with the refusal.
+                    let read = """
+                        (() => { const a = document.querySelector('article[data-post-id]');
+                          if (a) return {id: a.getAttribute('data-post-id')};
+                          const e = document.querySelector('#compose-error');
+                          return e ? {error: e.textContent.trim()} : null; })()
+                        """
+                    self.evaluate(read, what: "read the new post's id") { [unowned self] page in
+                        if let id = page["id"]?.string, !id.isEmpty {
                             self.succeed(["post_id": .string(id)])
+                        } else if let refusal = page["error"]?.string {
+                            self.fail(LeaseError(LeaseError.rejected, "the platform refused the post: \(refusal.prefix(300))"))
                         } else {
                             self.fail(LeaseError(LeaseError.unknownOutcome, "the page after submitting has no article[data-post-id]"))
                         }

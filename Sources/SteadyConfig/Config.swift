@@ -155,20 +155,30 @@ public struct AccountConfig: Sendable, Equatable {
     /// A file name inside the credentials directory.
     public var credentials: String
     public var quota: Quota
+    /// How posts are published: the platform's API, or its web pages through the browser
+    /// worker's `submit` lease (accounts without API write access).
+    public var mode: PostingMode
     /// The line of the account's `[[accounts]]` header (0 when built in code).
     public var line: Int
 
     public init(
         name: String, platform: Platform, baseURL: String, credentials: String, quota: Quota = Quota(),
-        line: Int = 0
+        mode: PostingMode = .api, line: Int = 0
     ) {
         self.name = name
         self.platform = platform
         self.baseURL = baseURL
         self.credentials = credentials
         self.quota = quota
+        self.mode = mode
         self.line = line
     }
+}
+
+/// An account's `mode`: `api` (default) or `browser`.
+public enum PostingMode: String, Sendable, Equatable, CaseIterable {
+    case api
+    case browser
 }
 
 /// Posting quota of one account: at most `hourly` posts in any hour and `daily` in any day;

@@ -258,15 +258,17 @@ struct ConfigDecoder {
     }
 
     mutating func decodeAccount(_ s: Section) -> AccountConfig? {
-        checkKnown(s, ["name", "platform", "base_url", "credentials", "quota"])
+        checkKnown(s, ["name", "platform", "base_url", "credentials", "quota", "mode"])
         let name = require(s, "name", Self.accountName)
         let platform = require(s, "platform", Self.platform)
         let baseURL = require(s, "base_url", Self.baseURL)
         let credentials = require(s, "credentials", Self.credentialsFile)
         let quota = decodeQuota(s)
+        // A bad mode is reported (so the config is refused); the default keeps the rest checked.
+        let mode = read(s, "mode", Self.postingMode) ?? .api
         guard let name, let platform, let baseURL, let credentials, let quota else { return nil }
         return AccountConfig(
-            name: name, platform: platform, baseURL: baseURL, credentials: credentials, quota: quota, line: s.line)
+            name: name, platform: platform, baseURL: baseURL, credentials: credentials, quota: quota, mode: mode, line: s.line)
     }
 
     mutating func decodeQuota(_ account: Section) -> Quota? {
@@ -494,6 +496,17 @@ struct ConfigDecoder {
                 return .bad("unknown platform \"\(text)\" (valid platforms: \(valid))")
             }
             return .ok(platform)
+        }
+    }
+
+    static func postingMode(_ value: TOMLValue) -> Conversion<PostingMode> {
+        switch string(value) {
+        case .bad(let message): return .bad(message)
+        case .ok(let text):
+            guard let mode = PostingMode(rawValue: text) else {
+                return .bad("unknown mode \"\(text)\" (valid modes: api, browser)")
+            }
+            return .ok(mode)
         }
     }
 

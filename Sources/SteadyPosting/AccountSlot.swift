@@ -35,7 +35,7 @@ final class AccountSlot: @unchecked Sendable {
     var quotaBlockedUntil: Int64?
 
     init(config: AccountConfig, credentials: Result<Credentials, CredentialsLoadError>, storedTokens: String?,
-         breaker: CircuitBreaker, pause: AccountPause?, httpOptions: HTTPClientOptions) {
+         breaker: CircuitBreaker, pause: AccountPause?, httpOptions: HTTPClientOptions, browser: BrowserSubmitLink? = nil) {
         self.config = config
         self.breaker = breaker
         self.pause = pause
@@ -45,9 +45,13 @@ final class AccountSlot: @unchecked Sendable {
             credentialsFingerprint = TokenRecord.fingerprint(c)
             let session = TokenRecord.decode(storedTokens, fingerprint: credentialsFingerprint)
             let client = HTTPClient(options: httpOptions)
-            adapterClient = client
-            adapter = AdapterFactory.make(credentials: c, baseURL: config.baseURL, session: session, client: client)
-            validator = AdapterFactory.make(credentials: c, baseURL: config.baseURL, client: HTTPClient(options: httpOptions))
+            let api = AdapterFactory.make(credentials: c, baseURL: config.baseURL, session: session, client: client)
+            let viaBrowser = browser?.adapter(for: config, api: api)
+            adapter = viaBrowser ?? api
+            // Fault points watch the API's create requests; a browser-mode account makes none.
+            adapterClient = viaBrowser == nil ? client : nil
+            let apiRules = AdapterFactory.make(credentials: c, baseURL: config.baseURL, client: HTTPClient(options: httpOptions))
+            validator = browser?.adapter(for: config, api: apiRules) ?? apiRules
         case .failure(let e):
             credentialsError = e.message
             credentialsFingerprint = ""

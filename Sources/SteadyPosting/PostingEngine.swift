@@ -29,6 +29,8 @@ public final class PostingEngine: WorkerRole {
     let completions: CompletionQueue<JobResult>
     /// Test fault points (`STEADYPOST_FAULTS`); nil, and never consulted, without the variable.
     let faults: PostingFaults?
+    /// Browser-mode accounts post through the browser worker (`BrowserSubmitAdapter`).
+    let browserLink: BrowserSubmitLink
 
     /// Jobs running.
     var running = 0
@@ -85,6 +87,7 @@ public final class PostingEngine: WorkerRole {
             store.setWriteFault { [faults] in faults.storeWriteFailure() }
             logger.warning("test fault points armed (\(PostingFaults.variable)): \(faults.summary)")
         }
+        browserLink = BrowserSubmitLink(config: config, settings: settings)
 
         let states = try store.accountStates()
         let now = SteadyClock.wallMillis()
@@ -103,7 +106,7 @@ public final class PostingEngine: WorkerRole {
             }
             slots.append(AccountSlot(config: account, credentials: credentials, storedTokens: state?.tokens,
                                      breaker: CircuitBreaker.restored(json: state?.breaker, base: settings.breaker), pause: pause,
-                                     httpOptions: settings.httpOptions))
+                                     httpOptions: settings.httpOptions, browser: browserLink))
         }
         self.slots = slots
         slotByName = Dictionary(uniqueKeysWithValues: slots.map { ($0.name, $0) })
@@ -187,6 +190,11 @@ public final class PostingEngine: WorkerRole {
             roundNeeded = false
             round(now: wall)
         }
+    }
+
+    public func start(context: WorkerContext) {
+        browserLink.attach(context.outbox)
+        start(logger: context.logger, replies: context.replies)
     }
 
     public func start(logger: Logger) {

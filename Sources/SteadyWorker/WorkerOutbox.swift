@@ -5,7 +5,9 @@ import SteadySystem
 /// The answer to a request this worker sent to another role.
 public enum WorkerCallResult: Sendable, Equatable {
     case ok([UInt8])
-    /// `unavailable`, `timeout`, `worker-exited`, `unknown-method`, or the target's own code.
+    /// `unavailable` (refused before it was sent), `timeout`, `worker-exited`, `abandoned`
+    /// (sent, and this worker is exiting before the answer came), `unknown-method`, or the
+    /// target's own code.
     case error(code: String, message: String)
 }
 
@@ -129,12 +131,13 @@ public final class WorkerOutbox: @unchecked Sendable {
         pending.values.map { $0.deadline + 250 }.min()
     }
 
-    /// The supervisor is gone: fail everything sent or queued, and every later request.
+    /// This worker is exiting: fail everything sent (`abandoned`: it may have had its effect)
+    /// or queued (`unavailable`: it never left), and every later request.
     func close(reason: String) {
         closedLock.withLock { closedReason = reason }
         let sent = pending
         pending.removeAll()
-        for entry in sent.values { entry.deliver(.error(code: "unavailable", message: reason)) }
+        for entry in sent.values { entry.deliver(.error(code: "abandoned", message: reason + "; the request was sent and its answer never came")) }
         for outgoing in inbox.drain() { outgoing.deliver(.error(code: "unavailable", message: reason)) }
     }
 }

@@ -40,6 +40,7 @@ final class BenchDaemon {
         } catch { die("cannot start steadypostd: \(error)") }
         log.close()
         activeDaemon = self
+        childPids[1] = process.pid
     }
 
     /// SIGKILL, as a crash would; the directory stays for the next start.

@@ -21,6 +21,7 @@ final class BenchSim {
             process = try spawnProcess(path: args[0], arguments: args, environment: ["SWIFT_BACKTRACE=enable=no"], passFds: [], stdout: devnull, stderr: devnull)
         } catch { die("cannot start steadypost-sim: \(error)") }
         devnull.close()
+        childPids[0] = process.pid
         var found = 0
         let deadline = SteadyClock.monotonicMillis() + 20_000
         while found == 0 && SteadyClock.monotonicMillis() < deadline {

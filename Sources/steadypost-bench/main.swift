@@ -15,6 +15,7 @@ import SteadySystem
 //                                    the chaos run: faults, kills, then an audit (exit 1 if unclean)
 //   steadypost-bench leaks [POSTS [RSS_PCT]]  F12: POSTS (10,000) leave every worker's fds flat
 //                                    and RSS within RSS_PCT (20) % of its value after a warm-up
+//   steadypost-bench p8 [LEASES]     browser pool: pages/s with 2 browsers, lease latency, PSS, recycle cost
 //   steadypost-bench stamp FILE|-    the bare child: writes "<pid> <CLOCK_MONOTONIC ns>" and waits
 //   steadypost-bench echo            raw echo over fd 3 (the socketpair peer for p4's baseline)
 //   steadypost-bench claim-race DB OWNER READY_FILE [BUSY_MS]   the claim path in its own process (F06/F16 tests)
@@ -34,6 +35,22 @@ func out(_ s: String) {
 
 /// The daemon a benchmark runs, stopped by `die` too so no failure leaves processes behind.
 nonisolated(unsafe) var activeDaemon: BenchDaemon?
+
+/// The simulator's and the daemon's pids (slot 0 and 1), read by the SIGTERM/SIGINT handler:
+/// a run stopped from outside (a test's backstop, ^C) takes its processes with it.
+nonisolated(unsafe) let childPids: UnsafeMutablePointer<Int32> = {
+    let p = UnsafeMutablePointer<Int32>.allocate(capacity: 2)
+    p.initialize(repeating: 0, count: 2)
+    return p
+}()
+
+for sig in [SIGTERM, SIGINT] {
+    signal(sig) { _ in
+        // Only async-signal-safe calls here.
+        for i in 0..<2 where childPids[i] > 0 { kill(childPids[i], SIGKILL) }
+        _exit(1)
+    }
+}
 
 func die(_ s: String) -> Never {
     activeDaemon?.stop()
@@ -79,6 +96,8 @@ case "claim-race" where args.count == 5 || args.count == 6:
     ClaimRace.run(db: args[2], owner: args[3], readyFile: args[4], busyMillis: args.count == 6 ? Int32(args[5]) ?? 5000 : 5000)
 case "p56":
     P56.run(seconds: args.count > 2 ? Int(args[2]) ?? 60 : 60)
+case "p8":
+    P8.run(leases: args.count > 2 ? Int(args[2]) ?? 200 : 200)
 default:
-    die("usage: steadypost-bench p1 [KILLS] | p2 [POSTS] | p3 [POSTS] | p4 [ROUNDS] | p56 [SECONDS] | p7 | chaos [OPTIONS] | leaks [POSTS [RSS_PCT]] | stamp FILE | echo | claim-race DB OWNER READY_FILE [BUSY_MS]")
+    die("usage: steadypost-bench p1 [KILLS] | p2 [POSTS] | p3 [POSTS] | p4 [ROUNDS] | p56 [SECONDS] | p7 | p8 [LEASES] | chaos [OPTIONS] | leaks [POSTS [RSS_PCT]] | stamp FILE | echo | claim-race DB OWNER READY_FILE [BUSY_MS]")
 }

@@ -19,6 +19,7 @@ enum StatusTable {
             }
             out += "\n"
         }
+        if let pool = browserPool(report) { out += pool + "\n" }
         func figure(_ v: Int?) -> String { v.map(String.init) ?? "n/a" }
         out += "queue depth: \(figure(report.queue_depth))  unknown posts: \(figure(report.unknown_posts))  "
         out += "open breakers: \(figure(report.open_breakers))  late jobs: \(figure(report.late_jobs))"
@@ -26,6 +27,15 @@ enum StatusTable {
         out += "\n"
         out += "supervisor pid \(report.supervisor_pid), up \(age(ms: report.uptime_ms)), version \(report.version)\n"
         return out
+    }
+
+    /// The browser worker's pool figures from its last heartbeat, when it has a pool.
+    static func browserPool(_ report: StatusReport) -> String? {
+        guard let c = report.workers.first(where: { $0.role == .browser })?.counters, let browsers = c["browsers"] else { return nil }
+        let f = { (name: String) in c[name] ?? 0 }
+        return "browser pool: \(browsers)/\(f("browser_capacity")) browsers (\(f("browsers_busy")) busy, \(f("browsers_idle")) idle), "
+            + "queue \(f("queue_depth"))/\(f("queue_limit")), refusals \(f("refusals")), recycles \(f("recycles")), "
+            + "PSS \(megabytes(UInt64(max(0, f("browser_pss_bytes")))))"
     }
 
     static func age(ms: Int64) -> String {

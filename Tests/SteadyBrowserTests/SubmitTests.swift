@@ -19,70 +19,99 @@ struct SubmitTests {
                              composeURL: sim.base + "/web/compose", text: "")
     }
 
-    func groundTruth(_ sim: Simulator, _ name: String) throws -> [JSONValue] {
-        try sim.admin("GET", "/_sim/posts?account=\(name)")["posts"]?.array ?? []
-    }
-
-    @Test(.timeLimit(.minutes(2))) func submitPostsThroughTheWebFormsAndReadsTheId() throws {
+    /// The real simulator and a one-browser pool, both ended afterwards.
+    func withPool(_ body: (Simulator, BrowserPool) throws -> Void) throws {
         let sim = try Simulator()
         defer { sim.stop() }
         let dir = try makeTempDir("steadypost-browser")
         defer { removeTempDir(dir) }
         let pool = try BrowserPool(settings: testSettings(dir: dir), logger: quietLogger)
         defer { pool.shutdown() }
-        var request = try account(sim, "webposter")
-        request.text = "hello from a headless browser ✓"
-        let answers = Answers()
-        pool.lease(.submit(request), deadline: SteadyClock.monotonicMillis() + 20_000, completion: answers.completion(1))
-        try drive(pool, timeoutMs: 25_000) { answers.results[1] != nil }
-        let id = try #require(answers.value(1)?["post_id"]?.string, "\(String(describing: answers.error(1)))")
-        let posts = try groundTruth(sim, "webposter")
-        #expect(posts.count == 1)
-        #expect(posts.first?["id"]?.string == id)
-        #expect(posts.first?["via"]?.string == "browser")
-        #expect(posts.first?["text"]?.string == request.text)
+        try body(sim, pool)
+    }
 
-        // A wrong password is a login failure, and nothing is posted.
-        var wrong = request
-        wrong.password = "not-the-password"
-        pool.lease(.submit(wrong), deadline: SteadyClock.monotonicMillis() + 20_000, completion: answers.completion(2))
-        try drive(pool, timeoutMs: 25_000) { answers.results[2] != nil }
-        #expect(answers.error(2)?.code == LeaseError.loginFailed)
-        #expect(try groundTruth(sim, "webposter").count == 1)
+    func groundTruth(_ sim: Simulator, _ name: String) throws -> [JSONValue] {
+        try sim.admin("GET", "/_sim/posts?account=\(name)")["posts"]?.array ?? []
+    }
+
+    @Test(.timeLimit(.minutes(2))) func submitPostsThroughTheWebFormsAndReadsTheId() throws {
+        try withPool { sim, pool in
+            var request = try account(sim, "webposter")
+            request.text = "hello from a headless browser ✓"
+            let answers = Answers()
+            pool.lease(.submit(request), deadline: SteadyClock.monotonicMillis() + 20_000, completion: answers.completion(1))
+            try drive(pool, timeoutMs: 25_000) { answers.results[1] != nil }
+            let id = try #require(answers.value(1)?["post_id"]?.string, "\(String(describing: answers.error(1)))")
+            let posts = try groundTruth(sim, "webposter")
+            #expect(posts.count == 1)
+            #expect(posts.first?["id"]?.string == id)
+            #expect(posts.first?["via"]?.string == "browser")
+            #expect(posts.first?["text"]?.string == request.text)
+
+            // A wrong password is a login failure, and nothing is posted.
+            var wrong = request
+            wrong.password = "not-the-password"
+            pool.lease(.submit(wrong), deadline: SteadyClock.monotonicMillis() + 20_000, completion: answers.completion(2))
+            try drive(pool, timeoutMs: 25_000) { answers.results[2] != nil }
+            #expect(answers.error(2)?.code == LeaseError.loginFailed)
+            #expect(try groundTruth(sim, "webposter").count == 1)
+        }
     }
 
     /// F08 at the pool level: the simulator creates the post, then never answers the result
     /// page. The lease is answered `unknownOutcome` by its deadline (the posting contract then
     /// verifies), the post is in the ground truth exactly once, and the browser is reused.
     @Test(.timeLimit(.minutes(2))) func f08HungResultPageIsAnUnknownOutcomeByTheDeadline() throws {
-        let sim = try Simulator()
-        defer { sim.stop() }
-        let dir = try makeTempDir("steadypost-browser")
-        defer { removeTempDir(dir) }
-        let pool = try BrowserPool(settings: testSettings(dir: dir), logger: quietLogger)
-        defer { pool.shutdown() }
-        var request = try account(sim, "hungresult")
-        request.text = "F08 the result page hangs"
-        _ = try sim.admin("POST", "/_sim/faults", ["kind": "hang-result-page", "endpoint": "web-compose", "account": "hungresult", "count": 1])
-        let answers = Answers()
-        let deadline = SteadyClock.monotonicMillis() + 6_000
-        pool.lease(.submit(request), deadline: deadline, completion: answers.completion(1))
-        try drive(pool, timeoutMs: 12_000) { answers.results[1] != nil }
-        let error = try #require(answers.error(1))
-        #expect(error.code == LeaseError.unknownOutcome, "\(error)")
-        #expect(answers.at(1)! >= deadline && answers.at(1)! - deadline < 300)
-        let posts = try groundTruth(sim, "hungresult")
-        #expect(posts.count == 1)
-        #expect(posts.first?["text"]?.string == request.text)
-        #expect(posts.first?["via"]?.string == "browser")
-        #expect(pool.stats.unknownOutcomes == 1)
-        // The tab was closed and the same browser serves the next lease.
-        request.text = "after the hang"
-        pool.lease(.submit(request), deadline: SteadyClock.monotonicMillis() + 20_000, completion: answers.completion(2))
-        try drive(pool, timeoutMs: 25_000) { answers.results[2] != nil }
-        #expect(answers.value(2)?["post_id"] != nil)
-        #expect(pool.stats.launched == 1)
-        #expect(try groundTruth(sim, "hungresult").count == 2)
+        try withPool { sim, pool in
+            var request = try account(sim, "hungresult")
+            request.text = "F08 the result page hangs"
+            _ = try sim.admin("POST", "/_sim/faults", ["kind": "hang-result-page", "endpoint": "web-compose", "account": "hungresult", "count": 1])
+            let answers = Answers()
+            let deadline = SteadyClock.monotonicMillis() + 6_000
+            pool.lease(.submit(request), deadline: deadline, completion: answers.completion(1))
+            try drive(pool, timeoutMs: 12_000) { answers.results[1] != nil }
+            let error = try #require(answers.error(1))
+            #expect(error.code == LeaseError.unknownOutcome, "\(error)")
+            #expect(answers.at(1)! >= deadline && answers.at(1)! - deadline < 300)
+            let posts = try groundTruth(sim, "hungresult")
+            #expect(posts.count == 1)
+            #expect(posts.first?["text"]?.string == request.text)
+            #expect(posts.first?["via"]?.string == "browser")
+            #expect(pool.stats.unknownOutcomes == 1)
+            // The tab was closed and the same browser serves the next lease.
+            request.text = "after the hang"
+            pool.lease(.submit(request), deadline: SteadyClock.monotonicMillis() + 20_000, completion: answers.completion(2))
+            try drive(pool, timeoutMs: 25_000) { answers.results[2] != nil }
+            #expect(answers.value(2)?["post_id"] != nil)
+            #expect(pool.stats.launched == 1)
+            #expect(try groundTruth(sim, "hungresult").count == 2)
+        }
+    }
+
+    /// Known outcomes with nothing published: the compose page's own refusal
+    /// (`#compose-error`) is `rejected`, even though the form was submitted; a submit whose
+    /// deadline comes before the click is `timeoutBeforeSubmit` (a plain `timeout` could be
+    /// the router's, after the click).
+    @Test(.timeLimit(.minutes(2))) func composeRefusalIsRejectedAndAnEarlyDeadlineIsBeforeSubmit() throws {
+        try withPool { sim, pool in
+            var request = try account(sim, "refused")
+            request.text = String(repeating: "too long ", count: 60)
+            let answers = Answers()
+            pool.lease(.submit(request), deadline: SteadyClock.monotonicMillis() + 20_000, completion: answers.completion(1))
+            try drive(pool, timeoutMs: 25_000) { answers.results[1] != nil }
+            let refused = try #require(answers.error(1), "\(String(describing: answers.value(1)))")
+            #expect(refused.code == LeaseError.rejected, "\(refused)")
+            #expect(refused.message.contains("500"), "the platform's reason is kept: \(refused)")
+            #expect(try groundTruth(sim, "refused").isEmpty)
+
+            _ = try sim.admin("POST", "/_sim/faults", ["kind": "delay", "endpoint": "web-login", "delay_ms": 10_000, "count": 1])
+            request.text = "too slow to log in"
+            pool.lease(.submit(request), deadline: SteadyClock.monotonicMillis() + 3_000, completion: answers.completion(2))
+            try drive(pool, timeoutMs: 10_000) { answers.results[2] != nil }
+            #expect(answers.error(2)?.code == LeaseError.timeoutBeforeSubmit, "\(String(describing: answers.error(2)))")
+            #expect(try groundTruth(sim, "refused").isEmpty)
+            #expect(pool.stats.unknownOutcomes == 0)
+        }
     }
 
     /// The role: a lease request is answered later through `WorkerReplies` under its
