@@ -20,7 +20,7 @@ final class AccountSlot: @unchecked Sendable {
     let credentialsFingerprint: String
     /// Makes the requests (nil without usable credentials).
     let adapter: (any PlatformAdapter)?
-    /// The adapter's HTTP client: test fault points watch its transfers.
+    /// The API adapter's HTTP client: test fault points watch its transfers.
     let adapterClient: HTTPClient?
     /// Checks drafts on the loop thread; never sends anything.
     let validator: any PlatformAdapter
@@ -46,10 +46,10 @@ final class AccountSlot: @unchecked Sendable {
             let session = TokenRecord.decode(storedTokens, fingerprint: credentialsFingerprint)
             let client = HTTPClient(options: httpOptions)
             let api = AdapterFactory.make(credentials: c, baseURL: config.baseURL, session: session, client: client)
-            let viaBrowser = browser?.adapter(for: config, api: api)
-            adapter = viaBrowser ?? api
-            // Fault points watch the API's create requests; a browser-mode account makes none.
-            adapterClient = viaBrowser == nil ? client : nil
+            adapter = browser?.adapter(for: config, api: api) ?? api
+            // Fault points watch the API's create requests (a browser-mode account's creates go
+            // through the browser worker, so its `after_send` never fires).
+            adapterClient = client
             let apiRules = AdapterFactory.make(credentials: c, baseURL: config.baseURL, client: HTTPClient(options: httpOptions))
             validator = browser?.adapter(for: config, api: apiRules) ?? apiRules
         case .failure(let e):
