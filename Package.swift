@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "steadypostd", targets: ["steadypostd"]),
         .executable(name: "steadypost", targets: ["steadypost"]),
         .executable(name: "steadypost-sim", targets: ["steadypost-sim"]),
+        .executable(name: "steadypost-api", targets: ["steadypost-api"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -35,6 +36,11 @@ let package = Package(
             "SteadyCore", "SteadySystem", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyWorker", "SteadyConfig",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The reconciler worker: each account's timeline against the store (F26, F30).
+        .target(name: "SteadyReconciler", dependencies: [
+            "SteadyCore", "SteadySystem", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyPosting", "SteadyBackground", "SteadyWorker", "SteadyConfig",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "SteadyControl", dependencies: ["SteadyCore", "SteadySystem", "SteadyProtocol"]),
         // The periodic workers: metrics and replies, over a shared background-thread base.
         .target(name: "SteadyBackground", dependencies: [
@@ -50,7 +56,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "steadypostd", dependencies: [
-            "SteadySupervisor", "SteadyWorker", "SteadyConfig", "SteadyPosting", "SteadyBrowser", "SteadyMetrics", "SteadyReplies",
+            "SteadySupervisor", "SteadyWorker", "SteadyConfig", "SteadyPosting", "SteadyBrowser", "SteadyMetrics", "SteadyReplies", "SteadyReconciler",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "steadypost", dependencies: [
@@ -77,6 +83,13 @@ let package = Package(
             "SteadyCore", "SteadySystem", "SteadyProtocol", "SteadyConfig", "SteadyWorker",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The api worker: HTTP API, /health, /metrics, dashboard (Hummingbird). Its own
+        // executable, so only this process maps Hummingbird and NIO.
+        .target(name: "SteadyAPI", dependencies: [
+            "SteadyCore", "SteadySystem", "SteadyConfig", "SteadyWorker", "SteadyStore", "SteadyPlatforms", "SteadyPosting",
+            "SteadyHTTP", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "steadypost-api", dependencies: ["SteadyAPI", "SteadyWorker", "SteadyConfig", "SteadySystem", "SteadyCore"]),
         .executableTarget(name: "steadypost-bench", dependencies: [
             "SteadyCore", "SteadySystem", "SteadyProtocol", "SteadyControl", "SteadyStore", "SteadyHTTP",
         ]),
@@ -94,6 +107,11 @@ let package = Package(
         .testTarget(name: "SteadyPostingTests", dependencies: ["SteadyPosting", "SteadyCore", "SteadyStore", "SteadyPlatforms"]),
         .testTarget(name: "SteadyBrowserTests", dependencies: [
             "SteadyBrowser", "SteadySystem", "SteadyCore", "SteadyProtocol", "SteadyPosting", "SteadyPlatforms", "SteadyConfig",
+        ]),
+        .testTarget(name: "SteadyReconcilerTests", dependencies: ["SteadyReconciler", "SteadyStore", "SteadyPlatforms", "SteadyConfig", "SteadyCore"]),
+        .testTarget(name: "SteadyAPITests", dependencies: [
+            "SteadyAPI", "SteadyConfig", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyCore", "SteadySystem",
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "SteadyMetricsTests", dependencies: ["SteadyMetrics", "SteadyBackground", "SteadyStore", "SteadyCore"]),
         .testTarget(name: "SteadyRepliesTests", dependencies: [

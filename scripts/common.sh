@@ -1,7 +1,7 @@
 # Shared by the README's commands: system packages, then the build. Sourced, not run.
 
 # Debian packages steadypost builds and tests with.
-STEADYPOST_PACKAGES="libsqlite3-dev libcurl4-openssl-dev libsystemd-dev chromium systemd-container"
+STEADYPOST_PACKAGES="libsqlite3-dev libcurl4-openssl-dev libsystemd-dev chromium systemd-container prometheus"
 
 # Installs what is missing when root; otherwise prints the exact command and stops.
 ensure_packages() {

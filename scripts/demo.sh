@@ -162,6 +162,23 @@ echo
 echo "==> what the supervisor logged:"
 grep -E "steadypostd\[[0-9]+\]: (ERROR|WARNING|NOTICE)" .demo/daemon.log | sed 's/^/  /'
 echo
+# ---- the operator surface (issue 7, the api worker): the dashboard and the health figures ----
+api=$(python3 -c 'import re,sys; print(re.search(r"^listen = \"([^\"]+)\"", open(sys.argv[1]).read(), re.M).group(1))' "$config")
+echo "==> the dashboard: http://$api/   (metrics: http://$api/metrics, health: http://$api/health)"
+token=$(cli token create demo)
+echo "==> schedule one more post through the HTTP API (token from \`steadypost token create demo\`)"
+curl -sS -X POST "http://$api/api/posts" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+  -d '{"account": "demo-mastodon", "text": "scheduled through the HTTP API"}'
+echo
+if command -v chromium >/dev/null 2>&1; then
+  chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1100,1700 \
+    --screenshot=.demo/dashboard.png "http://$api/" >/dev/null 2>&1 && echo "==> dashboard screenshot: .demo/dashboard.png"
+fi
+echo "==> the health figures (steadypost health; exit 0 healthy, 1 degraded, 2 unhealthy)"
+cli health || true
+echo
+# ---- end of the operator surface block ----
+
 echo "==> SIGTERM: every worker drains, in reverse start order"
 kill -TERM "$daemon"
 wait "$daemon" && echo "steadypostd exited 0"

@@ -11,6 +11,8 @@ public struct Config: Sendable, Equatable {
     public var path: String
     public var daemon: DaemonConfig
     public var api: APIConfig
+    /// `[health]`: the health figures' window and thresholds.
+    public var health: HealthConfig
     /// In file order.
     public var accounts: [AccountConfig]
     /// Every role is present.
@@ -19,14 +21,18 @@ public struct Config: Sendable, Equatable {
     public var metrics = MetricsConfig()
     /// `[workers.replies]`'s own keys: which mentions to answer, the quota, the generator.
     public var replies = RepliesConfig()
+    /// `[workers.reconciler]`'s own keys.
+    public var reconciler = ReconcilerConfig()
 
     public init(
         path: String, daemon: DaemonConfig = DaemonConfig(), api: APIConfig = APIConfig(),
+        health: HealthConfig = HealthConfig(),
         accounts: [AccountConfig] = [], workers: [Role: WorkerConfig] = WorkerConfig.allDefaults()
     ) {
         self.path = path
         self.daemon = daemon
         self.api = api
+        self.health = health
         self.accounts = accounts
         self.workers = workers
     }
@@ -113,10 +119,13 @@ public struct APIConfig: Sendable, Equatable {
     public var host: String
     /// 0 asks the kernel for a free port.
     public var port: Int
+    /// `/health` and `/metrics` answer peers other than loopback only when true.
+    public var healthPublic: Bool
 
-    public init(host: String = "127.0.0.1", port: Int = 8787) {
+    public init(host: String = "127.0.0.1", port: Int = 8787, healthPublic: Bool = false) {
         self.host = host
         self.port = port
+        self.healthPublic = healthPublic
     }
 
     /// `HOST:PORT`, with an IPv6 host in brackets.

@@ -58,6 +58,10 @@ enum Limits {
     static let restartWindow: ClosedRange<Int64> = 1000...86_400_000
     static let stableAfter: ClosedRange<Int64> = 0...86_400_000
     static let concurrency: ClosedRange<Int64> = 1...1024
+    static let healthWindow: ClosedRange<Int64> = 60_000...2_592_000_000
+    static let stuckAfter: ClosedRange<Int64> = 1000...86_400_000
+    static let healthDuration: ClosedRange<Int64> = 0...86_400_000
+    static let healthCount: ClosedRange<Int64> = 0...1_000_000
     static let accountName = 1...64
     static let groupName = 1...32
     /// `sockaddr_un.sun_path` holds 108 bytes including the terminating NUL.
@@ -147,9 +151,10 @@ struct ConfigDecoder {
     mutating func decode(_ root: TOMLTable) -> Config {
         var config = Config.defaults(path: path)
         let top = Section(table: root, prefix: "", line: 1)
-        checkKnown(top, ["daemon", "api", "accounts", "workers"])
+        checkKnown(top, ["daemon", "api", "health", "accounts", "workers"])
         if let section = subsection(top, "daemon") { config.daemon = decodeDaemon(section) }
         if let section = subsection(top, "api") { config.api = decodeAPI(section) }
+        if let section = subsection(top, "health") { config.health = decodeHealth(section) }
         config.accounts = decodeAccounts(top)
         if let section = subsection(top, "workers") {
             for (key, node) in section.table.entries {
@@ -211,7 +216,8 @@ struct ConfigDecoder {
 
     mutating func decodeAPI(_ s: Section) -> APIConfig {
         var api = APIConfig()
-        checkKnown(s, ["listen"])
+        checkKnown(s, ["listen", "health_public"])
+        if let v = read(s, "health_public", Self.bool) { api.healthPublic = v }
         if let (host, port) = read(s, "listen", { value -> Conversion<(String, Int)> in
             switch Self.string(value) {
             case .bad(let message): return .bad(message)
@@ -226,6 +232,67 @@ struct ConfigDecoder {
             api.port = port
         }
         return api
+    }
+
+    // MARK: [health]
+
+    mutating func decodeHealth(_ s: Section) -> HealthConfig {
+        var health = HealthConfig()
+        let figures = health.rules.map(\.figure)
+        checkKnown(s, ["window", "stuck_after"] + figures.flatMap { ["\($0)_degraded", "\($0)_unhealthy"] })
+        if let v = read(s, "window", { Self.duration($0, Limits.healthWindow) }) { health.windowMs = v }
+        if let v = read(s, "stuck_after", { Self.duration($0, Limits.stuckAfter) }) { health.stuckAfterMs = v }
+        for (i, rule) in health.rules.enumerated() {
+            var updated = rule
+            for level in ["degraded", "unhealthy"] {
+                let key = "\(rule.figure)_\(level)"
+                guard let v = read(s, key, { Self.threshold($0, rule.unit) }) else { continue }
+                if level == "degraded" { updated.degraded = v } else { updated.unhealthy = v }
+            }
+            let worse = updated.direction == .below
+                ? updated.unhealthy <= updated.degraded
+                : (updated.unhealthy == 0 || updated.degraded == 0 || updated.unhealthy >= updated.degraded)
+            if !worse, let node = s.table["\(rule.figure)_unhealthy"] ?? s.table["\(rule.figure)_degraded"] {
+                let relation = updated.direction == .below ? "at most" : "at least"
+                report(node.line, s.keyPath("\(rule.figure)_unhealthy"),
+                       "must be \(relation) \(rule.figure)_degraded (\(Self.thresholdText(updated.degraded, rule.unit))), got \(Self.thresholdText(updated.unhealthy, rule.unit))")
+            }
+            health.rules[i] = updated
+        }
+        return health
+    }
+
+    /// A threshold in its figure's unit: a rate 0-1, a duration, or a count (0 = off).
+    static func threshold(_ value: TOMLValue, _ unit: HealthConfig.Unit) -> Conversion<Double> {
+        switch unit {
+        case .rate:
+            let number: Double
+            switch value {
+            case .float(let f): number = f
+            case .integer(let i): number = Double(i)
+            default: return .bad("expected a rate from 0 to 1 (e.g. 0.95), got \(value.typeName)")
+            }
+            guard number >= 0, number <= 1 else { return .bad("must be a rate from 0 to 1, got \(number)") }
+            return .ok(number)
+        case .duration:
+            switch duration(value, Limits.healthDuration) {
+            case .ok(let ms): return .ok(Double(ms))
+            case .bad(let message): return .bad(message)
+            }
+        case .count:
+            switch integer(value, Limits.healthCount) {
+            case .ok(let n): return .ok(Double(n))
+            case .bad(let message): return .bad(message + " (0 switches it off)")
+            }
+        }
+    }
+
+    static func thresholdText(_ value: Double, _ unit: HealthConfig.Unit) -> String {
+        switch unit {
+        case .rate: return "\(value)"
+        case .duration: return DurationText.format(millis: Int64(value))
+        case .count: return "\(Int64(value))"
+        }
     }
 
     // MARK: [[accounts]]

@@ -32,6 +32,7 @@ extension ConfigDecoder {
         switch role {
         case .metrics: MetricsConfig.keys
         case .replies: RepliesConfig.keys
+        case .reconciler: ReconcilerConfig.keys
         default: []
         }
     }
@@ -40,6 +41,7 @@ extension ConfigDecoder {
         switch role {
         case .metrics: config.metrics = decodeMetrics(s)
         case .replies: config.replies = decodeReplies(s, accounts: config.accounts)
+        case .reconciler: config.reconciler = decodeReconciler(s)
         default: break
         }
     }

@@ -121,5 +121,52 @@ enum Migrations {
         CREATE INDEX reply_quota_by_time ON reply_quota (account, reserved_at);
         CREATE INDEX posts_by_reply_target ON posts (account, in_reply_to) WHERE in_reply_to IS NOT NULL;
         """,
+        // 4: the reconciler: each run's report, posts found on a timeline that are not ours,
+        // and duplicates of one text found on an account's timeline (F26, F30).
+        """
+        CREATE TABLE reconcile_runs (
+            id TEXT PRIMARY KEY,
+            pass TEXT NOT NULL,
+            account TEXT,
+            started_at INTEGER NOT NULL,
+            finished_at INTEGER NOT NULL,
+            ok INTEGER NOT NULL,
+            changes INTEGER NOT NULL,
+            report TEXT NOT NULL
+        );
+        CREATE INDEX reconcile_runs_by_time ON reconcile_runs (started_at);
+        CREATE TABLE foreign_posts (
+            account TEXT NOT NULL,
+            platform_id TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            text TEXT NOT NULL,
+            created_at_ms INTEGER,
+            first_seen_at INTEGER NOT NULL,
+            last_seen_at INTEGER NOT NULL,
+            PRIMARY KEY (account, platform_id)
+        );
+        CREATE TABLE duplicate_findings (
+            account TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            platform_ids TEXT NOT NULL,
+            post_id TEXT,
+            first_seen_at INTEGER NOT NULL,
+            last_seen_at INTEGER NOT NULL,
+            times_reported INTEGER NOT NULL DEFAULT 1,
+            PRIMARY KEY (account, content_hash, platform_ids)
+        );
+        """,
+        // 5: the HTTP API's bearer tokens, by name, stored as SHA-256 hex only (a token is
+        // shown once, at creation); revoked tokens stay for the record.
+        """
+        CREATE TABLE IF NOT EXISTS api_tokens (
+            name TEXT NOT NULL,
+            hash TEXT NOT NULL UNIQUE,
+            created_at INTEGER NOT NULL,
+            revoked_at INTEGER,
+            last_used_at INTEGER
+        );
+        CREATE UNIQUE INDEX IF NOT EXISTS api_tokens_active_name ON api_tokens (name) WHERE revoked_at IS NULL;
+        """,
     ]
 }

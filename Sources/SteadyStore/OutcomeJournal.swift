@@ -43,6 +43,7 @@ public final class OutcomeJournal: @unchecked Sendable {
             let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
             guard fd >= 0 else { throw SystemCallError("open(\(path))", errno) }
             defer { _ = close(fd) }
+            try Self.lockFile(fd, path)
             var offset = 0
             while offset < frame.count {
                 let n = frame.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
@@ -67,8 +68,19 @@ public final class OutcomeJournal: @unchecked Sendable {
     /// idempotent), then empties the journal. A record the store refuses for good (its post
     /// moved on) is dropped with the reason in `skipped`; if the store fails, the journal is
     /// kept for the next replay.
+    ///
+    /// Two processes replay it (the posting worker before its claims, the reconciler on each
+    /// run) while the posting worker may append: every append and every replay holds an
+    /// exclusive `flock` on the file for its whole length, so a record appended between a
+    /// replay's read and its truncation cannot be lost.
     public func replay(into store: SQLitePostStore, now: Int64) throws(StoreError) -> (applied: Int, skipped: [String]) {
         try lock.withLock { () throws(StoreError) in
+            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { return (0, []) }  // nothing can have been journaled where no file can be
+            defer { _ = close(fd) }
+            do { try Self.lockFile(fd, path) } catch {
+                throw .database(SQLiteError(code: 10, message: "\(error)", context: "outcome journal lock"))
+            }
             let (records, _) = Self.parse(Self.readAll(path))
             var applied = 0
             var skipped: [String] = []
@@ -85,8 +97,15 @@ public final class OutcomeJournal: @unchecked Sendable {
                 }
             }
             // Emptied only after every record is in the store.
-            if !records.isEmpty { _ = truncate(path, 0) }
+            if !records.isEmpty { _ = ftruncate(fd, 0) }
             return (applied, skipped)
+        }
+    }
+
+    /// An exclusive `flock` held until `fd` is closed (shared across processes).
+    static func lockFile(_ fd: Int32, _ path: String) throws(SystemCallError) {
+        while flock(fd, LOCK_EX) != 0 {
+            if errno != EINTR { throw SystemCallError("flock(\(path))", errno) }
         }
     }
 

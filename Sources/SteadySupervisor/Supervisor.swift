@@ -14,10 +14,14 @@ public final class Supervisor {
         public var executable: String
         public var environment: [String: String]
         public var runtimeDir: String
-        public init(executable: String, environment: [String: String], runtimeDir: String) {
+        /// Roles run by an executable of their own (the api worker: `steadypost-api`), started
+        /// with the same arguments.
+        public var roleExecutables: [Role: String]
+        public init(executable: String, environment: [String: String], runtimeDir: String, roleExecutables: [Role: String] = [:]) {
             self.executable = executable
             self.environment = environment
             self.runtimeDir = runtimeDir
+            self.roleExecutables = roleExecutables
         }
     }
 
@@ -238,9 +242,10 @@ public final class Supervisor {
                     logger.warning("no journald stream for \(role.rawValue), using stderr: \(error)")
                 }
             }
-            let args = [options.executable, "worker", role.rawValue, "--config", config.path]
+            let executable = options.roleExecutables[role] ?? options.executable
+            let args = [executable, "worker", role.rawValue, "--config", config.path]
             let process = try spawnProcess(
-                path: options.executable, arguments: args, environment: env,
+                path: executable, arguments: args, environment: env,
                 passFds: [childEnd], stdout: output, stderr: output)
             childEnd.close()
             output?.close()

@@ -21,6 +21,8 @@ final class BenchDaemon {
             dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
             config = dir + "/steadypost.toml"
             var toml = "[daemon]\nstate_dir = \"\(dir)/state\"\nruntime_dir = \"\(dir)/run\"\ncredentials_dir = \"\(dir)/credentials\"\n\n"
+            // The api worker on a free port: a benchmark must not need 8787 to be free.
+            toml += "[api]\nlisten = \"127.0.0.1:0\"\n\n"
             for role in Role.allCases where !extraToml.contains("[workers.\(role.rawValue)]") {
                 toml += "[workers.\(role.rawValue)]\n\(workerToml)\n\n"
             }

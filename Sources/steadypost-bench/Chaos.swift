@@ -158,9 +158,18 @@ enum Chaos {
             pause(millis: 500)
         }
 
+        // One reconcile pass over every account, faults off (as after an outage), before the
+        // audit: it must find nothing to fix that the audit would not also see.
+        let fired = firedFaults(sim)
+        sim.admin(.delete, "/_sim/faults")
+        let reconcile: String
+        do {
+            let answer = try ControlClient(socketPath: daemon.socket, timeoutMillis: 300_000)
+                .call(method: "reconciler.run", body: Array("{}".utf8))
+            reconcile = String(decoding: answer, as: UTF8.self)
+        } catch { reconcile = "failed: \(error)" }
         let audit = ChaosAudit(texts: texts, sim: sim, storePath: storePath, accounts: accounts.map(\.name),
                                quotaWindowMillis: o.quotaWindowMillis, quotaPerWindow: o.quotaPerWindow)
-        let fired = firedFaults(sim)
         var secretsLeaked: [String] = []
         var secretsChecked = 0
         if let store = try? SQLitePostStore(path: storePath) {
@@ -172,6 +181,7 @@ enum Chaos {
         let elapsed = (SteadyClock.monotonicMillis() - started) / 1000
         out("chaos seed=\(o.seed) posts=\(o.posts) posted=\(audit.posted) failed=\(audit.failed) duplicates=\(audit.duplicates) lost=\(audit.lost) stuck=\(audit.stuck) mismatches=\(audit.mismatches) quota_overruns=\(audit.quotaOverruns) secrets_leaked=\(secretsLeaked.count) worker_kills=\(workerKills) supervisor_kills=\(supervisorKills) elapsed=\(elapsed)s")
         out("  faults fired: " + fired)
+        out("  reconcile: " + String(reconcile.prefix(300)) + (reconcile.count > 300 ? "…" : ""))
         out("  secrets looked for: \(secretsChecked) (credential files and rotated tokens) in logs, status, job listings, errors")
         for line in (secretsLeaked + audit.details).prefix(20) { out("  " + line) }
         if o.keep { out("  kept: \(prepared.dir) (simulator stopped)") }

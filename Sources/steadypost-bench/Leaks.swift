@@ -11,7 +11,7 @@ import SteadySystem
 /// descriptors grew by more than 2 or its RSS by more than `rssPercent` after the warm-up.
 enum Leaks {
     static func run(posts: Int, rssPercent: Double) {
-        let (sim, d) = PostingBench.setUp()
+        let (sim, d) = PostingBench.setUp(rateLimitScale: 100)
         defer { d.stop(); sim.stop() }
         let warmup = max(1, posts / 5)
         _ = PostingBench.schedule(d, count: warmup, firstDue: SteadyClock.wallMillis(), spacingMillis: 0, tag: "leak-warm")

@@ -11,7 +11,9 @@ import SteadySystem
 enum PostingBench {
     static let accounts = (1...4).map { "bench-bsky-\($0)" }
 
-    static func setUp() -> (BenchSim, BenchDaemon) {
+    /// `rateLimitScale` > 1 for runs beyond what four accounts may post in an hour (Bluesky:
+    /// 1,666 creates per account).
+    static func setUp(rateLimitScale: Int = 1) -> (BenchSim, BenchDaemon) {
         var toml = ""
         for a in accounts {
             toml += "[[accounts]]\nname = \"\(a)\"\nplatform = \"bluesky\"\nbase_url = \"BASE\"\ncredentials = \"\(a).json\"\nquota = { hourly = 1000000, daily = 1000000 }\n\n"
@@ -19,7 +21,8 @@ enum PostingBench {
         toml += "[workers.posting]\nconcurrency = 4\n"
         // The daemon's directory first (for its credentials dir), then the simulator writes there.
         let daemon = BenchDaemonPlaceholder.prepare(toml: toml)
-        let sim = BenchSim(accounts: accounts.map { "bluesky:\($0)" }, credentialsDir: daemon.dir + "/credentials")
+        let sim = BenchSim(accounts: accounts.map { "bluesky:\($0)" }, credentialsDir: daemon.dir + "/credentials",
+                           extraArguments: ["--rate-limit-scale", String(rateLimitScale)])
         let config = (Files.read(daemon.config) ?? "").replacingAll("BASE", sim.base)
         try? Files.writeAtomically(daemon.config, config)
         let d = BenchDaemon(workerToml: "", extraToml: "", reuse: daemon.asReuse())
@@ -136,7 +139,8 @@ enum BenchDaemonPlaceholder {
         var template = Array("/tmp/steadypost-bench.XXXXXX".utf8CString)
         let dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
         let config = dir + "/steadypost.toml"
-        var text = "[daemon]\nstate_dir = \"\(dir)/state\"\nruntime_dir = \"\(dir)/run\"\ncredentials_dir = \"\(dir)/credentials\"\n\n" + toml
+        var text = "[daemon]\nstate_dir = \"\(dir)/state\"\nruntime_dir = \"\(dir)/run\"\ncredentials_dir = \"\(dir)/credentials\"\n\n"
+            + "[api]\nlisten = \"127.0.0.1:0\"\n\n" + toml
         text += "\n"
         do {
             try Files.makeDirectories(dir + "/credentials", mode: 0o700)

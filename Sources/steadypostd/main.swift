@@ -4,6 +4,7 @@ import Logging
 import SteadyConfig
 import SteadyCore
 import SteadyPosting
+import SteadyReconciler
 import SteadySupervisor
 import SteadySystem
 import SteadyWorker
@@ -23,17 +24,6 @@ struct SteadypostDaemon: ParsableCommand {
 struct ConfigOption: ParsableArguments {
     @Option(name: .long, help: "The config file (TOML).")
     var config: String = Config.defaultPath
-}
-
-func environment() -> [String: String] {
-    var env: [String: String] = [:]
-    var p = environ
-    while let entry = p.pointee {
-        let s = String(cString: entry)
-        if let eq = s.firstIndex(of: "=") { env[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
-        p += 1
-    }
-    return env
 }
 
 func loadConfig(_ path: String) throws -> Config {
@@ -58,24 +48,32 @@ extension SteadypostDaemon {
         @OptionGroup var options: ConfigOption
 
         func run() throws {
-            let env = environment()
+            let env = processEnvironment()
             let logger = makeProcessLogger(label: "steadypostd", identifier: "steadypostd", environment: env)
             // systemd's RuntimeDirectory=, StateDirectory= and credentials win over the file.
             let config = try loadConfig(options.config).applyingEnvironment(env)
             let runtimeDir = config.daemon.runtimeDir
             // STEADYPOST_WORKER_EXECUTABLE: for tests of exec-failure reporting only.
             let executable = env["STEADYPOST_WORKER_EXECUTABLE"] ?? (try? readLink("/proc/self/exe")) ?? CommandLine.arguments[0]
+            // The api worker is its own executable, installed beside this one (so only it
+            // maps Hummingbird and NIO).
+            let apiExecutable = env["STEADYPOST_API_EXECUTABLE"] ?? Self.sibling(of: executable, named: "steadypost-api")
             let supervisor: Supervisor
             do {
                 supervisor = try Supervisor(
                     config: config,
-                    options: .init(executable: executable, environment: env, runtimeDir: runtimeDir),
+                    options: .init(executable: executable, environment: env, runtimeDir: runtimeDir, roleExecutables: [.api: apiExecutable]),
                     logger: logger)
             } catch {
                 logger.critical("cannot start: \(error)")
                 throw ExitCode(1)
             }
             throw ExitCode(supervisor.run())
+        }
+
+        static func sibling(of executable: String, named name: String) -> String {
+            guard let slash = executable.lastIndex(of: "/") else { return name }
+            return String(executable[...slash]) + name
         }
     }
 
@@ -100,12 +98,16 @@ extension SteadypostDaemon {
             guard let role = Role(rawValue: role) else {
                 throw ValidationError("unknown role '\(self.role)'; roles: \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            let env = environment()
+            let env = processEnvironment()
             let logger = makeProcessLogger(label: "steadypost.\(role.rawValue)", identifier: role.logIdentifier, environment: env)
             let config = try loadConfig(options.config).applyingEnvironment(env)
             // The posting engine runs once accounts are configured; the browser pool always
             // (its browsers start on the first lease); the other roles run IdleRole until
             // their engines exist.
+            guard role != .api else {
+                logger.critical("the api worker is the steadypost-api executable (installed beside steadypostd), not `steadypostd worker api`")
+                throw ExitCode(1)
+            }
             let job: any WorkerRole
             if role == .browser {
                 job = makeBrowserRole(config: config, logger: logger)
@@ -124,6 +126,11 @@ extension SteadypostDaemon {
             } else if role == .replies && !config.accounts.isEmpty {
                 do { job = try RepliesEngine(config: config, logger: logger) } catch {
                     logger.critical("worker replies cannot start: \(error)")
+                    throw ExitCode(1)
+                }
+            } else if role == .reconciler && !config.accounts.isEmpty {
+                do { job = try ReconcilerRole(config: config, environment: env, logger: logger) } catch {
+                    logger.critical("worker reconciler cannot start: \(error)")
                     throw ExitCode(1)
                 }
             } else {

@@ -128,6 +128,8 @@ final class Daemon {
         for role in Role.allCases where !extraConfig.contains("[workers.\(role.rawValue)]") {
             toml += "[workers.\(role.rawValue)]\nheartbeat_interval = \"\(heartbeat)\"\nhang_timeout = \"\(hangTimeout)\"\nterm_grace = \"500ms\"\nrestart_base_delay = \"50ms\"\n\n"
         }
+        // The api worker listens on a free port, never on the default 8787 another daemon may hold.
+        if !extraConfig.contains("[api]") { toml += "[api]\nlisten = \"127.0.0.1:0\"\n\n" }
         toml += extraConfig
         try Files.writeAtomically(configPath, toml)
         let log = open(logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)

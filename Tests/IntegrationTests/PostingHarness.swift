@@ -138,6 +138,9 @@ final class PostingDaemon {
         allow_fault_injection = true
         shutdown_timeout = "15s"
 
+        [api]
+        listen = "127.0.0.1:0"
+
 
         """
         for role in Role.allCases {

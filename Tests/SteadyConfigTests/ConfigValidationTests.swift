@@ -32,11 +32,11 @@ private let durationHint = "(use a number and ms, s, m or h, e.g. \"250ms\", \"1
 struct ConfigValidationTests {
     @Test(arguments: [
         // Unknown keys and tables.
-        ("nope = 1", "t.toml:1: nope: unknown key (expected one of: daemon, api, accounts, workers)"),
-        ("[bogus]\nx = 1", "t.toml:1: bogus: unknown key (expected one of: daemon, api, accounts, workers)"),
+        ("nope = 1", "t.toml:1: nope: unknown key (expected one of: daemon, api, health, accounts, workers)"),
+        ("[bogus]\nx = 1", "t.toml:1: bogus: unknown key (expected one of: daemon, api, health, accounts, workers)"),
         ("[deamon]", "t.toml:1: deamon: unknown key (did you mean \"daemon\"?)"),
         ("[daemon]\nstate_dirr = \"/x\"", "t.toml:2: daemon.state_dirr: unknown key (did you mean \"state_dir\"?)"),
-        ("[api]\nport = 1", "t.toml:2: api.port: unknown key (expected one of: listen)"),
+        ("[api]\nport = 1", "t.toml:2: api.port: unknown key (expected one of: listen, health_public)"),
         ("[workers.posting]\nhang = 1", "t.toml:2: workers.posting.hang: unknown key (did you mean \"hang_timeout\"?)"),
         ("[workers.poster]", "t.toml:1: workers.poster: unknown worker role \"poster\" (valid roles: \(roles))"),
         ("[workers]\n\"a b\" = {}", "t.toml:2: workers.\"a b\": unknown worker role \"a b\" (valid roles: \(roles))"),
@@ -205,7 +205,7 @@ struct ConfigValidationTests {
                 "/etc/steadypost/steadypost.toml:11: accounts[0].platform: unknown platform \"myspace\" (valid platforms: x, mastodon, bluesky)",
                 "/etc/steadypost/steadypost.toml:13: accounts[1].name: required key is missing",
                 "/etc/steadypost/steadypost.toml:19: api.listen: expected HOST:PORT with a port from 0 to 65535, got \"nowhere\"",
-                "/etc/steadypost/steadypost.toml:21: mystery: unknown key (expected one of: daemon, api, accounts, workers)",
+                "/etc/steadypost/steadypost.toml:21: mystery: unknown key (expected one of: daemon, api, health, accounts, workers)",
             ])
     }
 

@@ -1,0 +1,125 @@
+import Dispatch
+import Hummingbird
+import Logging
+import SteadyCore
+import SteadyPlatforms
+import Synchronization
+
+/// The request context: the peer's address is kept, for the loopback rule of `/health`,
+/// `/metrics` and the dashboard.
+public struct APIRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The peer's IP address as text; nil for a non-IP peer.
+    let peerAddress: String?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        peerAddress = source.channel.remoteAddress?.ipAddress
+    }
+
+    var peerIsLoopback: Bool { Self.isLoopback(peerAddress) }
+
+    /// 127.0.0.0/8, ::1, and IPv4-mapped 127.x; anything else (or no IP) is not.
+    static func isLoopback(_ address: String?) -> Bool {
+        guard let a = address?.lowercased() else { return false }
+        return a.hasPrefix("127.") || a == "::1" || a.hasPrefix("::ffff:127.")
+    }
+}
+
+public struct APIServerError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// The HTTP server (Hummingbird, on NIO's threads and Swift concurrency's executor, beside
+/// the worker's loop). `start` returns once it listens, so `ready` means serving and a port
+/// that cannot be bound is a start failure the supervisor sees.
+public final class APIServer: Sendable {
+    public let port: Int
+    private let task: Task<Void, Never>
+    private let state: ServerState
+
+    /// Requests in flight, and whether the server has ended.
+    final class ServerState: Sendable {
+        private let counts = Mutex<(inFlight: Int, stopped: Bool)>((0, false))
+        func withLock<T: Sendable>(_ body: (inout (inFlight: Int, stopped: Bool)) -> T) -> T { counts.withLock { body(&$0) } }
+    }
+
+    private init(port: Int, task: Task<Void, Never>, state: ServerState) {
+        self.port = port
+        self.task = task
+        self.state = state
+    }
+
+    /// Requests being answered now.
+    public var inFlight: Int { state.withLock { $0.inFlight } }
+    /// True once the listener is closed and the server task has ended.
+    public var stopped: Bool { state.withLock { $0.stopped } }
+
+    /// Binds `host:port` and serves `service`; waits up to `timeoutMs` for the listener.
+    /// `onStop` runs (on another thread) once the server has ended.
+    public static func start(service: APIService, host: String, port: Int, logger: Logger, timeoutMs: Int = 15_000,
+                             onStop: @escaping @Sendable () -> Void) throws(APIServerError) -> APIServer {
+        let listening = DispatchSemaphore(value: 0)
+        let bound = Mutex<(port: Int?, error: String?)>((nil, nil))
+        let state = ServerState()
+        let router = Router(context: APIRequestContext.self)
+        for route in APIRoute.all {
+            router.on(RouterPath(route.routerPath), method: HTTPRequest.Method(route.method)!) { request, context in
+                state.withLock { $0.inFlight += 1 }
+                defer { state.withLock { $0.inFlight -= 1 } }
+                let started = SteadyClock.monotonicMillis()
+                let answer = await service.serve(route, request, context)
+                service.count("http_requests")
+                service.count("http_\(answer.status / 100)xx")
+                let level: Logger.Level = answer.status >= 500 ? .warning : (answer.status >= 400 ? .notice : .debug)
+                // The path only: the query may carry filters, and no header (the token) is logged.
+                logger.log(level: level, "\(route.method) \(request.uri.path) \(answer.status) \(SteadyClock.monotonicMillis() - started)ms")
+                return answer.response
+            }
+        }
+        var serverLogger = logger
+        serverLogger.logLevel = .critical
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: nil),
+            onServerRunning: { channel in
+                bound.withLock { $0.port = channel.localAddress?.port ?? port }
+                listening.signal()
+            },
+            logger: serverLogger)
+        let task = Task.detached {
+            do { try await app.run() } catch {
+                bound.withLock { $0.error = "\(error)" }
+            }
+            state.withLock { $0.stopped = true }
+            listening.signal()
+            onStop()
+        }
+        if listening.wait(timeout: .now() + .milliseconds(timeoutMs)) == .timedOut {
+            task.cancel()
+            throw APIServerError(description: "the HTTP server did not listen on \(host):\(port) within \(timeoutMs) ms")
+        }
+        let result = bound.withLock { $0 }
+        guard let boundPort = result.port else {
+            throw APIServerError(description: "cannot serve HTTP on \(host):\(port): \(result.error ?? "the server stopped")")
+        }
+        return APIServer(port: boundPort, task: task, state: state)
+    }
+
+    /// Closes the listener and ends the server (requests in flight are cut at the drain deadline).
+    public func stop() {
+        task.cancel()
+    }
+}
+
+extension APIAnswer {
+    var response: Response {
+        var fields = HTTPFields()
+        fields[.contentType] = contentType
+        fields[.cacheControl] = "no-store"
+        for (name, value) in headers {
+            if let n = HTTPFields.Element.Name(name) { fields[n] = value }
+        }
+        return Response(status: .init(code: status), headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}

@@ -1,0 +1,171 @@
+import Logging
+import SteadyConfig
+import SteadyCore
+import SteadyPlatforms
+import SteadyBackground
+import SteadyStore
+
+/// One account's reconciliation: read its own timeline over the window (with the platform's
+/// paging), match it against the store (`TimelineMatcher`), and, unless it is a dry run, apply
+/// the plan — each fix one store transaction through `PostTransitions`, foreign posts and
+/// duplicate findings recorded. Runs on a job thread (the adapter blocks).
+struct AccountReconciler {
+    let store: SQLitePostStore
+    let settings: ReconcilerSettings
+    let logger: Logger
+
+    func run(reader: ReadingAccount, windowMs: Int64, dryRun: Bool, now: Int64) -> AccountReport {
+        let account = reader.config
+        var report = AccountReport(account: account.name, platform: account.platform.rawValue, since: now - windowMs)
+        let meta: Logger.Metadata = ["ACCOUNT": "\(account.name)", "PLATFORM": "\(account.platform.rawValue)"]
+        // 1. The timeline, newest first, back to the window's start.
+        let read: (timeline: [RemotePost], complete: Bool)
+        switch readTimeline(reader, since: report.since) {
+        case .success(let r): read = r
+        case .failure(let why):
+            report.error = why.message
+            logger.error("reconcile: \(why.message)", metadata: meta)
+            return report
+        }
+        report.complete = read.complete
+        let timeline = read.timeline
+        report.scanned = timeline.count
+        // 2. The plan.
+        let plan: TimelineMatcher.Plan
+        do {
+            let candidates = try store.reconcileCandidates(account: account.name, since: report.since - settings.config.matchSlackMs, platformIds: timeline.map(\.id))
+            plan = TimelineMatcher.plan(timeline: timeline, candidates: candidates, knownForeign: try store.foreignPostIds(account: account.name),
+                                        slackMs: settings.config.matchSlackMs, unknownSettledBefore: now - settings.config.unknownGraceMs)
+        } catch {
+            report.error = "reading the store: \(error)"
+            logger.error("reconcile: \(report.error!)", metadata: meta)
+            return report
+        }
+        report.known = plan.known
+        report.foreignKnown = plan.foreignKnown
+        report.unknownNotFound = plan.unknownNotFound
+        report.unknownDeferred = plan.unknownDeferred
+        report.duplicates = plan.duplicates
+        for d in plan.duplicates {
+            logger.error("DUPLICATE on the platform: \(d.platformIds.count) posts with one text: \(d.platformIds.joined(separator: ", "))\(d.postId.map { " (ours: \($0))" } ?? "")", metadata: meta)
+        }
+        // 3. Apply, or say what would be done.
+        guard !dryRun else {
+            report.fixes = plan.fixes.map { FixReport(fix: $0, applied: false, note: "dry run: would mark posted") }
+            report.foreignNew = plan.foreignNew.map(\.id)
+            return report
+        }
+        for fix in plan.fixes {
+            do {
+                try store.markLive(postId: fix.postId, platformId: fix.platformId, expected: fix.from, evidence: "found on the timeline by \(fix.evidence.rawValue)", now: now)
+                report.fixes.append(FixReport(fix: fix, applied: true, note: nil))
+                report.changes += 1
+                logger.notice("reconciled: \(fix.from.rawValue) → posted as \(fix.platformId) (\(fix.adopted ? "adopted, " : "")by \(fix.evidence.rawValue))",
+                              metadata: meta.merging(["POST_ID": "\(fix.postId)"]) { a, _ in a })
+            } catch {
+                // The posting worker moved it first (or the store failed): left for the next run.
+                report.fixes.append(FixReport(fix: fix, applied: false, note: "not applied: \(error)"))
+                logger.warning("reconcile: not applied: \(error)", metadata: meta.merging(["POST_ID": "\(fix.postId)"]) { a, _ in a })
+            }
+        }
+        do {
+            let foreign = plan.foreignNew.map {
+                SQLitePostStore.ForeignPost(account: account.name, platformId: $0.id, contentHash: $0.contentHash, text: $0.text, createdAtMs: $0.createdAtMs)
+            }
+            let added = try store.recordForeign(foreign, now: now)
+            report.changes += added
+            if added > 0 {
+                logger.notice("reconcile: \(foreign.count) post(s) on the timeline are not ours (foreign): \(foreign.map(\.platformId).joined(separator: ", "))", metadata: meta)
+            }
+            report.foreignNew = foreign.map(\.platformId)
+            try store.recordDuplicates(plan.duplicates.map {
+                SQLitePostStore.DuplicateFinding(account: account.name, contentHash: $0.contentHash, platformIds: $0.platformIds, postId: $0.postId)
+            }, now: now)
+        } catch {
+            report.error = "recording foreign posts and duplicates: \(error)"
+            logger.error("reconcile: \(report.error!)", metadata: meta)
+        }
+        return report
+    }
+}
+
+extension AccountReconciler {
+    /// The own timeline from `since`, at most `max_pages` pages, through the shared
+    /// `ReadingAccount` (the posting worker's stored session; a Bluesky session of its own when
+    /// that one is refused; X and Mastodon tokens never renewed here).
+    func readTimeline(_ reader: ReadingAccount, since: Int64) -> Result<(timeline: [RemotePost], complete: Bool), ReadFailure> {
+        let pages = settings.config.maxPages
+        do throws(PlatformError) {
+            return .success(try reader.withAdapter(store: store) { (adapter: any PlatformAdapter) throws(PlatformError) in
+                var timeline: [RemotePost] = []
+                var cursor: PageCursor?
+                for _ in 0..<pages {
+                    let page = try adapter.ownPosts(since: since, cursor: cursor, limit: 100)
+                    timeline += page.items.filter { ($0.createdAtMs ?? since) >= since }
+                    guard let next = page.next else { return (timeline, true) }
+                    cursor = next
+                }
+                return (timeline, false)
+            })
+        } catch {
+            let auth = error.errorClass == .auth
+            return .failure(ReadFailure(message: "reading the timeline: \(error)\(auth ? " (the posting worker renews these tokens; the reconciler never does)" : "")"))
+        }
+    }
+}
+
+struct ReadFailure: Error {
+    var message: String
+}
+
+/// One fix as reported.
+struct FixReport: Sendable {
+    var fix: TimelineMatcher.Fix
+    var applied: Bool
+    var note: String?
+
+    var json: JSON {
+        .obj([("post_id", JSON(fix.postId)), ("platform_id", JSON(fix.platformId)), ("from", JSON(fix.from.rawValue)), ("to", JSON("posted")),
+              ("by", JSON(fix.evidence.rawValue)), ("adopted", .bool(fix.adopted)), ("applied", .bool(applied)), ("note", note.map(JSON.init))])
+    }
+}
+
+/// What one account's run found and did.
+struct AccountReport: Sendable {
+    var account: String
+    var platform: String
+    var since: Int64
+    var scanned = 0
+    /// The listing reached the window's start within the page budget.
+    var complete = false
+    var known = 0
+    var fixes: [FixReport] = []
+    var foreignNew: [String] = []
+    var foreignKnown = 0
+    var duplicates: [TimelineMatcher.Duplicate] = []
+    var unknownNotFound: [String] = []
+    var unknownDeferred: [String] = []
+    var error: String?
+
+    init(account: String, platform: String, since: Int64) {
+        self.account = account
+        self.platform = platform
+        self.since = since
+    }
+
+    /// Store changes made: posts fixed and foreign posts newly recorded (0 in a dry run, and
+    /// on a second run over the same data).
+    var changes = 0
+
+    var json: JSON {
+        .obj([
+            ("account", JSON(account)), ("platform", JSON(platform)), ("since", JSON(Int(since))), ("scanned", JSON(scanned)), ("changes", JSON(changes)),
+            ("complete", .bool(complete)), ("known", JSON(known)), ("fixes", .array(fixes.map(\.json))),
+            ("foreign_new", .array(foreignNew.map(JSON.init))), ("foreign_known", JSON(foreignKnown)),
+            ("duplicates", .array(duplicates.map { d in
+                .obj([("content_hash", JSON(d.contentHash)), ("platform_ids", .array(d.platformIds.map(JSON.init))), ("post_id", d.postId.map(JSON.init))])
+            })),
+            ("unknown_not_found", .array(unknownNotFound.map(JSON.init))), ("unknown_deferred", .array(unknownDeferred.map(JSON.init))), ("error", error.map(JSON.init)),
+        ])
+    }
+}

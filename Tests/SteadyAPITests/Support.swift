@@ -1,0 +1,108 @@
+import Glibc
+import Logging
+import SteadyConfig
+import SteadyCore
+import SteadyHTTP
+import SteadyPlatforms
+import SteadyStore
+import SteadySystem
+@testable import SteadyAPI
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+/// A temporary directory with a config and a store in it; removed at the end.
+final class APIFixture {
+    let dir: String
+    let config: Config
+    let store: SQLitePostStore
+    let service: APIService
+    var server: APIServer?
+    let http = HTTPClient(options: HTTPClientOptions(connectTimeoutMillis: 2000, totalTimeoutMillis: 20_000))
+
+    static let logger: Logger = {
+        var l = Logger(label: "steadypost.api.test")
+        l.logLevel = getenv("STEADYPOST_TEST_LOG") != nil ? .debug : .critical
+        return l
+    }()
+
+    init(extraTOML: String = "", apiTOML: String = "") throws {
+        var template = Array("/tmp/steadypost-api.XXXXXX".utf8CString)
+        dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+        try Files.makeDirectories(dir + "/credentials", mode: 0o700)
+        let toml = """
+        [daemon]
+        state_dir = "\(dir)/state"
+        runtime_dir = "\(dir)/run"
+        credentials_dir = "\(dir)/credentials"
+
+        [api]
+        listen = "127.0.0.1:0"
+        \(apiTOML)
+
+        [[accounts]]
+        name = "news-x"
+        platform = "x"
+        base_url = "http://127.0.0.1:9"
+        credentials = "news-x.json"
+        quota = { hourly = 4, daily = 10 }
+
+        \(extraTOML)
+        """
+        let path = dir + "/steadypost.toml"
+        try Files.writeAtomically(path, toml)
+        config = try Config.parse(toml, path: path)
+        try Files.makeDirectories(dir + "/state", mode: 0o700)
+        store = try SQLitePostStore(path: dir + "/state/steadypost.db")
+        service = APIService(config: config, store: store, logger: Self.logger)
+    }
+
+    /// Serves the real HTTP server over loopback.
+    func serve() throws -> Int {
+        let s = try APIServer.start(service: service, host: "127.0.0.1", port: 0, logger: Self.logger) {}
+        server = s
+        return s.port
+    }
+
+    func get(_ path: String, token: String? = nil) throws -> HTTPResponse {
+        try send(.get, path, token: token)
+    }
+
+    func send(_ method: HTTPMethod, _ path: String, token: String? = nil, body: String? = nil) throws -> HTTPResponse {
+        guard let port = server?.port else { throw TestFailure("not serving") }
+        var headers: HTTPHeaders = [:]
+        if let token { headers.add("Authorization", "Bearer \(token)") }
+        if body != nil { headers.add("Content-Type", "application/json") }
+        return try http.send(HTTPRequest(method: method, url: "http://127.0.0.1:\(port)\(path)", headers: headers, body: body.map { Array($0.utf8) }))
+    }
+
+    deinit {
+        server?.stop()
+        removeTree(dir)
+    }
+}
+
+func removeTree(_ path: String) {
+    guard path.hasPrefix("/tmp/steadypost-") else { return }
+    var st = stat()
+    guard lstat(path, &st) == 0 else { return }
+    if (st.st_mode & S_IFMT) == S_IFDIR {
+        for name in Files.list(path) ?? [] { removeTree(path + "/" + name) }
+        _ = rmdir(path)
+    } else {
+        _ = unlink(path)
+    }
+}
+
+/// The repository's root (this file is Tests/SteadyAPITests/Support.swift).
+let repositoryRoot: String = {
+    var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
+    parts.removeLast(3)
+    return parts.joined(separator: "/")
+}()
+
+func post(_ text: String, due: Int64, account: String = "news-x") -> NewPost {
+    NewPost(account: account, platform: "x", text: text, dueAt: due, contentHash: "h:" + text)
+}
