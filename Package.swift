@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "SteadyWorker", dependencies: ["SteadyCore", "SteadySystem", "SteadyProtocol", "SteadyConfig"]),
         .target(name: "SteadyStore", dependencies: ["CSQLite", "SteadyCore"]),
         .target(name: "SteadyPosting", dependencies: [
-            "SteadyCore", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyWorker", "SteadyConfig",
+            "SteadyCore", "SteadySystem", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyWorker", "SteadyConfig",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The reconciler worker: each account's timeline against the store (F26, F30).

@@ -44,6 +44,9 @@ private let curlGlobalInit: CURLcode = steady_curl_global_init(Int(CURL_GLOBAL_D
 /// thread its own client.
 public final class HTTPClient {
     public let options: HTTPClientOptions
+    /// Told, on the transfer's thread, how far each transfer got (test fault points use it to
+    /// stop a process at an exact moment). nil, the default, costs nothing.
+    public var transferObserver: ((HTTPTransferEvent) -> Void)?
     private let handle: UnsafeMutableRawPointer
     private let errorBuffer: UnsafeMutablePointer<CChar>
 
@@ -75,7 +78,8 @@ public final class HTTPClient {
         guard request.url.hasPrefix("http://") || request.url.hasPrefix("https://") else {
             throw HTTPError(kind: .invalidRequest, delivery: .notSent, detail: "only http and https URLs are allowed", target: target)
         }
-        let state = TransferState(cap: options.maxResponseBytes, allowsResend: request.allowsTransparentResend)
+        let state = TransferState(cap: options.maxResponseBytes, allowsResend: request.allowsTransparentResend,
+                                  observer: transferObserver)
         let started = SteadyClock.monotonicMillis()
         var headerList: UnsafeMutablePointer<curl_slist>? = nil
         defer { steady_curl_slist_free_all(headerList) }
@@ -208,6 +212,16 @@ public final class HTTPClient {
     }
 }
 
+/// How far a transfer got, as `HTTPClient.transferObserver` is told.
+public enum HTTPTransferEvent: Sendable, Equatable {
+    /// The connection is up and the request is about to be written (libcurl's pre-request
+    /// hook): from here on it may reach the server.
+    case sending
+    /// The first line of the answer arrived: the whole request left this machine and the
+    /// server has answered, but nothing of the answer has been read yet.
+    case answerArriving
+}
+
 /// What the callbacks of one transfer fill in.
 private final class TransferState {
     let cap: Int
@@ -218,10 +232,13 @@ private final class TransferState {
     var headers = HTTPHeaders()
     var prereqCalls = 0
     var resendRefused = false
+    let observer: ((HTTPTransferEvent) -> Void)?
+    var answerSeen = false
 
-    init(cap: Int, allowsResend: Bool) {
+    init(cap: Int, allowsResend: Bool, observer: ((HTTPTransferEvent) -> Void)?) {
         self.cap = cap
         self.allowsResend = allowsResend
+        self.observer = observer
     }
 
     /// Counts bytes against the cap; false once it is exceeded.
@@ -249,6 +266,10 @@ private let headerCallback: curl_write_callback = { data, size, count, context i
     guard n > 0, let data else { return n }
     let line = data.withMemoryRebound(to: UInt8.self, capacity: n) { String(decoding: UnsafeBufferPointer(start: $0, count: n), as: UTF8.self) }
     if line.hasPrefix("HTTP/") {
+        if !state.answerSeen, let observer = state.observer {
+            state.answerSeen = true
+            observer(.answerArriving)
+        }
         // A new response starts (after an interim 1xx): only the final one's headers count.
         state.headers = HTTPHeaders()
         state.body = []
@@ -268,6 +289,7 @@ private let prereqCallback: curl_prereq_callback = { context, _, _, _, _ in
         state.resendRefused = true
         return CURL_PREREQFUNC_ABORT
     }
+    state.observer?(.sending)
     return CURL_PREREQFUNC_OK
 }
 

@@ -20,6 +20,8 @@ final class AccountSlot: @unchecked Sendable {
     let credentialsFingerprint: String
     /// Makes the requests (nil without usable credentials).
     let adapter: (any PlatformAdapter)?
+    /// The API adapter's HTTP client: test fault points watch its transfers.
+    let adapterClient: HTTPClient?
     /// Checks drafts on the loop thread; never sends anything.
     let validator: any PlatformAdapter
     /// Tokens a refresh returned that the store has not taken yet: stored before any use.
@@ -42,14 +44,19 @@ final class AccountSlot: @unchecked Sendable {
             credentialsError = nil
             credentialsFingerprint = TokenRecord.fingerprint(c)
             let session = TokenRecord.decode(storedTokens, fingerprint: credentialsFingerprint)
-            let api = AdapterFactory.make(credentials: c, baseURL: config.baseURL, session: session, client: HTTPClient(options: httpOptions))
+            let client = HTTPClient(options: httpOptions)
+            let api = AdapterFactory.make(credentials: c, baseURL: config.baseURL, session: session, client: client)
             adapter = browser?.adapter(for: config, api: api) ?? api
+            // Fault points watch the API's create requests (a browser-mode account's creates go
+            // through the browser worker, so its `after_send` never fires).
+            adapterClient = client
             let apiRules = AdapterFactory.make(credentials: c, baseURL: config.baseURL, client: HTTPClient(options: httpOptions))
             validator = browser?.adapter(for: config, api: apiRules) ?? apiRules
         case .failure(let e):
             credentialsError = e.message
             credentialsFingerprint = ""
             adapter = nil
+            adapterClient = nil
             validator = AdapterFactory.make(credentials: Self.placeholder(config.platform), baseURL: config.baseURL,
                                             client: HTTPClient(options: httpOptions))
         }

@@ -15,6 +15,13 @@ struct AttemptRunner: Sendable {
     let settings: PostingSettings
     let owner: String
     let logger: Logger
+    /// Test fault points; nil (nothing checked) unless `STEADYPOST_FAULTS` is set.
+    let faults: PostingFaults?
+
+    /// A named crash point of the attempt (`PostingFaults`).
+    func crashPoint(_ point: PostingFaults.CrashPoint, _ post: Post) {
+        faults?.crash(at: point, account: post.account, postId: post.id) { logger.critical("\($0)") }
+    }
 
     var refresher: AuthRefresher { AuthRefresher(store: store, settings: settings, logger: logger) }
 
@@ -43,6 +50,7 @@ struct AttemptRunner: Sendable {
         guard refresher.flushUnsaved(slot) else { return notStarted("rotated tokens cannot be stored yet") }
 
         // 1. Intent before effect.
+        crashPoint(.beforeIntent, post)
         let startedAt = SteadyClock.wallMillis()
         let attemptId = SQLitePostStore.newAttemptId()
         let key = AttemptKey(attemptId: attemptId, startedAtMicros: startedAt * 1000)
@@ -56,6 +64,7 @@ struct AttemptRunner: Sendable {
             return notStarted("the attempt could not be committed: \(error)")
         }
         meta["ATTEMPT_ID"] = "\(attempt.id)"
+        crashPoint(.afterIntent, post)
 
         // 2. The request(s).
         let draft = PostDraft(text: post.text, replyTo: post.inReplyTo)
@@ -66,11 +75,14 @@ struct AttemptRunner: Sendable {
         var outcome: AttemptOutcome
         attemptLoop: while true {
             do {
-                let remote = try adapter.create(draft, attempt: key)
+                let remote = try create(adapter, draft, key, slot: slot, post: post)
+                crashPoint(.afterResponse, post)
                 outcome = .published(platformId: remote.id)
                 health = .healthy
                 break attemptLoop
             } catch {
+                // Only an answer that was read counts (not a refusal before sending).
+                if error.evidence.httpStatus != nil { crashPoint(.afterResponse, post) }
                 health = PlatformHealth.of(error)
                 let decision = AttemptDecision.decide(error, attemptNumber: attempt.number, refreshed: refreshed,
                                                       now: SteadyClock.wallMillis(), jitter: Double.random(in: 0..<1), settings: settings)
@@ -118,11 +130,28 @@ struct AttemptRunner: Sendable {
                          health: health, pause: pause, refreshed: refreshedOK)
     }
 
+    /// The adapter's create; with fault points armed, its HTTP client's observer is the
+    /// `after_send` point (for the create's own request only, not a refresh's).
+    func create(_ adapter: any PlatformAdapter, _ draft: PostDraft, _ key: AttemptKey, slot: AccountSlot, post: Post) throws(PlatformError) -> RemotePost {
+        guard let faults, let client = slot.adapterClient else { return try adapter.create(draft, attempt: key) }
+        client.transferObserver = { [logger] event in
+            guard event == .answerArriving else { return }
+            faults.crash(at: .afterSend, account: post.account, postId: post.id) { logger.critical("\($0)") }
+        }
+        defer { client.transferObserver = nil }
+        return try adapter.create(draft, attempt: key)
+    }
+
     /// Records the outcome; the journal takes it if the store cannot (DESIGN.md 3.3).
     func record(post: Post, attempt: Attempt, outcome: AttemptOutcome, meta: Logger.Metadata) -> JobResult.Recording {
         let now = SteadyClock.wallMillis()
-        do {
+        do throws(StoreError) {
+            if case .published = outcome, let injected = faults?.outcomeWriteFailure(account: post.account, postId: post.id) {
+                throw StoreError.database(injected)
+            }
+            crashPoint(.beforeOutcomeCommit, post)
             _ = try store.recordOutcome(postId: post.id, attemptId: attempt.id, outcome: outcome, now: now)
+            crashPoint(.afterOutcomeCommit, post)
             return .store
         } catch .database(let e) {
             logger.error("the store cannot record the outcome (\(e)); appending it to the outcome journal", metadata: meta)

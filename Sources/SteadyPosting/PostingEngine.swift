@@ -27,6 +27,8 @@ public final class PostingEngine: WorkerRole {
     let slots: [AccountSlot]
     let slotByName: [String: AccountSlot]
     let completions: CompletionQueue<JobResult>
+    /// Test fault points (`STEADYPOST_FAULTS`); nil, and never consulted, without the variable.
+    let faults: PostingFaults?
     /// Browser-mode accounts post through the browser worker (`BrowserSubmitAdapter`).
     let browserLink: BrowserSubmitLink
 
@@ -80,6 +82,11 @@ public final class PostingEngine: WorkerRole {
         journal = OutcomeJournal(path: dir + "/outcomes.journal")
         owner = "posting:\(getpid())"
         completions = try CompletionQueue()
+        faults = try PostingFaults.from(environment: environment, stateDir: dir)
+        if let faults {
+            store.setWriteFault { [faults] in faults.storeWriteFailure() }
+            logger.warning("test fault points armed (\(PostingFaults.variable)): \(faults.summary)")
+        }
         browserLink = BrowserSubmitLink(config: config, settings: settings)
 
         let states = try store.accountStates()
@@ -98,7 +105,7 @@ public final class PostingEngine: WorkerRole {
                 logger.error("account cannot post: \(e)", metadata: ["ACCOUNT": "\(account.name)"])
             }
             slots.append(AccountSlot(config: account, credentials: credentials, storedTokens: state?.tokens,
-                                     breaker: CircuitBreaker.restored(json: state?.breaker), pause: pause,
+                                     breaker: CircuitBreaker.restored(json: state?.breaker, base: settings.breaker), pause: pause,
                                      httpOptions: settings.httpOptions, browser: browserLink))
         }
         self.slots = slots
@@ -333,7 +340,9 @@ public final class PostingEngine: WorkerRole {
         return nil
     }
 
-    var attemptRunner: AttemptRunner { AttemptRunner(store: store, journal: journal, settings: settings, owner: owner, logger: logger) }
+    var attemptRunner: AttemptRunner {
+        AttemptRunner(store: store, journal: journal, settings: settings, owner: owner, logger: logger, faults: faults)
+    }
     var verifier: Verifier { Verifier(store: store, journal: journal, settings: settings, logger: logger) }
 
     /// Hands the slot to a new thread running `body`; `onFailure` if no thread starts.

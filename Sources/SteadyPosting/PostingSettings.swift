@@ -11,6 +11,7 @@ import SteadyHTTP
 /// | `STEADYPOST_POSTING_HTTP_TIMEOUT_MS` | lease / 4, at most 30000 | total time of one platform request |
 /// | `STEADYPOST_POSTING_QUOTA_HOUR_MS` | 3600000 | the quota's hour (the day is 24 of them); tests shorten it |
 /// | `STEADYPOST_POSTING_SETTLE_MS` | 30000 | a complete timeline scan proves absence only this long after the attempt began |
+/// | `STEADYPOST_POSTING_BREAKER_OPEN_MS` | 30000 | a circuit breaker's first open time (doubling on re-opening) |
 ///
 /// The lease always exceeds the longest attempt (create, refresh, create again: three
 /// request timeouts), so a live attempt's lease never runs out under it.
@@ -32,10 +33,13 @@ public struct PostingSettings: Sendable, Equatable {
     public var authPauseMillis: Int64
     /// A worker that died holding a post this many times parks it (F27).
     public var poisonLimit: Int
+    /// A circuit breaker's first open time.
+    public var breakerOpenMillis: Int64
 
     public init(leaseMillis: Int64 = 120_000, httpTimeoutMillis: Int64? = nil, hourMillis: Int64 = 3_600_000,
                 settleMillis: Int64 = 30_000, firstVerifyDelayMillis: Int64 = 1_000, timelineSlackMillis: Int64 = 60_000,
-                concurrency: Int = 1, authPauseMillis: Int64 = 6 * 3_600_000, poisonLimit: Int = 2) {
+                concurrency: Int = 1, authPauseMillis: Int64 = 6 * 3_600_000, poisonLimit: Int = 2,
+                breakerOpenMillis: Int64 = 30_000) {
         self.leaseMillis = max(leaseMillis, 1_000)
         let http = httpTimeoutMillis ?? min(30_000, self.leaseMillis / 4)
         // Three requests (create, refresh, create) must fit in the lease with room to record.
@@ -49,7 +53,11 @@ public struct PostingSettings: Sendable, Equatable {
         self.concurrency = max(1, concurrency)
         self.authPauseMillis = authPauseMillis
         self.poisonLimit = poisonLimit
+        self.breakerOpenMillis = max(1, breakerOpenMillis)
     }
+
+    /// A closed breaker with these settings' open time.
+    public var breaker: CircuitBreaker { CircuitBreaker(baseOpenMillis: breakerOpenMillis) }
 
     /// From the config's `[workers.posting]` and the environment.
     public static func from(config: Config, environment: [String: String]) -> PostingSettings {
@@ -61,7 +69,8 @@ public struct PostingSettings: Sendable, Equatable {
                                httpTimeoutMillis: ms("STEADYPOST_POSTING_HTTP_TIMEOUT_MS"),
                                hourMillis: ms("STEADYPOST_POSTING_QUOTA_HOUR_MS") ?? 3_600_000,
                                settleMillis: ms("STEADYPOST_POSTING_SETTLE_MS") ?? 30_000,
-                               concurrency: maxConcurrency(config.worker(.posting)))
+                               concurrency: maxConcurrency(config.worker(.posting)),
+                               breakerOpenMillis: ms("STEADYPOST_POSTING_BREAKER_OPEN_MS") ?? 30_000)
     }
 
     /// Each job is a thread, and threads count against the worker's `pids_max`: leave room

@@ -26,7 +26,10 @@ public final class SQLiteDatabase {
         try execute("PRAGMA foreign_keys=ON")
     }
 
-    deinit { sqlite3_close_v2(handle) }
+    deinit {
+        statements.removeAll()  // finalised before the connection closes
+        sqlite3_close_v2(handle)
+    }
 
     func error(_ rc: Int32, _ context: String) -> SQLiteError {
         let extended = sqlite3_extended_errcode(handle)
@@ -45,12 +48,23 @@ public final class SQLiteDatabase {
         }
     }
 
+    /// The statement for `sql`, compiled once per connection and kept (P3: compiling costs
+    /// about as much as running the short statements of a claim round). Each `run` resets and
+    /// rebinds it and returns every row, so one statement is never in two runs at once.
     public func prepare(_ sql: String) throws(SQLiteError) -> Statement {
+        if let cached = statements[sql] { return cached }
         var stmt: OpaquePointer?
         let rc = sqlite3_prepare_v2(handle, sql, -1, &stmt, nil)
         guard rc == SQLITE_OK, let stmt else { throw error(rc, "prepare \(sql.prefix(60))") }
-        return Statement(stmt, db: self, sql: sql)
+        let statement = Statement(stmt, db: self, sql: sql)
+        if statements.count >= Self.statementCacheLimit { statements.removeAll() }
+        statements[sql] = statement
+        return statement
     }
+
+    /// Compiled statements by SQL text; the store's SQL is a fixed set, the limit a guard.
+    private var statements: [String: Statement] = [:]
+    static let statementCacheLimit = 128
 
     /// Rows changed by the last statement.
     public var changes: Int { Int(sqlite3_changes(handle)) }

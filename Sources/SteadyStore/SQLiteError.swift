@@ -14,6 +14,12 @@ public struct SQLiteError: Error, Equatable, Sendable, CustomStringConvertible {
         self.context = context
     }
 
+    /// A disk I/O error (SQLITE_IOERR_WRITE) that did not come from SQLite: what the test
+    /// fault points (STEADYPOST_FAULTS) fail a store write with.
+    public static func injectedIOError(_ why: String) -> SQLiteError {
+        SQLiteError(code: SQLITE_IOERR | (3 << 8), message: "disk I/O error (\(why))", context: "write")
+    }
+
     /// The primary result code (the low byte of the extended code).
     public var primary: Int32 { code & 0xff }
 

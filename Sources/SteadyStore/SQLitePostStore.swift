@@ -36,15 +36,20 @@ public final class SQLitePostStore: @unchecked Sendable {
         let database: SQLiteDatabase
         /// Test hook: the next N transactions fail at COMMIT with this code.
         var injectedFailures: (count: Int, code: Int32) = (0, 0)
+        /// Test fault point (STEADYPOST_FAULTS): asked before every write transaction; an
+        /// error it returns fails that try as SQLite would. nil costs nothing.
+        var writeFault: (@Sendable () -> SQLiteError?)?
+        /// Transactions replayed after a transient error, since the store opened.
+        var transientRetries = 0
         init(_ database: SQLiteDatabase) { self.database = database }
     }
 
-    public init(path: String, retryLimit: Int = 6, retryBaseMillis: Int64 = 10) throws(StoreError) {
+    public init(path: String, retryLimit: Int = 6, retryBaseMillis: Int64 = 10, busyTimeoutMillis: Int32 = 5000) throws(StoreError) {
         self.path = path
         self.retryLimit = retryLimit
         self.retryBaseMillis = retryBaseMillis
         do throws(SQLiteError) {
-            let database = try SQLiteDatabase(path: path)
+            let database = try SQLiteDatabase(path: path, busyTimeoutMillis: busyTimeoutMillis)
             try Self.migrate(database)
             connection = Connection(database)
         } catch {
@@ -82,6 +87,14 @@ public final class SQLitePostStore: @unchecked Sendable {
         lock.withLock { connection.injectedFailures = (count, code) }
     }
 
+    /// Test fault point: `fault` is asked before every write transaction (see `Connection`).
+    public func setWriteFault(_ fault: (@Sendable () -> SQLiteError?)?) {
+        lock.withLock { connection.writeFault = fault }
+    }
+
+    /// Transactions replayed after a transient error (BUSY, LOCKED, I/O) since the store opened.
+    public var transientRetries: Int { lock.withLock { connection.transientRetries } }
+
     /// Runs `body` in one transaction — IMMEDIATE (the write lock taken up front, so a
     /// read-then-write cannot fail to upgrade), or a plain deferred one for `readOnly` bodies,
     /// which in WAL mode never wait for or block a writer. A transient failure rolls back and
@@ -92,6 +105,7 @@ public final class SQLitePostStore: @unchecked Sendable {
             let result: Result<T, StoreError> = lock.withLock {
                 let c = connection
                 do throws(SQLiteError) {
+                    if !readOnly, let fault = c.writeFault, let injected = fault() { throw injected }
                     try c.database.execute(readOnly ? "BEGIN" : "BEGIN IMMEDIATE")
                 } catch {
                     return .failure(.database(error))
@@ -114,6 +128,7 @@ public final class SQLitePostStore: @unchecked Sendable {
                 return value
             case .failure(.database(let e)) where e.isTransient && attempt < retryLimit:
                 attempt += 1
+                lock.withLock { connection.transientRetries += 1 }
                 let delay = retryBaseMillis << (attempt - 1)
                 var ts = timespec(tv_sec: Int(delay / 1000), tv_nsec: Int(delay % 1000) * 1_000_000)
                 nanosleep(&ts, nil)
@@ -310,7 +325,11 @@ public final class SQLitePostStore: @unchecked Sendable {
     /// `unknown` (never `scheduled`: its request may have gone out), and a post whose lease
     /// has been lost `poisonLimit` times is `parked` (F27). Returns what moved.
     public func expireLeases(now: Int64, poisonLimit: Int = 2) throws(StoreError) -> [(id: String, from: PostState, to: PostState)] {
-        try transaction { db throws(StoreError) in
+        // Nearly every claim round has nothing to expire: a read, not the write lock (P3).
+        guard try !query("SELECT 1 FROM posts WHERE state IN ('claimed', 'attempting') AND lease_expires_at <= ? LIMIT 1", [.integer(now)]).isEmpty else {
+            return []
+        }
+        return try transaction { db throws(StoreError) in
             let rows: [Row]
             do throws(SQLiteError) {
                 rows = try db.prepare("SELECT \(Self.postColumns) FROM posts WHERE state IN ('claimed', 'attempting') AND lease_expires_at <= ?").run([.integer(now)])

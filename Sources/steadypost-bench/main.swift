@@ -18,6 +18,7 @@ import SteadySystem
 //   steadypost-bench p8 [LEASES]     browser pool: pages/s with 2 browsers, lease latency, PSS, recycle cost
 //   steadypost-bench stamp FILE|-    the bare child: writes "<pid> <CLOCK_MONOTONIC ns>" and waits
 //   steadypost-bench echo            raw echo over fd 3 (the socketpair peer for p4's baseline)
+//   steadypost-bench claim-race DB OWNER READY_FILE [BUSY_MS]   the claim path in its own process (F06/F16 tests)
 
 let args = CommandLine.arguments
 let here: String = {
@@ -91,10 +92,12 @@ case "leaks":
     Leaks.run(posts: args.count > 2 ? Int(args[2]) ?? 10_000 : 10_000, rssPercent: args.count > 3 ? Double(args[3]) ?? 20 : 20)
 case "chaos":
     Chaos.run(ChaosOptions.parse(args.dropFirst(2)))
+case "claim-race" where args.count == 5 || args.count == 6:
+    ClaimRace.run(db: args[2], owner: args[3], readyFile: args[4], busyMillis: args.count == 6 ? Int32(args[5]) ?? 5000 : 5000)
 case "p56":
     P56.run(seconds: args.count > 2 ? Int(args[2]) ?? 60 : 60)
 case "p8":
     P8.run(leases: args.count > 2 ? Int(args[2]) ?? 200 : 200)
 default:
-    die("usage: steadypost-bench p1 [KILLS] | p2 [POSTS] | p3 [POSTS] | p4 [ROUNDS] | p56 [SECONDS] | p7 | p8 [LEASES] | chaos [OPTIONS] | leaks [POSTS [RSS_PCT]] | stamp FILE | echo")
+    die("usage: steadypost-bench p1 [KILLS] | p2 [POSTS] | p3 [POSTS] | p4 [ROUNDS] | p56 [SECONDS] | p7 | p8 [LEASES] | chaos [OPTIONS] | leaks [POSTS [RSS_PCT]] | stamp FILE | echo | claim-race DB OWNER READY_FILE [BUSY_MS]")
 }

@@ -122,8 +122,10 @@ final class PostingDaemon {
 
     /// `accounts`: (platform, name, quota TOML or nil) — the sim creates them and writes their
     /// credentials. `leaseMillis` shortens the claim lease (and with it the request timeout).
+    /// `postingWorker`: more `[workers.posting]` lines (e.g. a restart policy for tests that
+    /// kill the worker many times).
     init(sim: Sim, accounts: [(Platform, String, String?)], concurrency: Int = 4, leaseMillis: Int64 = 8000,
-         environment: [String] = [], drainTimeout: String = "5s") throws {
+         environment: [String] = [], drainTimeout: String = "5s", postingWorker: String = "") throws {
         dir = TempDir("steadypost-posting")
         configPath = dir.path + "/steadypost.toml"
         let credentialsDir = dir.path + "/credentials"
@@ -143,7 +145,7 @@ final class PostingDaemon {
         """
         for role in Role.allCases {
             toml += "[workers.\(role.rawValue)]\nheartbeat_interval = \"100ms\"\nhang_timeout = \"3s\"\nterm_grace = \"500ms\"\nrestart_base_delay = \"50ms\"\n"
-            if role == .posting { toml += "concurrency = \(concurrency)\ndrain_timeout = \"\(drainTimeout)\"\n" }
+            if role == .posting { toml += "concurrency = \(concurrency)\ndrain_timeout = \"\(drainTimeout)\"\n" + postingWorker }
             toml += "\n"
         }
         for (platform, name, quota) in accounts {
@@ -180,6 +182,16 @@ final class PostingDaemon {
             let posting = report.workers.first { $0.role == .posting }
             return posting?.state == "running" && (posting?.summary ?? "").hasPrefix("posting for") ? true : nil
         }
+    }
+
+    /// The fault entries that have fired (`state_dir/faults.fired`): entry → post id.
+    func firedFaults() -> [String: String] {
+        var out: [String: String] = [:]
+        for line in (Files.read(dir.path + "/state/faults.fired") ?? "").split(separator: "\n") {
+            let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
+            if parts.count == 2 { out[parts[0]] = parts[1] }
+        }
+        return out
     }
 
     func postingPid() throws -> Int32 {
@@ -227,6 +239,16 @@ final class PostingDaemon {
         let body = JSON.obj([("account", JSON(account)), ("text", JSON(text)), ("at", at.map { .number(Double($0), raw: String($0)) })])
         guard let id = try call("create", body)["id"]?.string else { throw TestFailure("create answered without an id") }
         return id
+    }
+
+    /// One batch (all or nothing, one store transaction): its post ids in order. Tests that
+    /// crash the worker create everything up front, so no create can be cut off by a crash.
+    func postBatch(_ posts: [(account: String, text: String)]) throws -> [String] {
+        let items = posts.map { JSON.obj([("account", JSON($0.account)), ("text", JSON($0.text))]) }
+        let answer = try call("create", .obj([("posts", .array(items))]))
+        let ids = (answer["posts"]?.array ?? []).compactMap { $0["id"]?.string }
+        guard ids.count == posts.count else { throw TestFailure("the batch answered \(ids.count) ids for \(posts.count) posts") }
+        return ids
     }
 
     func jobs(account: String? = nil, state: String? = nil) throws -> [JSON] {

@@ -148,4 +148,17 @@ struct PostingDecisionTests {
         #expect(PostingSettings(leaseMillis: 6_000, httpTimeoutMillis: 60_000).httpTimeoutMillis == 1_833)
         #expect(PostingSettings(hourMillis: 3_000).dayMillis == 72_000)
     }
+
+    @Test("F09 knob: the breaker's first open time comes from the settings (30 s by default), and doubles from there")
+    func breakerOpenTime() {
+        #expect(PostingSettings().breaker.baseOpenMillis == 30_000)
+        var b = PostingSettings(breakerOpenMillis: 1_500).breaker
+        for _ in 0..<b.threshold { b.recordUnhealthy(now: 10_000) }
+        #expect(b.reopensAt == Int64(11_500))
+        let probe = b.allow(now: 11_500)
+        #expect(probe, "half-open at the end of the first open time")
+        b.recordUnhealthy(now: 11_600)
+        #expect(b.reopensAt == Int64(14_600), "reopened for twice as long")
+        #expect(CircuitBreaker.restored(json: nil, base: PostingSettings(breakerOpenMillis: 700).breaker).openMillis == 700)
+    }
 }

@@ -1,0 +1,170 @@
+import Glibc
+import SteadyCore
+import SteadyStore
+import SteadySystem
+
+/// Test-only fault points along an attempt, switched on by `STEADYPOST_FAULTS` (read once,
+/// when the posting worker starts; a worker without it has no `PostingFaults` at all, so
+/// nothing is checked and nothing is paid). A comma-separated list of:
+///
+/// | entry | effect |
+/// |---|---|
+/// | `crash:POINT[@ACCOUNT]` | the worker SIGKILLs itself at `POINT` of an attempt (of `ACCOUNT`'s, if given) |
+/// | `outcome-write-fails[@ACCOUNT]` | the outcome write after a 2xx create fails with an I/O error: it goes to the journal |
+/// | `store-unwritable:MS[@ACCOUNT]` | from the first 2xx create on, every store write fails with an I/O error for `MS` ms |
+///
+/// Points, in the order an attempt meets them: `before_intent` (claimed, attempt not
+/// committed), `after_intent` (attempt committed, nothing sent), `after_send` (the whole
+/// request left and the platform's answer is arriving, unread: the HTTP client's observer),
+/// `after_response` (the answer is read, nothing decided), `before_outcome_commit`,
+/// `after_outcome_commit`.
+///
+/// Every entry fires once across restarts (the restarted worker inherits the variable): it
+/// is recorded, fsync'd, in `state_dir/faults.fired` (`ENTRY POST_ID` lines) before it acts.
+/// A post that a crash entry has already killed the worker on is passed over by the others:
+/// a second death would park it as poison (F27), which is F27's test, not these.
+public final class PostingFaults: @unchecked Sendable {
+    public enum CrashPoint: String, CaseIterable, Sendable {
+        case beforeIntent = "before_intent"
+        case afterIntent = "after_intent"
+        case afterSend = "after_send"
+        case afterResponse = "after_response"
+        case beforeOutcomeCommit = "before_outcome_commit"
+        case afterOutcomeCommit = "after_outcome_commit"
+    }
+
+    public enum Kind: Equatable, Sendable {
+        case crash(CrashPoint)
+        case outcomeWriteFails
+        case storeUnwritable(millis: Int64)
+    }
+
+    public struct Entry: Equatable, Sendable {
+        public var kind: Kind
+        public var account: String?
+        /// As written in the variable: the key recorded in the fired file.
+        public var text: String
+    }
+
+    public static let variable = "STEADYPOST_FAULTS"
+
+    public let entries: [Entry]
+    let firedPath: String
+    /// Called instead of SIGKILL by unit tests.
+    let killSelf: @Sendable () -> Void
+    private let lock = Lock()
+    private var fired: Set<String>
+    private var victims: Set<String>
+    /// While the store refuses writes (wall ms), once `store-unwritable` has fired.
+    private var unwritableUntil: Int64?
+
+    /// nil when the variable is not set (or empty); throws on an entry it does not know.
+    public static func from(environment: [String: String], stateDir: String) throws(PostingStartError) -> PostingFaults? {
+        guard let text = environment[variable], text.contains(where: { !$0.isWhitespace }) else { return nil }
+        return PostingFaults(entries: try parse(text), firedPath: stateDir + "/faults.fired")
+    }
+
+    public init(entries: [Entry], firedPath: String, killSelf: @escaping @Sendable () -> Void = { _ = kill(getpid(), SIGKILL) }) {
+        self.entries = entries
+        self.firedPath = firedPath
+        self.killSelf = killSelf
+        var fired: Set<String> = []
+        var victims: Set<String> = []
+        for line in (Files.read(firedPath) ?? "").split(separator: "\n") {
+            let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
+            guard let key = parts.first else { continue }
+            fired.insert(key)
+            if key.hasPrefix("crash:"), parts.count > 1 { victims.insert(parts[1]) }
+        }
+        self.fired = fired
+        self.victims = victims
+    }
+
+    public static func parse(_ text: String) throws(PostingStartError) -> [Entry] {
+        var out: [Entry] = []
+        for raw in text.split(separator: ",") {
+            let item = raw.filter { !$0.isWhitespace }
+            guard !item.isEmpty else { continue }
+            let at = item.firstIndex(of: "@")
+            let account = at.map { String(item[item.index(after: $0)...]) }
+            let body = at.map { String(item[..<$0]) } ?? item
+            if let account, account.isEmpty { throw PostingStartError("\(variable): '\(item)': empty account after '@'") }
+            let kind: Kind
+            if body.hasPrefix("crash:") {
+                let name = String(body.dropFirst("crash:".count))
+                guard let point = CrashPoint(rawValue: name) else {
+                    throw PostingStartError("\(variable): '\(item)': unknown crash point '\(name)'; points: \(CrashPoint.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                kind = .crash(point)
+            } else if body == "outcome-write-fails" {
+                kind = .outcomeWriteFails
+            } else if body.hasPrefix("store-unwritable:") {
+                guard let ms = Int64(body.dropFirst("store-unwritable:".count)), ms > 0 else {
+                    throw PostingStartError("\(variable): '\(item)': store-unwritable needs a positive duration in ms (store-unwritable:3000)")
+                }
+                kind = .storeUnwritable(millis: ms)
+            } else {
+                throw PostingStartError("\(variable): unknown fault '\(item)'; known: crash:POINT, outcome-write-fails, store-unwritable:MS (each optionally @ACCOUNT)")
+            }
+            out.append(Entry(kind: kind, account: account, text: item))
+        }
+        return out
+    }
+
+    public var summary: String { entries.map(\.text).joined(separator: ",") }
+
+    /// Takes the first entry not fired yet that matches; records it (fsync'd) as fired.
+    private func take(_ matches: (Entry) -> Bool, account: String, postId: String) -> Entry? {
+        lock.withLock { () -> Entry? in
+            guard let entry = entries.first(where: { !fired.contains($0.text) && ($0.account == nil || $0.account == account) && matches($0) }) else {
+                return nil
+            }
+            if case .crash = entry.kind {
+                if victims.contains(postId) { return nil }
+                victims.insert(postId)
+            }
+            fired.insert(entry.text)
+            Self.appendLine(firedPath, "\(entry.text) \(postId)\n")
+            return entry
+        }
+    }
+
+    /// A crash point: SIGKILL (once) if an entry names it.
+    public func crash(at point: CrashPoint, account: String, postId: String, log: (String) -> Void) {
+        guard take({ $0.kind == .crash(point) }, account: account, postId: postId) != nil else { return }
+        log("fault injection (\(Self.variable)): SIGKILL at \(point.rawValue), post \(postId)")
+        killSelf()
+    }
+
+    /// The outcome of a 2xx create is about to be written: the error to fail it with, if
+    /// an entry says so. Also opens a `store-unwritable` window.
+    public func outcomeWriteFailure(account: String, postId: String) -> SQLiteError? {
+        if let entry = take({ if case .storeUnwritable = $0.kind { return true } else { return false } }, account: account, postId: postId),
+           case .storeUnwritable(let ms) = entry.kind {
+            lock.withLock { unwritableUntil = SteadyClock.wallMillis() + ms }
+        }
+        guard take({ $0.kind == .outcomeWriteFails }, account: account, postId: postId) != nil else { return nil }
+        return Self.ioError("outcome-write-fails")
+    }
+
+    /// Asked before every store write (`SQLitePostStore.setWriteFault`).
+    public func storeWriteFailure() -> SQLiteError? {
+        let until = lock.withLock { unwritableUntil }
+        guard let until, SteadyClock.wallMillis() < until else { return nil }
+        return Self.ioError("store-unwritable")
+    }
+
+    static func ioError(_ entry: String) -> SQLiteError {
+        SQLiteError.injectedIOError("injected by \(variable) \(entry)")
+    }
+
+    /// Appends and fsyncs, so the mark survives the SIGKILL that follows. A mark that cannot
+    /// be written leaves the fault to fire again after the restart (tests see it: it loops).
+    static func appendLine(_ path: String, _ line: String) {
+        guard let fd = try? syscall("open(\(path))", { open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600) }) else { return }
+        defer { _ = close(fd) }
+        let bytes = Array(line.utf8)
+        _ = try? syscall("write(\(path))") { bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } }
+        _ = try? syscall("fsync(\(path))") { fsync(fd) }
+    }
+}

@@ -1,0 +1,118 @@
+import Glibc
+import Testing
+import SteadyCore
+import SteadyStore
+@testable import SteadyPosting
+
+/// The test fault points' switch (`STEADYPOST_FAULTS`): parsing, one-shot across restarts
+/// (two instances on one fired file stand for a worker and its replacement), a post never
+/// crashed twice, and nothing at all without the variable.
+struct PostingFaultsTests {
+    /// A fired-file path in a fresh directory, removed by the caller.
+    static func scratch() -> (dir: String, file: String) {
+        var template = Array("/tmp/steadypost-faults.XXXXXX".utf8CString)
+        let dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+        return (dir, dir + "/faults.fired")
+    }
+
+    static func remove(_ dir: String) {
+        _ = unlink(dir + "/faults.fired")
+        _ = rmdir(dir)
+    }
+
+    final class Kills: @unchecked Sendable {
+        private let lock = Lock()
+        private var n = 0
+        var count: Int { lock.withLock { n } }
+        func add() { lock.withLock { n += 1 } }
+    }
+
+    @Test("without the variable there are no fault points at all")
+    func absentVariable() throws {
+        #expect(try PostingFaults.from(environment: [:], stateDir: "/nonexistent") == nil)
+        #expect(try PostingFaults.from(environment: ["STEADYPOST_FAULTS": " "], stateDir: "/nonexistent") == nil)
+    }
+
+    @Test("every entry kind parses; an unknown one is refused naming it and what is known")
+    func parsing() throws {
+        let entries = try PostingFaults.parse("crash:after_send@acct-x, outcome-write-fails,store-unwritable:2500@m")
+        #expect(entries.map(\.kind) == [.crash(.afterSend), .outcomeWriteFails, .storeUnwritable(millis: 2500)])
+        #expect(entries.map(\.account) == ["acct-x", nil, "m"])
+        #expect(try PostingFaults.parse(PostingFaults.CrashPoint.allCases.map { "crash:\($0.rawValue)" }.joined(separator: ",")).count == 6)
+        for (bad, says) in [("crash:mid_air", "unknown crash point 'mid_air'"), ("explode", "unknown fault 'explode'"),
+                            ("store-unwritable:soon", "positive duration"), ("crash:after_send@", "empty account")] {
+            #expect(throws: PostingStartError.self) { try PostingFaults.parse(bad) }
+            do { _ = try PostingFaults.parse(bad) } catch { #expect(error.description.contains(says), "\(error)") }
+        }
+    }
+
+    @Test("a crash point fires once, for its account only, and stays fired in the restarted worker")
+    func crashOneShotAcrossRestart() throws {
+        let (dir, file) = Self.scratch()
+        defer { Self.remove(dir) }
+        let kills = Kills()
+        let entries = try PostingFaults.parse("crash:after_intent@a")
+        let first = PostingFaults(entries: entries, firedPath: file, killSelf: { kills.add() })
+        first.crash(at: .beforeIntent, account: "a", postId: "p1") { _ in }
+        first.crash(at: .afterIntent, account: "b", postId: "p1") { _ in }
+        #expect(kills.count == 0, "another point, another account: nothing")
+        first.crash(at: .afterIntent, account: "a", postId: "p1") { _ in }
+        #expect(kills.count == 1)
+        first.crash(at: .afterIntent, account: "a", postId: "p2") { _ in }
+        #expect(kills.count == 1, "one-shot")
+        // The replacement worker reads the fired file.
+        let second = PostingFaults(entries: entries, firedPath: file, killSelf: { kills.add() })
+        second.crash(at: .afterIntent, account: "a", postId: "p3") { _ in }
+        #expect(kills.count == 1, "still fired after the restart")
+    }
+
+    @Test("a post that one crash entry killed the worker on is passed over by the others (no poison parking by faults)")
+    func victimNotCrashedTwice() throws {
+        let (dir, file) = Self.scratch()
+        defer { Self.remove(dir) }
+        let kills = Kills()
+        let entries = try PostingFaults.parse("crash:before_intent,crash:after_intent")
+        PostingFaults(entries: entries, firedPath: file, killSelf: { kills.add() }).crash(at: .beforeIntent, account: "a", postId: "p1") { _ in }
+        let restarted = PostingFaults(entries: entries, firedPath: file, killSelf: { kills.add() })
+        restarted.crash(at: .afterIntent, account: "a", postId: "p1") { _ in }
+        #expect(kills.count == 1, "p1 already crashed once")
+        restarted.crash(at: .afterIntent, account: "a", postId: "p2") { _ in }
+        #expect(kills.count == 2, "a fresh post takes the next entry")
+    }
+
+    @Test("F01/F03 switches: the outcome write fails once; store-unwritable fails every write for its window, then none")
+    func storeFaults() throws {
+        let (dir, file) = Self.scratch()
+        defer { Self.remove(dir) }
+        let faults = PostingFaults(entries: try PostingFaults.parse("outcome-write-fails@a,store-unwritable:60000@b"), firedPath: file)
+        #expect(faults.storeWriteFailure() == nil, "no window before the first 2xx")
+        #expect(faults.outcomeWriteFailure(account: "b", postId: "p1") == nil, "b's 2xx opens the window but fails no outcome by itself")
+        #expect(faults.storeWriteFailure()?.primary == 10, "SQLITE_IOERR while the window lasts")
+        #expect(faults.outcomeWriteFailure(account: "a", postId: "p2")?.isTransient == true)
+        #expect(faults.outcomeWriteFailure(account: "a", postId: "p3") == nil, "one-shot")
+
+        let short = PostingFaults(entries: try PostingFaults.parse("store-unwritable:1"), firedPath: dir + "/other")
+        defer { _ = unlink(dir + "/other") }
+        _ = short.outcomeWriteFailure(account: "x", postId: "p")
+        let deadline = SteadyClock.wallMillis() + 5_000
+        while short.storeWriteFailure() != nil, SteadyClock.wallMillis() < deadline {}
+        #expect(short.storeWriteFailure() == nil, "the window closes")
+    }
+
+    @Test("F03: a write fault makes the store's writes fail as I/O errors after its retries, reads go on")
+    func storeWriteHook() throws {
+        let (dir, _) = Self.scratch()
+        defer {
+            for s in ["", "-wal", "-shm"] { _ = unlink(dir + "/s.db" + s) }
+            Self.remove(dir)
+        }
+        let store = try SQLitePostStore(path: dir + "/s.db", retryBaseMillis: 1)
+        store.setWriteFault { SQLiteError.injectedIOError("test") }
+        let draft = NewPost(account: "a", platform: "x", text: "t", dueAt: 0, contentHash: "h")
+        #expect(throws: StoreError.self) { try store.insert([draft], now: 1) }
+        #expect(store.transientRetries == store.retryLimit, "retried as a transient error first")
+        #expect(try store.counts().isEmpty, "reads still work")
+        store.setWriteFault(nil)
+        #expect(try store.insert([draft], now: 1).count == 1)
+    }
+}
