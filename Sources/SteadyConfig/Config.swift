@@ -251,7 +251,7 @@ public struct WorkerConfig: Sendable, Equatable {
     public init(
         role: Role, enabled: Bool = true, memoryMax: UInt64? = nil, pidsMax: Int? = nil, openFilesMax: Int = 1024,
         heartbeatIntervalMs: Int64 = 2000, hangTimeoutMs: Int64 = 10_000, termGraceMs: Int64 = 3000,
-        drainTimeoutMs: Int64 = 5000, restart: RestartPolicy = RestartPolicy(), concurrency: Int = 1
+        drainTimeoutMs: Int64 = 5000, restart: RestartPolicy = RestartPolicy(), concurrency: Int? = nil
     ) {
         self.role = role
         self.enabled = enabled
@@ -263,7 +263,9 @@ public struct WorkerConfig: Sendable, Equatable {
         self.termGraceMs = termGraceMs
         self.drainTimeoutMs = drainTimeoutMs
         self.restart = restart
-        self.concurrency = concurrency
+        // Posting: one attempt per account at a time, up to 4 accounts at once (a single
+        // attempt over every account made a slow platform delay all the others).
+        self.concurrency = concurrency ?? (role == .posting ? 4 : 1)
     }
 
     /// The settings of `role` when its table is absent.

@@ -199,7 +199,7 @@ public final class PostingEngine: WorkerRole {
 
     public func start(logger: Logger) {
         self.logger = logger
-        logger.info("posting engine started: owner \(owner), lease \(settings.leaseMillis) ms, request timeout \(settings.httpTimeoutMillis) ms, concurrency \(settings.concurrency)")
+        logger.info("posting engine started: owner \(owner), lease \(settings.leaseMillis) ms, request timeout \(settings.httpTimeoutMillis) ms, concurrency \(settings.concurrency); leases the previous worker lost \(settings.leaseLossIsEvidence ? "count" : "do not count") toward poison parking")
         roundNeeded = true
     }
 
@@ -219,7 +219,7 @@ public final class PostingEngine: WorkerRole {
         }
         // 2. Leases that ran out: a worker died holding them.
         do {
-            for moved in try store.expireLeases(now: now, poisonLimit: settings.poisonLimit) {
+            for moved in try store.expireLeases(now: now, poisonLimit: settings.poisonLimit, countLoss: settings.leaseLossIsEvidence) {
                 stats.leasesExpired += 1
                 let meta: Logger.Metadata = ["POST_ID": "\(moved.id)"]
                 switch moved.to {

@@ -12,6 +12,7 @@ import SteadySystem
 /// | `crash:POINT[@ACCOUNT]` | the worker SIGKILLs itself at `POINT` of an attempt (of `ACCOUNT`'s, if given) |
 /// | `outcome-write-fails[@ACCOUNT]` | the outcome write after a 2xx create fails with an I/O error: it goes to the journal |
 /// | `store-unwritable:MS[@ACCOUNT]` | from the first 2xx create on, every store write fails with an I/O error for `MS` ms |
+/// | `abort:POINT@ACCOUNT` | every attempt of `ACCOUNT`'s aborts the worker (SIGABRT, a crash) at `POINT`: a poison post (F27); not one-shot |
 ///
 /// Points, in the order an attempt meets them: `before_intent` (claimed, attempt not
 /// committed), `after_intent` (attempt committed, nothing sent), `after_send` (the whole
@@ -37,6 +38,8 @@ public final class PostingFaults: @unchecked Sendable {
         case crash(CrashPoint)
         case outcomeWriteFails
         case storeUnwritable(millis: Int64)
+        /// Every time, never recorded as fired: the account's posts are poison.
+        case abort(CrashPoint)
     }
 
     public struct Entry: Equatable, Sendable {
@@ -96,6 +99,15 @@ public final class PostingFaults: @unchecked Sendable {
                     throw PostingStartError("\(variable): '\(item)': unknown crash point '\(name)'; points: \(CrashPoint.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 kind = .crash(point)
+            } else if body.hasPrefix("abort:") {
+                let name = String(body.dropFirst("abort:".count))
+                guard let point = CrashPoint(rawValue: name) else {
+                    throw PostingStartError("\(variable): '\(item)': unknown crash point '\(name)'; points: \(CrashPoint.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                guard account != nil else {
+                    throw PostingStartError("\(variable): '\(item)': abort needs an account (abort:\(name)@ACCOUNT): it fires on every attempt")
+                }
+                kind = .abort(point)
             } else if body == "outcome-write-fails" {
                 kind = .outcomeWriteFails
             } else if body.hasPrefix("store-unwritable:") {
@@ -104,7 +116,7 @@ public final class PostingFaults: @unchecked Sendable {
                 }
                 kind = .storeUnwritable(millis: ms)
             } else {
-                throw PostingStartError("\(variable): unknown fault '\(item)'; known: crash:POINT, outcome-write-fails, store-unwritable:MS (each optionally @ACCOUNT)")
+                throw PostingStartError("\(variable): unknown fault '\(item)'; known: crash:POINT, outcome-write-fails, store-unwritable:MS (each optionally @ACCOUNT), abort:POINT@ACCOUNT")
             }
             out.append(Entry(kind: kind, account: account, text: item))
         }
@@ -129,8 +141,13 @@ public final class PostingFaults: @unchecked Sendable {
         }
     }
 
-    /// A crash point: SIGKILL (once) if an entry names it.
+    /// A crash point: SIGKILL (once) if an entry names it; abort (every time) if an `abort`
+    /// entry names it and the account.
     public func crash(at point: CrashPoint, account: String, postId: String, log: (String) -> Void) {
+        if entries.contains(where: { $0.kind == .abort(point) && $0.account == account }) {
+            log("fault injection (\(Self.variable)): abort at \(point.rawValue), post \(postId) (poison)")
+            abort()
+        }
         guard take({ $0.kind == .crash(point) }, account: account, postId: postId) != nil else { return }
         log("fault injection (\(Self.variable)): SIGKILL at \(point.rawValue), post \(postId)")
         killSelf()

@@ -35,11 +35,16 @@ public struct PostingSettings: Sendable, Equatable {
     public var poisonLimit: Int
     /// A circuit breaker's first open time.
     public var breakerOpenMillis: Int64
+    /// Whether the previous posting worker's death is evidence against the posts it held
+    /// (`STEADYPOST_PREVIOUS_EXIT`, from the supervisor: `crash`, `oom`, `hang`). A lease lost
+    /// to an outside SIGKILL, a supervisor that died, or a clean exit does not count toward
+    /// poison parking: the post did nothing wrong.
+    public var leaseLossIsEvidence: Bool
 
     public init(leaseMillis: Int64 = 120_000, httpTimeoutMillis: Int64? = nil, hourMillis: Int64 = 3_600_000,
                 settleMillis: Int64 = 30_000, firstVerifyDelayMillis: Int64 = 1_000, timelineSlackMillis: Int64 = 60_000,
                 concurrency: Int = 1, authPauseMillis: Int64 = 6 * 3_600_000, poisonLimit: Int = 2,
-                breakerOpenMillis: Int64 = 30_000) {
+                breakerOpenMillis: Int64 = 30_000, leaseLossIsEvidence: Bool = true) {
         self.leaseMillis = max(leaseMillis, 1_000)
         let http = httpTimeoutMillis ?? min(30_000, self.leaseMillis / 4)
         // Three requests (create, refresh, create) must fit in the lease with room to record.
@@ -54,6 +59,7 @@ public struct PostingSettings: Sendable, Equatable {
         self.authPauseMillis = authPauseMillis
         self.poisonLimit = poisonLimit
         self.breakerOpenMillis = max(1, breakerOpenMillis)
+        self.leaseLossIsEvidence = leaseLossIsEvidence
     }
 
     /// A closed breaker with these settings' open time.
@@ -70,7 +76,8 @@ public struct PostingSettings: Sendable, Equatable {
                                hourMillis: ms("STEADYPOST_POSTING_QUOTA_HOUR_MS") ?? 3_600_000,
                                settleMillis: ms("STEADYPOST_POSTING_SETTLE_MS") ?? 30_000,
                                concurrency: maxConcurrency(config.worker(.posting)),
-                               breakerOpenMillis: ms("STEADYPOST_POSTING_BREAKER_OPEN_MS") ?? 30_000)
+                               breakerOpenMillis: ms("STEADYPOST_POSTING_BREAKER_OPEN_MS") ?? 30_000,
+                               leaseLossIsEvidence: ["crash", "oom", "hang"].contains(environment["STEADYPOST_PREVIOUS_EXIT"] ?? "crash"))
     }
 
     /// Each job is a thread, and threads count against the worker's `pids_max`: leave room

@@ -323,8 +323,10 @@ public final class SQLitePostStore: @unchecked Sendable {
 
     /// Leases that ran out: a `claimed` post goes back to `scheduled`, an `attempting` one to
     /// `unknown` (never `scheduled`: its request may have gone out), and a post whose lease
-    /// has been lost `poisonLimit` times is `parked` (F27). Returns what moved.
-    public func expireLeases(now: Int64, poisonLimit: Int = 2) throws(StoreError) -> [(id: String, from: PostState, to: PostState)] {
+    /// has been lost `poisonLimit` times is `parked` (F27). `countLoss` false: the holder's death
+    /// is no evidence against the post (an outside SIGKILL), so the loss is not counted.
+    /// Returns what moved.
+    public func expireLeases(now: Int64, poisonLimit: Int = 2, countLoss: Bool = true) throws(StoreError) -> [(id: String, from: PostState, to: PostState)] {
         // Nearly every claim round has nothing to expire: a read, not the write lock (P3).
         guard try !query("SELECT 1 FROM posts WHERE state IN ('claimed', 'attempting') AND lease_expires_at <= ? LIMIT 1", [.integer(now)]).isEmpty else {
             return []
@@ -337,14 +339,14 @@ public final class SQLitePostStore: @unchecked Sendable {
             var moved: [(String, PostState, PostState)] = []
             for row in rows {
                 let post = Self.post(row)
-                let poison = post.leaseLosses + 1 >= poisonLimit
+                let poison = countLoss && post.leaseLosses + 1 >= poisonLimit
                 guard let next = try? PostTransitions.next(post.state, .leaseExpired(poison: poison)) else { continue }
                 let reason = poison
                     ? "parked: its worker died holding it \(post.leaseLosses + 1) times (last while \(post.state.rawValue))"
                     : "lease expired while \(post.state.rawValue)"
                 do throws(SQLiteError) {
-                    try db.prepare("UPDATE posts SET state = ?, lease_owner = NULL, lease_expires_at = NULL, lease_losses = lease_losses + 1, last_error = ?, last_error_class = ?, next_try_at = ?, updated_at = ? WHERE id = ?")
-                        .run([.text(next.rawValue), .text(reason), .text(next == .unknown ? "unknownOutcome" : "leaseExpired"),
+                    try db.prepare("UPDATE posts SET state = ?, lease_owner = NULL, lease_expires_at = NULL, lease_losses = lease_losses + ?, last_error = ?, last_error_class = ?, next_try_at = ?, updated_at = ? WHERE id = ?")
+                        .run([.text(next.rawValue), .integer(countLoss ? 1 : 0), .text(reason), .text(next == .unknown ? "unknownOutcome" : "leaseExpired"),
                               next == .unknown ? .integer(now) : .null, .integer(now), .text(post.id)])
                 } catch { throw .database(error) }
                 moved.append((post.id, post.state, next))

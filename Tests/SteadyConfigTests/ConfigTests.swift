@@ -53,7 +53,7 @@ struct ConfigTests {
                 worker.restart
                     == RestartPolicy(
                         baseDelayMs: 250, maxDelayMs: 30_000, intensity: 5, windowMs: 60_000, stableAfterMs: 30_000))
-            #expect(worker.concurrency == 1)
+            #expect(worker.concurrency == (role == .posting ? 4 : 1))
         }
     }
 

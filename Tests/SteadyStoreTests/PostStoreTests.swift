@@ -89,6 +89,25 @@ struct PostStoreTests {
         #expect(try store.claimDue(owner: "w", now: 5000, leaseMillis: 10, limit: 5).map(\.id) == [posts[1].id])
     }
 
+    @Test("F27: leases lost to deaths that are no evidence (an outside SIGKILL) never park a post")
+    func f27_uncountedLossesDoNotPark() throws {
+        let tmp = TempDatabase()
+        let store = try tmp.store()
+        let post = try store.insert([draft("innocent", due: 500)], now: 0)[0]
+        for round in 0..<5 {
+            let t = Int64(1000 + round * 1000)
+            #expect(try store.claimDue(owner: "w\(round)", now: t, leaseMillis: 10, limit: 1).first?.id == post.id)
+            _ = try store.expireLeases(now: t + 10, poisonLimit: 2, countLoss: false)
+        }
+        let after = try store.post(id: post.id)
+        #expect(after.state == .scheduled)
+        #expect(after.leaseLosses == 0)
+        // One counted loss later is the first, not the sixth.
+        _ = try store.claimDue(owner: "w9", now: 9000, leaseMillis: 10, limit: 1)
+        _ = try store.expireLeases(now: 9010, poisonLimit: 2, countLoss: true)
+        #expect(try store.post(id: post.id).state == .scheduled)
+    }
+
     @Test("only the lease owner may begin an attempt; refused transitions are conflicts")
     func ownership() throws {
         let tmp = TempDatabase()
