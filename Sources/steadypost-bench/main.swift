@@ -54,6 +54,7 @@ for sig in [SIGTERM, SIGINT] {
 
 func die(_ s: String) -> Never {
     activeDaemon?.stop()
+    if childPids[0] > 0 { kill(childPids[0], SIGTERM) }
     let b = Array(("steadypost-bench: " + s + "\n").utf8)
     _ = b.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     exit(1)
