@@ -121,7 +121,10 @@ struct PostingContractTests {
             #expect(done[id]?["platform_id"]?.string == truth[text])
             let detail = try d.show(id)
             #expect(detail["attempts"]?.int == 1, "not re-sent")
-            #expect(detail["lease_losses"]?.int == 1, "resolved through the expired lease, not a timeout")
+            // Resolved through the expired lease (the simulator holds the answer far longer
+            // than the time measured above); an outside SIGKILL is no evidence against the
+            // post, so the loss does not count toward poison parking (F27).
+            #expect(detail["lease_losses"]?.int == 0, "an outside SIGKILL is not counted toward parking")
         }
     }
 
