@@ -43,7 +43,7 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 cat > BENCHMARKS.md <<MD
 # Benchmarks
 
-Measured by \`scripts/bench.sh $kills $idle\` on $(date -u +%Y-%m-%d): $(nproc) cores ($cpu),
+Measured by \`P8_LEASES=${P8_LEASES:-200} PEER_KILLS=$peer_kills scripts/bench.sh $kills $idle\` on $(date -u +%Y-%m-%d): $(nproc) cores ($cpu),
 $(free -g | awk '/Mem:/{print $2}') GiB, kernel $(uname -r), $(swift --version 2>&1 | head -1), release build.
 This machine is a shared VM: read each figure beside its peer from the same run, not alone.
 Benchmarks are not tests: nothing here is asserted by the test suite.
@@ -78,12 +78,12 @@ $p4
 
 ## P2, P3, P7: the posting path against the simulator
 
-The daemon posting to `steadypost-sim` (release builds, loopback, no injected latency) with
+The daemon posting to \`steadypost-sim\` (release builds, loopback, no injected latency) with
 four Bluesky accounts (the simulator's most generous write limit), concurrency 4.
 P2: 1,000 posts due 20 ms apart; the time from each post's due time to its create arriving
 at the simulator (the simulator's ground-truth creation time). P3: 1,000 posts due at once;
 posts per second until the last one is live, beside the rate of single-row
-`synchronous=FULL` commits SQLite manages on the same disk in the same run, divided by the
+\`synchronous=FULL\` commits SQLite manages on the same disk in the same run, divided by the
 three commits a post needs (claim, attempt, outcome). P7: posts due every 50 ms, the
 supervisor SIGKILLed after 4 s and started again; the time from the restart to the first
 post created after it, and an audit of the whole run.
@@ -129,5 +129,7 @@ Chromium. \`steadypost-bench p8 ${P8_LEASES:-200}\`.
 |---|---|---|---|---|
 $p8
 MD
+# Earlier one-off measurements (A/B runs) that this script does not repeat.
+if [ -f docs/benchmarks-history.md ]; then printf '\n' >> BENCHMARKS.md; cat docs/benchmarks-history.md >> BENCHMARKS.md; fi
 echo "==> BENCHMARKS.md written"
 cat BENCHMARKS.md
