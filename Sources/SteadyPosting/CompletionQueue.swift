@@ -1,56 +1,10 @@
 import Glibc
 import SteadyCore
+import SteadyWorker
 
-/// How attempt threads hand their results to the worker's event loop: a locked queue plus a
-/// non-blocking pipe whose read end is in the loop's epoll set. A thread appends its result
-/// and writes one byte; the loop, woken by the pipe, drains both.
-final class CompletionQueue<Item: Sendable>: @unchecked Sendable {
-    private let lock = Lock()
-    /// Guarded by `lock`.
-    private var items: [Item] = []
-    let readFd: Int32
-    private let writeFd: Int32
-
-    init() throws(PostingStartError) {
-        var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { throw PostingStartError("pipe: errno \(errno)") }
-        for fd in fds {
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-        }
-        readFd = fds[0]
-        writeFd = fds[1]
-    }
-
-    deinit {
-        close(readFd)
-        close(writeFd)
-    }
-
-    /// From any thread.
-    func post(_ item: Item) {
-        lock.withLock { items.append(item) }
-        var byte: UInt8 = 1
-        while write(writeFd, &byte, 1) < 0 && errno == EINTR {}
-        // EAGAIN (pipe full) is fine: the loop is already due to wake and drains everything.
-    }
-
-    /// On the loop: empties the pipe and returns every result posted so far.
-    func drain() -> [Item] {
-        var buffer = [UInt8](repeating: 0, count: 256)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(readFd, $0.baseAddress, $0.count) }
-            if n > 0 { continue }
-            if n < 0 && errno == EINTR { continue }
-            break
-        }
-        return lock.withLock {
-            let out = items
-            items.removeAll()
-            return out
-        }
-    }
-}
+/// How attempt threads hand their results to the worker's event loop: the worker's own
+/// `LoopInbox` (a locked queue plus a pipe the loop watches).
+typealias CompletionQueue<Item: Sendable> = LoopInbox<Item>
 
 let threadStackBytes = 2 << 20
 

@@ -4,7 +4,9 @@
 public final class JobCompletions<Item: Sendable>: @unchecked Sendable {
     private let queue: CompletionQueue<Item>
 
-    public init() throws(PostingStartError) { queue = try CompletionQueue() }
+    public init() throws(PostingStartError) {
+        do { queue = try CompletionQueue() } catch { throw PostingStartError("cannot make the completion pipe: \(error)") }
+    }
 
     /// Watch this in the worker's loop (`WorkerRole.watchedDescriptors`).
     public var readFd: Int32 { queue.readFd }
