@@ -5,7 +5,7 @@ import SteadyPlatforms
 
 /// One configured account inside the posting worker.
 ///
-/// Threading: `adapter` and `unsavedTokens` belong to whoever holds the slot: the job
+/// Threading: `adapter`, `unsavedTokens` and `refusalsAfterRefresh` belong to whoever holds the slot: the job
 /// thread the loop handed it to (`busy == true`), else the loop. One job per account runs at
 /// a time, so the adapter (not thread-safe) is only ever used by one thread; the hand-over
 /// goes through the loop's thread start and the completion queue's lock. Everything else is
@@ -26,6 +26,9 @@ final class AccountSlot: @unchecked Sendable {
     let validator: any PlatformAdapter
     /// Tokens a refresh returned that the store has not taken yet: stored before any use.
     var unsavedTokens: SessionTokens?
+    /// Attempts in a row whose freshly refreshed token was refused too (see
+    /// `PostingSettings.authRefusalsAfterRefresh`); back to 0 when a create is accepted.
+    var refusalsAfterRefresh = 0
 
     // The loop's.
     var busy = false

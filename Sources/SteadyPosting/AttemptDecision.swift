@@ -49,14 +49,18 @@ public struct AccountPause: Equatable, Sendable {
 /// - `rateLimited(until)` → the account pauses until then and the post is due then (not a
 ///   failure: the breaker is not fed);
 /// - `auth` → the caller refreshes once and retries the create within the same attempt (an
-///   auth refusal means nothing was published); refused again → the account pauses;
+///   auth refusal means nothing was published); the refreshed token refused too → the
+///   attempt retries with backoff, and the account pauses when that happens on
+///   `authRefusalsAfterRefresh` attempts in a row (a failed refresh pauses at once);
 /// - `permanent` → `failed` with the reason.
 public enum AttemptDecision: Equatable, Sendable {
     case outcome(AttemptOutcome, pause: AccountPause?)
     case refreshAndRetry
 
-    public static func decide(_ error: PlatformError, attemptNumber: Int, refreshed: Bool, now: Int64, jitter: Double,
-                              settings: PostingSettings) -> AttemptDecision {
+    /// `refusalsAfterRefreshBefore`: the account's attempts in a row, before this one, whose
+    /// freshly refreshed token was refused too.
+    public static func decide(_ error: PlatformError, attemptNumber: Int, refreshed: Bool, refusalsAfterRefreshBefore: Int = 0,
+                              now: Int64, jitter: Double, settings: PostingSettings) -> AttemptDecision {
         let reason = error.description
         switch error.errorClass {
         case .noEffect:
@@ -70,9 +74,17 @@ public enum AttemptDecision: Equatable, Sendable {
                             pause: AccountPause(kind: .rateLimit, until: resume, reason: error.message))
         case .auth:
             if !refreshed { return .refreshAndRetry }
+            // The refresh itself was accepted, so the credentials are good: a fresh token
+            // refused at once is a glitch (or a token expired by someone else in between)
+            // until it happens `authRefusalsAfterRefresh` attempts in a row.
+            if refusalsAfterRefreshBefore + 1 < settings.authRefusalsAfterRefresh {
+                let delay = RetryPolicy.noEffect(for: error.platform).delay(failures: refusalsAfterRefreshBefore + 1, jitter: jitter)
+                return .outcome(.noEffect(reason: "credentials refused right after a refresh: \(reason)", retryAt: now + delay), pause: nil)
+            }
             let until = now + settings.authPauseMillis
             return .outcome(.noEffect(reason: reason, retryAt: until),
-                            pause: AccountPause(kind: .auth, until: until, reason: "credentials refused after a refresh: \(error.message)"))
+                            pause: AccountPause(kind: .auth, until: until,
+                                                reason: "credentials refused after a refresh, \(settings.authRefusalsAfterRefresh) attempts in a row: \(error.message)"))
         case .permanent(let why):
             return .outcome(.permanent(reason: why), pause: nil)
         }

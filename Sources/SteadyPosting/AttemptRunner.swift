@@ -79,14 +79,17 @@ struct AttemptRunner: Sendable {
                 crashPoint(.afterResponse, post)
                 outcome = .published(platformId: remote.id)
                 health = .healthy
+                slot.refusalsAfterRefresh = 0
                 break attemptLoop
             } catch {
                 // Only an answer that was read counts (not a refusal before sending).
                 if error.evidence.httpStatus != nil { crashPoint(.afterResponse, post) }
                 health = PlatformHealth.of(error)
                 let decision = AttemptDecision.decide(error, attemptNumber: attempt.number, refreshed: refreshed,
+                                                      refusalsAfterRefreshBefore: slot.refusalsAfterRefresh,
                                                       now: SteadyClock.wallMillis(), jitter: Double.random(in: 0..<1), settings: settings)
                 if case .outcome(let o, let p) = decision {
+                    if refreshedOK, error.errorClass == .auth { slot.refusalsAfterRefresh += 1 }
                     outcome = o
                     pause = p
                     if case .unknown = o { logger.warning("outcome unknown, verification follows: \(error)", metadata: meta) }

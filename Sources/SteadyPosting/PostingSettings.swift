@@ -31,6 +31,10 @@ public struct PostingSettings: Sendable, Equatable {
     /// How long an account whose credentials are refused stays paused before one attempt
     /// tests them again (a worker restart, which re-reads the credentials, also lifts it).
     public var authPauseMillis: Int64
+    /// Attempts in a row whose freshly refreshed token is refused as well before the account
+    /// pauses (the refresh succeeding shows the credentials are good; one refusal right
+    /// after it is a glitch, several are not).
+    public var authRefusalsAfterRefresh: Int
     /// A worker that died holding a post this many times parks it (F27).
     public var poisonLimit: Int
     /// A circuit breaker's first open time.
@@ -43,7 +47,7 @@ public struct PostingSettings: Sendable, Equatable {
 
     public init(leaseMillis: Int64 = 120_000, httpTimeoutMillis: Int64? = nil, hourMillis: Int64 = 3_600_000,
                 settleMillis: Int64 = 30_000, firstVerifyDelayMillis: Int64 = 1_000, timelineSlackMillis: Int64 = 60_000,
-                concurrency: Int = 1, authPauseMillis: Int64 = 6 * 3_600_000, poisonLimit: Int = 2,
+                concurrency: Int = 1, authPauseMillis: Int64 = 6 * 3_600_000, authRefusalsAfterRefresh: Int = 3, poisonLimit: Int = 2,
                 breakerOpenMillis: Int64 = 30_000, leaseLossIsEvidence: Bool = true) {
         self.leaseMillis = max(leaseMillis, 1_000)
         let http = httpTimeoutMillis ?? min(30_000, self.leaseMillis / 4)
@@ -57,6 +61,7 @@ public struct PostingSettings: Sendable, Equatable {
         self.timelineSlackMillis = timelineSlackMillis
         self.concurrency = max(1, concurrency)
         self.authPauseMillis = authPauseMillis
+        self.authRefusalsAfterRefresh = max(1, authRefusalsAfterRefresh)
         self.poisonLimit = poisonLimit
         self.breakerOpenMillis = max(1, breakerOpenMillis)
         self.leaseLossIsEvidence = leaseLossIsEvidence

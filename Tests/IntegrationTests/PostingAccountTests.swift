@@ -41,6 +41,40 @@ struct PostingAccountTests {
         #expect(stored["pause_kind"]?.isNull == true)
     }
 
+    @Test("F21: a fresh token refused right after a successful refresh (expired again in between) is retried with backoff, not a 6-hour pause; refused on three attempts in a row, the account pauses")
+    func f21_refusedAfterRefresh() throws {
+        let sim = try Sim()
+        defer { sim.stop() }
+        let account = "f21-again"
+        let d = try PostingDaemon(sim: sim, accounts: [(.bluesky, account, nil)])
+        defer { d.cleanUp() }
+        try d.start()
+        // The create expires the account's tokens twice: before the refresh and again on the
+        // create retried with the refreshed token (what another process's request can do).
+        try sim.fault("token-expired", account: account, count: 2)
+        let first = try d.post(account, "F21 expired again right after the refresh")
+        try d.waitStates([first], "posted", timeoutMillis: 30_000)
+        #expect(try sim.posts(account).count == 1)
+        #expect(try d.show(first)["attempts"]?.int == 2, "refused after the refresh, then one more attempt after a backoff")
+        #expect(try d.account(account)["pause_kind"]?.isNull == true, "not paused")
+        #expect(!d.log().contains("ALERT: account paused"))
+
+        // Refused every time, even right after a refresh the platform accepted: after three
+        // attempts in a row the account pauses, with the alert.
+        try sim.fault("token-expired", account: account, count: nil)
+        let second = try d.post(account, "F21 refused every time")
+        let paused = try waitFor("the account paused", timeoutMillis: 40_000) { () -> JSON? in
+            let a = try d.account(account)
+            return a["pause_kind"]?.string == "auth" ? a : nil
+        }
+        #expect(paused["paused_until"]?.string != nil)
+        let post = try d.show(second)
+        #expect(post["state"]?.string == "scheduled", "waiting, not failed: \(post)")
+        #expect(post["attempts"]?.int == 3, "\(post.serialized)")
+        #expect(try sim.posts(account).count == 1)
+        #expect(d.log().contains("ALERT: account paused"), "the operator is alerted")
+    }
+
     @Test("F21: revoked credentials pause only that account, with an alert; the other accounts keep posting", arguments: [Platform.x, Platform.mastodon, Platform.bluesky])
     func f21_revokedPausesOnlyThatAccount(platform: Platform) throws {
         let sim = try Sim()

@@ -14,11 +14,12 @@ struct PostingDecisionTests {
                       message: "m")
     }
 
-    static func decide(_ e: PlatformError, refreshed: Bool = false) -> AttemptDecision {
-        AttemptDecision.decide(e, attemptNumber: 1, refreshed: refreshed, now: 10_000, jitter: 0.5, settings: settings)
+    static func decide(_ e: PlatformError, refreshed: Bool = false, refusalsBefore: Int = 0) -> AttemptDecision {
+        AttemptDecision.decide(e, attemptNumber: 1, refreshed: refreshed, refusalsAfterRefreshBefore: refusalsBefore, now: 10_000, jitter: 0.5,
+                               settings: settings)
     }
 
-    @Test("the taxonomy decides: noEffect retries with the platform's backoff, unknown verifies, rate limits pause, auth refreshes once then pauses, permanent fails")
+    @Test("the taxonomy decides: noEffect retries with the platform's backoff, unknown verifies, rate limits pause, auth refreshes once, retries a refusal after a good refresh and pauses on the third in a row, permanent fails")
     func taxonomy() {
         guard case .outcome(.noEffect(_, let retryAt), nil) = Self.decide(Self.error(.noEffect, status: 503)) else { Issue.record("noEffect"); return }
         #expect(retryAt == 10_000 + RetryPolicy.noEffect(for: .x).delay(failures: 1, jitter: 0.5))
@@ -28,7 +29,17 @@ struct PostingDecisionTests {
         }
         #expect(resume == 99_000 && pause.kind == .rateLimit && pause.until == 99_000)
         #expect(Self.decide(Self.error(.auth, status: 401)) == .refreshAndRetry)
-        guard case .outcome(.noEffect, let authPause?) = Self.decide(Self.error(.auth, status: 401), refreshed: true) else { Issue.record("auth"); return }
+        guard case .outcome(.noEffect(_, let again), nil) = Self.decide(Self.error(.auth, status: 401), refreshed: true) else {
+            Issue.record("auth refused once after a refresh"); return
+        }
+        #expect(again == 10_000 + RetryPolicy.noEffect(for: .x).delay(failures: 1, jitter: 0.5))
+        guard case .outcome(.noEffect(_, let later), nil) = Self.decide(Self.error(.auth, status: 401), refreshed: true, refusalsBefore: 1) else {
+            Issue.record("auth refused twice after a refresh"); return
+        }
+        #expect(later == 10_000 + RetryPolicy.noEffect(for: .x).delay(failures: 2, jitter: 0.5))
+        guard case .outcome(.noEffect, let authPause?) = Self.decide(Self.error(.auth, status: 401), refreshed: true, refusalsBefore: 2) else {
+            Issue.record("auth refused a third time after a refresh"); return
+        }
         #expect(authPause.kind == .auth && authPause.until == 10_000 + 3_600_000)
         #expect(Self.decide(Self.error(.permanent(reason: "too long"), status: 403)) == .outcome(.permanent(reason: "too long"), pause: nil))
     }
