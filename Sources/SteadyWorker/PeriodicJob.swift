@@ -60,9 +60,10 @@ public struct PeriodicJob: Sendable, Equatable {
     }
 
     /// Heartbeat counters: `job.NAME.last_start_ms`, `.last_success_ms` (0: never),
-    /// `.consecutive_failures`, `.late` (0 or 1), `.interval_ms`, and `.late_after_ms` (the
+    /// `.consecutive_failures`, `.late` (0 or 1), `.interval_ms`, `.late_after_ms` (the
     /// wall time at which it turns late without a success: the supervisor judges with it even
-    /// when the worker has stopped sending heartbeats).
+    /// when the worker has stopped sending heartbeats), `.running` (0 or 1) and
+    /// `.next_run_ms` (when it is due next, if not running).
     public func counters(now: Int64) -> [String: Int64] {
         let prefix = "job.\(name)."
         return [
@@ -72,6 +73,8 @@ public struct PeriodicJob: Sendable, Equatable {
             prefix + "late": isLate(now: now) ? 1 : 0,
             prefix + "interval_ms": intervalMs,
             prefix + "late_after_ms": (lastSuccess ?? createdAt) + 2 * intervalMs,
+            prefix + "running": running ? 1 : 0,
+            prefix + "next_run_ms": nextRunAt,
         ]
     }
 }

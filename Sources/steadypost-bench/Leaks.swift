@@ -69,17 +69,16 @@ enum Leaks {
         return last
     }
 
-    /// No periodic job is between its start and its end: a pass that first loads libcurl and
-    /// opens its connections (the reconciler's first, at start) would otherwise fall between
-    /// the two snapshots and look like growth.
+    /// No periodic job is running or due: a pass that first loads libcurl and opens its
+    /// connections (the reconciler's first, at start) would otherwise fall between the two
+    /// snapshots and look like growth. Every job that runs at start has run by then.
     static func noJobMidRun(_ r: StatusReport) -> Bool {
+        let now = SteadyClock.wallMillis()
         for w in r.workers {
             guard let c = w.counters else { continue }
-            // A job that runs at start (the reconciler's quick pass) must have run once.
-            if let quick = c["job.reconcile-quick.last_success_ms"], quick == 0 { return false }
-            for (name, started) in c where name.hasPrefix("job.") && name.hasSuffix(".last_start_ms") && started > 0 {
-                let job = name.dropLast(".last_start_ms".count)
-                if (c[job + ".last_success_ms"] ?? 0) < started && (c[job + ".consecutive_failures"] ?? 0) == 0 { return false }
+            for (name, next) in c where name.hasPrefix("job.") && name.hasSuffix(".next_run_ms") {
+                let job = name.dropLast(".next_run_ms".count)
+                if c[job + ".running"] == 1 || next <= now { return false }
             }
         }
         return true

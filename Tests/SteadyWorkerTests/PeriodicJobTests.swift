@@ -53,6 +53,10 @@ struct PeriodicJobTests {
         #expect(c["job.deep.late"] == 1)
         #expect(c["job.deep.late_after_ms"] == 4002)
         #expect(c["job.deep.last_success_ms"] == 2002)
+        #expect(c["job.deep.running"] == 1, "mid-run is visible")
+        job.succeeded(now: 4010)
+        let after = job.counters(now: 4010)
+        #expect(after["job.deep.running"] == 0 && after["job.deep.next_run_ms"] == 4010, "ran past its interval: due again at once")
     }
 
     @Test("F19: triggers while running ask for one rerun, not one each")
