@@ -11,6 +11,7 @@ import SteadySystem
 /// |---|---|
 /// | `crash:POINT[@ACCOUNT]` | the worker SIGKILLs itself at `POINT` of an attempt (of `ACCOUNT`'s, if given) |
 /// | `outcome-write-fails[@ACCOUNT]` | the outcome write after a 2xx create fails with an I/O error: it goes to the journal |
+/// | `outcome-write-fails:P[@ACCOUNT]` | the same for each 2xx create with probability `P` (0 < P ≤ 1); not one-shot (the chaos run) |
 /// | `store-unwritable:MS[@ACCOUNT]` | from the first 2xx create on, every store write fails with an I/O error for `MS` ms |
 /// | `abort:POINT@ACCOUNT` | every attempt of `ACCOUNT`'s aborts the worker (SIGABRT, a crash) at `POINT`: a poison post (F27); not one-shot |
 ///
@@ -20,7 +21,7 @@ import SteadySystem
 /// `after_response` (the answer is read, nothing decided), `before_outcome_commit`,
 /// `after_outcome_commit`.
 ///
-/// Every entry fires once across restarts (the restarted worker inherits the variable): it
+/// Every entry but `abort` and `outcome-write-fails:P` fires once across restarts (the restarted worker inherits the variable): it
 /// is recorded, fsync'd, in `state_dir/faults.fired` (`ENTRY POST_ID` lines) before it acts.
 /// A post that a crash entry has already killed the worker on is passed over by the others:
 /// a second death would park it as poison (F27), which is F27's test, not these.
@@ -37,6 +38,8 @@ public final class PostingFaults: @unchecked Sendable {
     public enum Kind: Equatable, Sendable {
         case crash(CrashPoint)
         case outcomeWriteFails
+        /// Each time with this probability, never recorded as spent (logged in the fired file).
+        case outcomeWriteFailsAtRate(Double)
         case storeUnwritable(millis: Int64)
         /// Every time, never recorded as fired: the account's posts are poison.
         case abort(CrashPoint)
@@ -110,13 +113,18 @@ public final class PostingFaults: @unchecked Sendable {
                 kind = .abort(point)
             } else if body == "outcome-write-fails" {
                 kind = .outcomeWriteFails
+            } else if body.hasPrefix("outcome-write-fails:") {
+                guard let p = Double(body.dropFirst("outcome-write-fails:".count)), p > 0, p <= 1 else {
+                    throw PostingStartError("\(variable): '\(item)': outcome-write-fails:P needs a probability 0 < P ≤ 1 (outcome-write-fails:0.05)")
+                }
+                kind = .outcomeWriteFailsAtRate(p)
             } else if body.hasPrefix("store-unwritable:") {
                 guard let ms = Int64(body.dropFirst("store-unwritable:".count)), ms > 0 else {
                     throw PostingStartError("\(variable): '\(item)': store-unwritable needs a positive duration in ms (store-unwritable:3000)")
                 }
                 kind = .storeUnwritable(millis: ms)
             } else {
-                throw PostingStartError("\(variable): unknown fault '\(item)'; known: crash:POINT, outcome-write-fails, store-unwritable:MS (each optionally @ACCOUNT), abort:POINT@ACCOUNT")
+                throw PostingStartError("\(variable): unknown fault '\(item)'; known: crash:POINT, outcome-write-fails, outcome-write-fails:P, store-unwritable:MS (each optionally @ACCOUNT), abort:POINT@ACCOUNT")
             }
             out.append(Entry(kind: kind, account: account, text: item))
         }
@@ -160,8 +168,13 @@ public final class PostingFaults: @unchecked Sendable {
            case .storeUnwritable(let ms) = entry.kind {
             lock.withLock { unwritableUntil = SteadyClock.wallMillis() + ms }
         }
-        guard take({ $0.kind == .outcomeWriteFails }, account: account, postId: postId) != nil else { return nil }
-        return Self.ioError("outcome-write-fails")
+        if take({ $0.kind == .outcomeWriteFails }, account: account, postId: postId) != nil { return Self.ioError("outcome-write-fails") }
+        for entry in entries where entry.account == nil || entry.account == account {
+            guard case .outcomeWriteFailsAtRate(let p) = entry.kind, Double.random(in: 0..<1) < p else { continue }
+            lock.withLock { Self.appendLine(firedPath, "\(entry.text) \(postId)\n") }
+            return Self.ioError(entry.text)
+        }
+        return nil
     }
 
     /// Asked before every store write (`SQLitePostStore.setWriteFault`).

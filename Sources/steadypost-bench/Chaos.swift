@@ -66,6 +66,9 @@ enum Chaos {
         ("mastodon", "chaos-m-2"), ("bluesky", "chaos-b-1"), ("bluesky", "chaos-b-2"),
     ]
 
+    /// The daemon's own fault (`STEADYPOST_FAULTS`): the outcome write after a 2xx create fails.
+    static let storeFault = "outcome-write-fails:0.05"
+
     /// The platform faults of the run, in the order the simulator tries them.
     static let faults: [String] = [
         #"{"kind":"lose-response","endpoint":"create","probability":0.10}"#,
@@ -95,7 +98,9 @@ enum Chaos {
         let config = (Files.read(prepared.config) ?? "").replacingAll("BASE", sim.base)
         try? Files.writeAtomically(prepared.config, config)
         // An attempt's lease bounds how long a killed worker's post waits before verification.
-        let environment = ["STEADYPOST_POSTING_LEASE_MS=12000", "STEADYPOST_POSTING_QUOTA_HOUR_MS=\(o.quotaWindowMillis)"]
+        // The store write after a 2xx fails 5 % of the time (the outcome goes to the journal).
+        let environment = ["STEADYPOST_POSTING_LEASE_MS=12000", "STEADYPOST_POSTING_QUOTA_HOUR_MS=\(o.quotaWindowMillis)",
+                           "STEADYPOST_FAULTS=\(storeFault)"]
         var daemon = BenchDaemon(workerToml: "", reuse: prepared.asReuse(), environment: environment)
         _ = daemon.waitAllRunning()
         for rule in faults where sim.admin(.post, "/_sim/faults", json: rule) == nil {
@@ -160,7 +165,8 @@ enum Chaos {
 
         // One reconcile pass over every account, faults off (as after an outage), before the
         // audit: it must find nothing to fix that the audit would not also see.
-        let fired = firedFaults(sim)
+        let storeFaults = (Files.read(prepared.dir + "/state/faults.fired") ?? "").split(separator: "\n").filter { $0.hasPrefix(storeFault + " ") }.count
+        let fired = firedFaults(sim) + " \(storeFault)=\(storeFaults)"
         sim.admin(.delete, "/_sim/faults")
         let reconcile: String
         do {

@@ -2,6 +2,7 @@ import Glibc
 import Testing
 import SteadyCore
 import SteadyStore
+import SteadySystem
 @testable import SteadyPosting
 
 /// The test fault points' switch (`STEADYPOST_FAULTS`): parsing, one-shot across restarts
@@ -35,12 +36,13 @@ struct PostingFaultsTests {
 
     @Test("every entry kind parses; an unknown one is refused naming it and what is known")
     func parsing() throws {
-        let entries = try PostingFaults.parse("crash:after_send@acct-x, outcome-write-fails,store-unwritable:2500@m")
-        #expect(entries.map(\.kind) == [.crash(.afterSend), .outcomeWriteFails, .storeUnwritable(millis: 2500)])
-        #expect(entries.map(\.account) == ["acct-x", nil, "m"])
+        let entries = try PostingFaults.parse("crash:after_send@acct-x, outcome-write-fails,store-unwritable:2500@m,outcome-write-fails:0.05")
+        #expect(entries.map(\.kind) == [.crash(.afterSend), .outcomeWriteFails, .storeUnwritable(millis: 2500), .outcomeWriteFailsAtRate(0.05)])
+        #expect(entries.map(\.account) == ["acct-x", nil, "m", nil])
         #expect(try PostingFaults.parse(PostingFaults.CrashPoint.allCases.map { "crash:\($0.rawValue)" }.joined(separator: ",")).count == 6)
         for (bad, says) in [("crash:mid_air", "unknown crash point 'mid_air'"), ("explode", "unknown fault 'explode'"),
-                            ("store-unwritable:soon", "positive duration"), ("crash:after_send@", "empty account")] {
+                            ("store-unwritable:soon", "positive duration"), ("crash:after_send@", "empty account"),
+                            ("outcome-write-fails:1.5", "probability"), ("outcome-write-fails:0", "probability")] {
             #expect(throws: PostingStartError.self) { try PostingFaults.parse(bad) }
             do { _ = try PostingFaults.parse(bad) } catch { #expect(error.description.contains(says), "\(error)") }
         }
@@ -114,5 +116,21 @@ struct PostingFaultsTests {
         #expect(try store.counts().isEmpty, "reads still work")
         store.setWriteFault(nil)
         #expect(try store.insert([draft], now: 1).count == 1)
+    }
+
+    @Test("outcome-write-fails:P fails each matching outcome write at its rate, keeps firing across restarts, and logs each firing")
+    func outcomeWriteFailsAtRate() throws {
+        let (dir, file) = Self.scratch()
+        defer { Self.remove(dir) }
+        let always = PostingFaults(entries: try PostingFaults.parse("outcome-write-fails:1@a"), firedPath: file)
+        #expect(always.outcomeWriteFailure(account: "a", postId: "p1") != nil)
+        #expect(always.outcomeWriteFailure(account: "a", postId: "p2") != nil, "not one-shot")
+        #expect(always.outcomeWriteFailure(account: "b", postId: "p3") == nil, "another account")
+        let restarted = PostingFaults(entries: try PostingFaults.parse("outcome-write-fails:1@a"), firedPath: file)
+        #expect(restarted.outcomeWriteFailure(account: "a", postId: "p4") != nil, "still firing after a restart")
+        #expect((Files.read(file) ?? "").split(separator: "\n").count == 3, "each firing logged")
+        let rare = PostingFaults(entries: try PostingFaults.parse("outcome-write-fails:0.25"), firedPath: file)
+        let hits = (0..<2000).filter { rare.outcomeWriteFailure(account: "a", postId: "q\($0)") != nil }.count
+        #expect(hits > 300 && hits < 700, "about a quarter of 2,000: \(hits)")
     }
 }
