@@ -14,8 +14,10 @@ cd "$(dirname "$0")/.."
 target=${1:?usage: scripts/fuzz.sh protocol|config|responses|all [SECONDS]}
 seconds=${2:-60}
 if [ "$target" = all ]; then
-  for t in protocol config responses; do "$0" "$t" "$seconds"; done
-  exit 0
+  # Every target runs; the status is the first failure's.
+  status=0
+  for t in protocol config responses; do "$0" "$t" "$seconds" || { [ "$status" -ne 0 ] || status=$?; }; done
+  exit "$status"
 fi
 extra=()
 case "$target" in
@@ -44,6 +46,13 @@ mkdir -p .fuzz/bin ".fuzz/$target" ".fuzz/crashes-$target"
 swiftc -sanitize=fuzzer,address -parse-as-library -module-name SteadyFuzz -O "$entry" "$work"/*.swift "${extra[@]}" -o "$bin" 2>&1 \
   | { grep -v "Cannot export local symbol" || true; }
 echo "fuzzing $target for ${seconds}s ($bin)"
+# libFuzzer's own status decides (nonzero on any finding); the log is filtered only for show.
+status=0
 "$bin" -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix=".fuzz/crashes-$target/" \
-  ".fuzz/$target" "Fuzz/corpus/$target" 2>&1 | tee ".fuzz/$target.log" | grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|==[0-9]+==ERROR|Done)' || true
-exit "${PIPESTATUS[0]}"
+  ".fuzz/$target" "Fuzz/corpus/$target" > ".fuzz/$target.log" 2>&1 || status=$?
+grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|==[0-9]+==ERROR|Done|\*\*\* Program crashed|SUMMARY)' ".fuzz/$target.log" || true
+if [ "$status" -ne 0 ]; then
+  echo "fuzz target $target FOUND A FAILURE (exit $status): the input is in .fuzz/crashes-$target/, the log in .fuzz/$target.log:" >&2
+  grep -A12 -E '^\*\*\* Program crashed|==[0-9]+==ERROR' ".fuzz/$target.log" | head -30 >&2 || true
+fi
+exit "$status"

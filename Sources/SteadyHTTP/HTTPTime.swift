@@ -82,14 +82,29 @@ public enum HTTPTime {
         return String(full.prefix(19)) + "Z"
     }
 
+    /// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the HTTP `Date` header's form.
+    public static func formatHTTPDate(millis: Int64) -> String {
+        let (seconds, _) = floorDivide(millis, 1000)
+        let (days, secOfDay) = floorDivide(seconds, 86_400)
+        let (y, m, d) = civilFromDays(Int(days))
+        // 1970-01-01 was a Thursday.
+        let weekday = Int(floorDivide(days + 4, 7).1)
+        let h = Int(secOfDay) / 3600, mi = Int(secOfDay) % 3600 / 60, s = Int(secOfDay) % 60
+        return "\(weekdays[weekday]), \(pad(d, 2)) \(months[m - 1]) \(pad(y, 4)) \(pad(h, 2)):\(pad(mi, 2)):\(pad(s, 2)) GMT"
+    }
+
+    static let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
     /// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the HTTP-date of `Retry-After`.
     public static func parseHTTPDate(_ text: String) -> Int64? {
         let parts = text.split(separator: " ")
         guard parts.count == 6, parts[5] == "GMT", let day = Int(parts[1]), let year = Int(parts[3]) else { return nil }
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         guard let mIndex = months.firstIndex(of: String(parts[2])) else { return nil }
         let hms = parts[4].split(separator: ":")
         guard hms.count == 3, let h = Int(hms[0]), let mi = Int(hms[1]), let s = Int(hms[2]) else { return nil }
+        // Ranges first: a wild year or hour must not overflow the arithmetic below.
+        guard (1...9999).contains(year), (1...31).contains(day), (0...23).contains(h), (0...59).contains(mi), (0...60).contains(s) else { return nil }
         let days = daysFromCivil(year: year, month: mIndex + 1, day: day)
         return (Int64(days) * 86_400 + Int64(h * 3600 + mi * 60 + s)) * 1000
     }

@@ -81,8 +81,8 @@ public struct RateLimitInfo: Sendable, Equatable {
     static func parseReset(_ raw: String, nowMs: Int64) -> Int64? {
         let text = raw.trimmingHTTPWhitespace()
         if let v = Double(text), v.isFinite, v >= 0 {
-            if v < 1_000_000_000 { return nowMs + Int64(v * 1000) }
-            return Int64(v * 1000)
+            if v < 1_000_000_000 { return nowMs + millis(seconds: v) }
+            return millis(seconds: v)
         }
         return HTTPTime.parseISO8601(text)
     }
@@ -90,7 +90,14 @@ public struct RateLimitInfo: Sendable, Equatable {
     /// Delta seconds or an HTTP-date.
     static func parseRetryAfter(_ raw: String, nowMs: Int64) -> Int64? {
         let text = raw.trimmingHTTPWhitespace()
-        if let v = Double(text), v.isFinite, v >= 0 { return nowMs + Int64(v * 1000) }
+        if let v = Double(text), v.isFinite, v >= 0 { return nowMs + millis(seconds: v) }
         return HTTPTime.parseHTTPDate(text) ?? HTTPTime.parseISO8601(text)
+    }
+
+    /// Seconds (finite, ≥ 0) as milliseconds, a wild value held at 10^11 s (about 3,000
+    /// years: `resumeAtMs` caps the wait anyway) so the conversion and the sums after it
+    /// cannot overflow — the fuzzer's `Retry-After: 344444444444444440` trapped here.
+    static func millis(seconds: Double) -> Int64 {
+        Int64(min(seconds, 1e11) * 1000)
     }
 }

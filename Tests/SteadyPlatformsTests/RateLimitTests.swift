@@ -80,6 +80,30 @@ struct RateLimitTests {
         #expect(RateLimitInfo(resetAtMs: now + 400 * 86_400_000).resumeAtMs(nowMs: now, fallbackMs: 7000) == now + 25 * 3_600_000)
     }
 
+    @Test("wild numbers and dates from a platform are held, never trap (the fuzzer's Retry-After: 344444444444444440)")
+    func wildValues() throws {
+        for header in [("Retry-After", "344444444444444440"), ("Retry-After", "1e300"), ("x-rate-limit-reset", "9223372036854775807"),
+                       ("ratelimit-reset", "1e308")] {
+            let info = try #require(RateLimitInfo.parse(HTTPHeaders([header]), nowMs: now), "\(header)")
+            let resume = info.resumeAtMs(nowMs: now, fallbackMs: 7000)
+            #expect(resume == now + 25 * 3_600_000, "held at the ceiling: \(header)")
+        }
+        for bad in ["Sun, 06 Nov 9223372036854775807 08:49:37 GMT", "Sun, 99999999999999999 Nov 1994 08:49:37 GMT",
+                    "Sun, 06 Nov 1994 9223372036854775807:49:37 GMT", "Sun, 06 Nov 1994 08:99:37 GMT"] {
+            #expect(HTTPTime.parseHTTPDate(bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test("HTTP-date formatting: the RFC's example, and a round trip through the parser")
+    func httpDate() {
+        #expect(HTTPTime.formatHTTPDate(millis: 784_111_777_000) == "Sun, 06 Nov 1994 08:49:37 GMT")
+        #expect(HTTPTime.formatHTTPDate(millis: 0) == "Thu, 01 Jan 1970 00:00:00 GMT")
+        for t in 0..<50 {
+            let ms = Int64(t) * 987_654_321_000 % 4_000_000_000_000
+            #expect(HTTPTime.parseHTTPDate(HTTPTime.formatHTTPDate(millis: ms)) == ms)
+        }
+    }
+
     @Test("ISO 8601 round trip and rejects")
     func iso() {
         #expect(HTTPTime.formatISO8601(millis: 1_767_225_900_123) == "2026-01-01T00:05:00.123Z")
