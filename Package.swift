@@ -87,7 +87,8 @@ let package = Package(
         // executable, so only this process maps Hummingbird and NIO.
         .target(name: "SteadyAPI", dependencies: [
             "SteadyCore", "SteadySystem", "SteadyConfig", "SteadyWorker", "SteadyStore", "SteadyPlatforms", "SteadyPosting",
-            "SteadyHTTP", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
+            "SteadyHTTP", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "steadypost-api", dependencies: ["SteadyAPI", "SteadyWorker", "SteadyConfig", "SteadySystem", "SteadyCore"]),
         .executableTarget(name: "steadypost-bench", dependencies: [

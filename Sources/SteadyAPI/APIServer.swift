@@ -1,7 +1,9 @@
 import Dispatch
 import Hummingbird
+import HummingbirdCore
 import Logging
 import SteadyCore
+import SteadyHTTP
 import SteadyPlatforms
 import Synchronization
 
@@ -77,18 +79,36 @@ public final class APIServer: Sendable {
                 return answer.response
             }
         }
-        var serverLogger = logger
-        serverLogger.logLevel = .critical
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname(host, port: port), serverName: nil),
-            onServerRunning: { channel in
-                bound.withLock { $0.port = channel.localAddress?.port ?? port }
-                listening.signal()
-            },
-            logger: serverLogger)
+        let serverLogger = { var l = logger; l.logLevel = .critical; return l }()
+        // The server without `Application`: its run adds a task that rewrites a cached Date
+        // header every second, and those wake-ups were most of this idle worker's CPU (P5).
+        // An operator's API answers few requests, so each formats its own Date.
+        let responder = router.buildResponder()
+        let built = Result {
+            try HTTPServerBuilder.http1().buildServer(
+                configuration: ServerConfiguration(address: .hostname(host, port: port), serverName: nil),
+                eventLoopGroup: EventLoopGroupProvider.singleton.eventLoopGroup,
+                logger: serverLogger,
+                responder: { request, responseWriter, channel in
+                    let context = APIRequestContext(source: .init(channel: channel, logger: serverLogger))
+                    var response: Response
+                    do { response = try await responder.respond(to: request, context: context) } catch {
+                        response = Response(status: .internalServerError)
+                    }
+                    response.headers[.date] = HTTPTime.formatHTTPDate(millis: SteadyClock.wallMillis())
+                    try await responseWriter.write(response: response.head, body: response.body)
+                },
+                onServerRunning: { channel in
+                    bound.withLock { $0.port = channel.localAddress?.port ?? port }
+                    listening.signal()
+                })
+        }
+        guard case .success(let server) = built else {
+            throw APIServerError(description: "cannot set up the HTTP server on \(host):\(port): \(built)")
+        }
+        // Cancelling the task ends the listener and then each connection.
         let task = Task.detached {
-            do { try await app.run() } catch {
+            do { try await server.run() } catch {
                 bound.withLock { $0.error = "\(error)" }
             }
             state.withLock { $0.stopped = true }
