@@ -37,6 +37,9 @@ public final class PostingEngine: WorkerRole {
     var draining = false
     /// Run a claim round at the next tick (a post was created, a job finished, start).
     var roundNeeded = true
+    /// The previous worker's lease owner while its leases are still to be expired (it is
+    /// known dead: `PostingSettings.predecessorOwner`); nil once done.
+    lazy var deadPredecessor: String? = settings.predecessorOwner
     /// Wall time of the next planned round.
     var nextRoundAt: Int64?
     /// Consecutive rounds the store failed in (retried with backoff: the store's recovery).
@@ -199,7 +202,7 @@ public final class PostingEngine: WorkerRole {
 
     public func start(logger: Logger) {
         self.logger = logger
-        logger.info("posting engine started: owner \(owner), lease \(settings.leaseMillis) ms, request timeout \(settings.httpTimeoutMillis) ms, concurrency \(settings.concurrency); leases the previous worker lost \(settings.leaseLossIsEvidence ? "count" : "do not count") toward poison parking")
+        logger.info("posting engine started: owner \(owner), lease \(settings.leaseMillis) ms, request timeout \(settings.httpTimeoutMillis) ms, concurrency \(settings.concurrency); leases the previous worker lost \(settings.leaseLossIsEvidence ? "count" : "do not count") toward poison parking\(settings.predecessorOwner.map { "; the previous worker (\($0)) is dead: its leases end now" } ?? "")")
         roundNeeded = true
     }
 
@@ -219,7 +222,8 @@ public final class PostingEngine: WorkerRole {
         }
         // 2. Leases that ran out: a worker died holding them.
         do {
-            for moved in try store.expireLeases(now: now, poisonLimit: settings.poisonLimit, countLoss: settings.leaseLossIsEvidence) {
+            for moved in try store.expireLeases(now: now, poisonLimit: settings.poisonLimit, countLoss: settings.leaseLossIsEvidence,
+                                                deadOwner: deadPredecessor) {
                 stats.leasesExpired += 1
                 let meta: Logger.Metadata = ["POST_ID": "\(moved.id)"]
                 switch moved.to {
@@ -228,6 +232,7 @@ public final class PostingEngine: WorkerRole {
                 default: logger.notice("lease expired while \(moved.from.rawValue): \(moved.to.rawValue) again", metadata: meta)
                 }
             }
+            deadPredecessor = nil
         } catch {
             return storeTrouble("cannot expire leases", error)
         }

@@ -44,11 +44,17 @@ public struct PostingSettings: Sendable, Equatable {
     /// to an outside SIGKILL, a supervisor that died, or a clean exit does not count toward
     /// poison parking: the post did nothing wrong.
     public var leaseLossIsEvidence: Bool
+    /// The lease owner of the previous posting worker when the supervisor reaped it
+    /// (`STEADYPOST_PREVIOUS_EXIT` other than `none`, `STEADYPOST_PREVIOUS_PID`): provably
+    /// dead, so its leases are expired at start instead of waited out (its posts are due, or
+    /// `unknown` and verified, at once). nil after a supervisor restart: the old workers may
+    /// still be finishing, and only their leases' expiry is proof.
+    public var predecessorOwner: String?
 
     public init(leaseMillis: Int64 = 120_000, httpTimeoutMillis: Int64? = nil, hourMillis: Int64 = 3_600_000,
                 settleMillis: Int64 = 30_000, firstVerifyDelayMillis: Int64 = 1_000, timelineSlackMillis: Int64 = 60_000,
                 concurrency: Int = 1, authPauseMillis: Int64 = 6 * 3_600_000, authRefusalsAfterRefresh: Int = 3, poisonLimit: Int = 2,
-                breakerOpenMillis: Int64 = 30_000, leaseLossIsEvidence: Bool = true) {
+                breakerOpenMillis: Int64 = 30_000, leaseLossIsEvidence: Bool = true, predecessorOwner: String? = nil) {
         self.leaseMillis = max(leaseMillis, 1_000)
         let http = httpTimeoutMillis ?? min(30_000, self.leaseMillis / 4)
         // Three requests (create, refresh, create) must fit in the lease with room to record.
@@ -65,6 +71,14 @@ public struct PostingSettings: Sendable, Equatable {
         self.poisonLimit = poisonLimit
         self.breakerOpenMillis = max(1, breakerOpenMillis)
         self.leaseLossIsEvidence = leaseLossIsEvidence
+        self.predecessorOwner = predecessorOwner
+    }
+
+    /// `posting:PID` of the previous worker, when the supervisor saw it die.
+    static func predecessor(_ environment: [String: String]) -> String? {
+        guard let exit = environment["STEADYPOST_PREVIOUS_EXIT"], ["crash", "oom", "hang", "killed", "exited"].contains(exit),
+              let text = environment["STEADYPOST_PREVIOUS_PID"], let pid = Int32(text), pid > 0 else { return nil }
+        return "posting:\(pid)"
     }
 
     /// A closed breaker with these settings' open time.
@@ -82,7 +96,8 @@ public struct PostingSettings: Sendable, Equatable {
                                settleMillis: ms("STEADYPOST_POSTING_SETTLE_MS") ?? 30_000,
                                concurrency: maxConcurrency(config.worker(.posting)),
                                breakerOpenMillis: ms("STEADYPOST_POSTING_BREAKER_OPEN_MS") ?? 30_000,
-                               leaseLossIsEvidence: ["crash", "oom", "hang"].contains(environment["STEADYPOST_PREVIOUS_EXIT"] ?? "crash"))
+                               leaseLossIsEvidence: ["crash", "oom", "hang"].contains(environment["STEADYPOST_PREVIOUS_EXIT"] ?? "crash"),
+                               predecessorOwner: predecessor(environment))
     }
 
     /// Each job is a thread, and threads count against the worker's `pids_max`: leave room

@@ -325,25 +325,30 @@ public final class SQLitePostStore: @unchecked Sendable {
     /// `unknown` (never `scheduled`: its request may have gone out), and a post whose lease
     /// has been lost `poisonLimit` times is `parked` (F27). `countLoss` false: the holder's death
     /// is no evidence against the post (an outside SIGKILL), so the loss is not counted.
+    /// `deadOwner`: a lease holder known to be dead (the previous worker, reaped by the
+    /// supervisor): its leases count as run out now, whatever their expiry says.
     /// Returns what moved.
-    public func expireLeases(now: Int64, poisonLimit: Int = 2, countLoss: Bool = true) throws(StoreError) -> [(id: String, from: PostState, to: PostState)] {
+    public func expireLeases(now: Int64, poisonLimit: Int = 2, countLoss: Bool = true, deadOwner: String? = nil) throws(StoreError) -> [(id: String, from: PostState, to: PostState)] {
+        let which = "state IN ('claimed', 'attempting') AND (lease_expires_at <= ? OR lease_owner = ?)"
+        let arguments: [SQLValue] = [.integer(now), deadOwner.map { .text($0) } ?? .null]
         // Nearly every claim round has nothing to expire: a read, not the write lock (P3).
-        guard try !query("SELECT 1 FROM posts WHERE state IN ('claimed', 'attempting') AND lease_expires_at <= ? LIMIT 1", [.integer(now)]).isEmpty else {
+        guard try !query("SELECT 1 FROM posts WHERE \(which) LIMIT 1", arguments).isEmpty else {
             return []
         }
         return try transaction { db throws(StoreError) in
             let rows: [Row]
             do throws(SQLiteError) {
-                rows = try db.prepare("SELECT \(Self.postColumns) FROM posts WHERE state IN ('claimed', 'attempting') AND lease_expires_at <= ?").run([.integer(now)])
+                rows = try db.prepare("SELECT \(Self.postColumns) FROM posts WHERE \(which)").run(arguments)
             } catch { throw .database(error) }
             var moved: [(String, PostState, PostState)] = []
             for row in rows {
                 let post = Self.post(row)
                 let poison = countLoss && post.leaseLosses + 1 >= poisonLimit
                 guard let next = try? PostTransitions.next(post.state, .leaseExpired(poison: poison)) else { continue }
+                let early = (post.leaseExpiresAt ?? 0) > now
                 let reason = poison
                     ? "parked: its worker died holding it \(post.leaseLosses + 1) times (last while \(post.state.rawValue))"
-                    : "lease expired while \(post.state.rawValue)"
+                    : early ? "its worker (\(post.leaseOwner ?? "?")) died while \(post.state.rawValue)" : "lease expired while \(post.state.rawValue)"
                 do throws(SQLiteError) {
                     try db.prepare("UPDATE posts SET state = ?, lease_owner = NULL, lease_expires_at = NULL, lease_losses = lease_losses + ?, last_error = ?, last_error_class = ?, next_try_at = ?, updated_at = ? WHERE id = ?")
                         .run([.text(next.rawValue), .integer(countLoss ? 1 : 0), .text(reason), .text(next == .unknown ? "unknownOutcome" : "leaseExpired"),

@@ -24,6 +24,9 @@ final class ChildSlot {
     /// (`STEADYPOST_PREVIOUS_EXIT`): evidence for poison parking only when the death could
     /// have been caused by the work it held (crash, oom, hang), not an outside SIGKILL.
     var previousExit: PreviousExit = .none
+    /// The previous process's pid, with `previousExit` (`STEADYPOST_PREVIOUS_PID`): reaped, so
+    /// whatever it held (the posting worker's leases) can be taken back at once.
+    var previousPid: Int32?
 
     init(settings: WorkerConfig, policy: ChildPolicy) {
         self.settings = settings

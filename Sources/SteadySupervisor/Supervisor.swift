@@ -234,6 +234,7 @@ public final class Supervisor {
             var output: Descriptor?
             var env = childEnvironment(role: role)
             env.append("STEADYPOST_PREVIOUS_EXIT=\(slot.previousExit.rawValue)")
+            if slot.previousExit != .none, let pid = slot.previousPid { env.append("STEADYPOST_PREVIOUS_PID=\(pid)") }
             if Journal.isConnected(environment: options.environment) {
                 do {
                     output = try Journal.stream(identifier: role.logIdentifier)
@@ -271,7 +272,7 @@ public final class Supervisor {
     func childEnvironment(role: Role) -> [String] {
         let dropped: Set<String> = [
             "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
-            "JOURNAL_STREAM", "STEADYPOST_LOG", "SWIFT_BACKTRACE", "STEADYPOST_ROLE", "STEADYPOST_PREVIOUS_EXIT",
+            "JOURNAL_STREAM", "STEADYPOST_LOG", "SWIFT_BACKTRACE", "STEADYPOST_ROLE", "STEADYPOST_PREVIOUS_EXIT", "STEADYPOST_PREVIOUS_PID",
         ]
         var env = options.environment.filter { !dropped.contains($0.key) }.map { "\($0.key)=\($0.value)" }
         env.append("SWIFT_BACKTRACE=enable=no")
@@ -401,6 +402,7 @@ public final class Supervisor {
         var hungKill = false
         if case .stopping(_, .hung, _, _) = slot.machine.state { hungKill = true }
         slot.previousExit = PreviousExit(status, oom: oom, hungKill: hungKill)
+        slot.previousPid = process.pid
         let now = SteadyClock.monotonicMillis()
         perform(slot.role, slot.machine.handle(.exited(how), now: now, jitter: Double.random(in: 0..<1, using: &rng)), now: now)
     }

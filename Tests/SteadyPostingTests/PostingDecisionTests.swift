@@ -172,4 +172,16 @@ struct PostingDecisionTests {
         #expect(b.reopensAt == Int64(14_600), "reopened for twice as long")
         #expect(CircuitBreaker.restored(json: nil, base: PostingSettings(breakerOpenMillis: 700).breaker).openMillis == 700)
     }
+
+    @Test("the previous worker's leases end at start only when the supervisor reaped it")
+    func predecessor() {
+        for exit in ["crash", "oom", "hang", "killed", "exited"] {
+            #expect(PostingSettings.predecessor(["STEADYPOST_PREVIOUS_EXIT": exit, "STEADYPOST_PREVIOUS_PID": "4242"]) == "posting:4242")
+        }
+        // `none`: a first start, or a supervisor that died — the old worker may still be alive.
+        #expect(PostingSettings.predecessor(["STEADYPOST_PREVIOUS_EXIT": "none", "STEADYPOST_PREVIOUS_PID": "4242"]) == nil)
+        #expect(PostingSettings.predecessor(["STEADYPOST_PREVIOUS_EXIT": "crash"]) == nil)
+        #expect(PostingSettings.predecessor(["STEADYPOST_PREVIOUS_EXIT": "crash", "STEADYPOST_PREVIOUS_PID": "-1"]) == nil)
+        #expect(PostingSettings.predecessor(["STEADYPOST_PREVIOUS_EXIT": "crash", "STEADYPOST_PREVIOUS_PID": "x"]) == nil)
+    }
 }

@@ -71,6 +71,21 @@ struct PostStoreTests {
         #expect(try store.post(id: posts[1].id).lastErrorClass == "unknownOutcome")
     }
 
+    @Test("a dead owner's leases end at once, running or not; a live owner's stay until they run out")
+    func deadOwnerLeases() throws {
+        let tmp = TempDatabase()
+        let store = try tmp.store()
+        let posts = try store.insert([draft("a"), draft("b"), draft("c")], now: 0)
+        _ = try store.claimDue(owner: "posting:10", now: 1000, leaseMillis: 60_000, limit: 2)
+        _ = try store.beginAttempt(postId: posts[1].id, owner: "posting:10", idempotencyKey: "k", adapter: "x", now: 1000, leaseMillis: 60_000)
+        _ = try store.claimDue(owner: "posting:11", now: 1000, leaseMillis: 60_000, limit: 1)
+        #expect(try store.expireLeases(now: 2000, deadOwner: "posting:12").isEmpty, "nobody's leases but a dead owner's")
+        let moved = try store.expireLeases(now: 2000, deadOwner: "posting:10")
+        #expect(Set(moved.map { "\($0.id):\($0.to.rawValue)" }) == ["\(posts[0].id):scheduled", "\(posts[1].id):unknown"])
+        #expect(try store.post(id: posts[1].id).lastError?.contains("its worker (posting:10) died while attempting") == true)
+        #expect(try store.post(id: posts[2].id).state == .claimed, "the live worker keeps its lease")
+    }
+
     @Test("F27: a post whose worker died holding it twice is parked; the others flow")
     func f27_poisonParks() throws {
         let tmp = TempDatabase()
