@@ -75,7 +75,8 @@ struct PostStoreTests {
     func deadOwnerLeases() throws {
         let tmp = TempDatabase()
         let store = try tmp.store()
-        let posts = try store.insert([draft("a"), draft("b"), draft("c")], now: 0)
+        // Due one after the other, so the claims take them in this order.
+        let posts = try store.insert([draft("a", due: 100), draft("b", due: 200), draft("c", due: 300)], now: 0)
         _ = try store.claimDue(owner: "posting:10", now: 1000, leaseMillis: 60_000, limit: 2)
         _ = try store.beginAttempt(postId: posts[1].id, owner: "posting:10", idempotencyKey: "k", adapter: "x", now: 1000, leaseMillis: 60_000)
         _ = try store.claimDue(owner: "posting:11", now: 1000, leaseMillis: 60_000, limit: 1)
