@@ -489,11 +489,11 @@ private struct TOMLByteParser {
         guard let c = peek() else { throw fail("expected a value, found end of file") }
         switch c {
         case ASCII.quote:
-            if peek(1) == ASCII.quote && peek(2) == ASCII.quote { return .string(try parseMultilineBasicString()) }
+            if peek(1) == ASCII.quote && peek(2) == ASCII.quote { return .string(try parseMultilineString(quote: ASCII.quote, escapes: true)) }
             return .string(try parseBasicString())
         case ASCII.apostrophe:
             if peek(1) == ASCII.apostrophe && peek(2) == ASCII.apostrophe {
-                return .string(try parseMultilineLiteralString())
+                return .string(try parseMultilineString(quote: ASCII.apostrophe, escapes: false))
             }
             return .string(try parseLiteralString())
         case ASCII.lbracket:
@@ -633,9 +633,10 @@ private struct TOMLByteParser {
         }
     }
 
-    /// `"""..."""`: a newline right after the opening delimiter is dropped; a backslash at the
-    /// end of a line removes the line break and the leading blanks of the next line.
-    mutating func parseMultilineBasicString() throws(TOMLParseError) -> String {
+    /// `"""..."""` (`escapes`) or `'''...'''` (no escapes): a newline right after the opening
+    /// delimiter is dropped; in a basic string, a backslash at the end of a line removes the
+    /// line break and the leading blanks of the next line.
+    mutating func parseMultilineString(quote: UInt8, escapes: Bool) throws(TOMLParseError) -> String {
         let startLine = line
         advance(3)
         _ = try consumeNewline()
@@ -645,11 +646,11 @@ private struct TOMLByteParser {
                 throw fail("unterminated multi-line string (opened on line \(startLine))", line: startLine)
             }
             switch c {
-            case ASCII.quote:
-                if try closeMultiline(quote: ASCII.quote, into: &out) {
+            case quote:
+                if try closeMultiline(quote: quote, into: &out) {
                     return String(decoding: out, as: UTF8.self)
                 }
-            case ASCII.backslash:
+            case ASCII.backslash where escapes:
                 // Line-ending backslash: spaces, then a newline.
                 var j = 1
                 while let b = peek(j), b == ASCII.space || b == ASCII.tab { j += 1 }
@@ -673,41 +674,7 @@ private struct TOMLByteParser {
                 line += 1
             default:
                 if ASCII.isForbiddenControl(c) {
-                    throw fail("control character U+\(hex4(UInt32(c))) in a string; use an escape")
-                }
-                out.append(c)
-                advance()
-            }
-        }
-    }
-
-    /// `'''...'''` without escapes.
-    mutating func parseMultilineLiteralString() throws(TOMLParseError) -> String {
-        let startLine = line
-        advance(3)
-        _ = try consumeNewline()
-        var out: [UInt8] = []
-        while true {
-            guard let c = peek() else {
-                throw fail("unterminated multi-line string (opened on line \(startLine))", line: startLine)
-            }
-            switch c {
-            case ASCII.apostrophe:
-                if try closeMultiline(quote: ASCII.apostrophe, into: &out) {
-                    return String(decoding: out, as: UTF8.self)
-                }
-            case ASCII.lf:
-                out.append(ASCII.lf)
-                advance()
-                line += 1
-            case ASCII.cr:
-                guard peek(1) == ASCII.lf else { throw fail("carriage return not followed by a line feed") }
-                out.append(ASCII.lf)
-                advance(2)
-                line += 1
-            default:
-                if ASCII.isForbiddenControl(c) {
-                    throw fail("control character U+\(hex4(UInt32(c))) in a string")
+                    throw fail("control character U+\(hex4(UInt32(c))) in a string\(escapes ? "; use an escape" : "")")
                 }
                 out.append(c)
                 advance()

@@ -77,6 +77,14 @@ final class AdapterTransport {
         return flat
     }
 
+    /// Sends, expects a 2xx (anything else is `failure`) and parses its body as JSON (a
+    /// malformed one is `malformed`); the response is returned for later checks of the body.
+    func sendExpectingJSON(_ request: HTTPRequest, operation: String, kind: OperationKind) throws(PlatformError) -> (response: HTTPResponse, json: JSON) {
+        let response = try send(request, operation: operation, kind: kind)
+        guard response.isSuccess else { throw failure(response, request: request, operation: operation, kind: kind) }
+        return (response, try json(response, request: request, operation: operation, kind: kind))
+    }
+
     /// Parses a 2xx body as JSON; a malformed one is classified, never a crash.
     func json(_ response: HTTPResponse, request: HTTPRequest, operation: String, kind: OperationKind) throws(PlatformError) -> JSON {
         do {

@@ -67,9 +67,7 @@ public final class BlueskyAdapter: PlatformAdapter {
             ("repo", JSON(did)), ("collection", JSON(Self.postCollection)), ("rkey", JSON(rkey)), ("record", JSON.obj(record)),
         ])
         let request = xrpc(.post, "com.atproto.repo.createRecord", json: body, bearer: token)
-        let response = try transport.send(request, operation: "create", kind: .create)
-        guard response.isSuccess else { throw transport.failure(response, request: request, operation: "create", kind: .create) }
-        let json = try transport.json(response, request: request, operation: "create", kind: .create)
+        let (response, json) = try transport.sendExpectingJSON(request, operation: "create", kind: .create)
         guard let uri = json["uri"]?.string, uri.hasPrefix("at://") else {
             throw transport.malformed(response, request: request, operation: "create", kind: .create, what: "no uri")
         }
@@ -203,9 +201,7 @@ public final class BlueskyAdapter: PlatformAdapter {
     // MARK: helpers
 
     private func sessionCall(_ request: HTTPRequest, operation: String) throws(PlatformError) -> JSON {
-        let response = try transport.send(request, operation: operation, kind: .session)
-        guard response.isSuccess else { throw transport.failure(response, request: request, operation: operation, kind: .session) }
-        let json = try transport.json(response, request: request, operation: operation, kind: .session)
+        let (response, json) = try transport.sendExpectingJSON(request, operation: operation, kind: .session)
         guard json["accessJwt"]?.string != nil, json["refreshJwt"]?.string != nil else {
             throw transport.malformed(response, request: request, operation: operation, kind: .session, what: "no accessJwt/refreshJwt")
         }
@@ -223,9 +219,7 @@ public final class BlueskyAdapter: PlatformAdapter {
     }
 
     private func read(_ request: HTTPRequest, operation: String) throws(PlatformError) -> JSON {
-        let response = try transport.send(request, operation: operation, kind: .read)
-        guard response.isSuccess else { throw transport.failure(response, request: request, operation: operation, kind: .read) }
-        let json = try transport.json(response, request: request, operation: operation, kind: .read)
+        let (response, json) = try transport.sendExpectingJSON(request, operation: operation, kind: .read)
         guard json.isObject else { throw transport.malformed(response, request: request, operation: operation, kind: .read, what: "not an object") }
         return json
     }

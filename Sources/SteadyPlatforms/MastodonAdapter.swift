@@ -41,9 +41,7 @@ public final class MastodonAdapter: PlatformAdapter {
     /// Reads `configuration.statuses.max_characters` and `characters_reserved_per_url`.
     public func loadInstanceLimits() throws(PlatformError) {
         let request = authorized(.get, "/api/v2/instance")
-        let response = try transport.send(request, operation: "instance", kind: .read)
-        guard response.isSuccess else { throw transport.failure(response, request: request, operation: "instance", kind: .read) }
-        let json = try transport.json(response, request: request, operation: "instance", kind: .read)
+        let json = try transport.sendExpectingJSON(request, operation: "instance", kind: .read).json
         let statuses = json["configuration"]?["statuses"]
         if let max = statuses?["max_characters"]?.int, max > 0 { maxCharacters = max }
         if let per = statuses?["characters_reserved_per_url"]?.int, per > 0 { charactersReservedPerURL = per }
@@ -56,9 +54,7 @@ public final class MastodonAdapter: PlatformAdapter {
         if let reply = draft.replyTo { body.append(("in_reply_to_id", JSON(reply))) }
         var request = authorized(.post, "/api/v1/statuses", json: JSON.obj(body))
         request.headers.add("Idempotency-Key", attempt.mastodonIdempotencyKey)
-        let response = try transport.send(request, operation: "create", kind: .create)
-        guard response.isSuccess else { throw transport.failure(response, request: request, operation: "create", kind: .create) }
-        let json = try transport.json(response, request: request, operation: "create", kind: .create)
+        let (response, json) = try transport.sendExpectingJSON(request, operation: "create", kind: .create)
         guard let post = Self.post(from: json) else {
             throw transport.malformed(response, request: request, operation: "create", kind: .create, what: "no status id")
         }
@@ -109,19 +105,11 @@ public final class MastodonAdapter: PlatformAdapter {
         return Page(items: mentions, next: next)
     }
 
-    public func metrics(ids: [String]) throws(PlatformError) -> [String: PostMetrics] {
-        var out: [String: PostMetrics] = [:]
-        for id in ids {
-            if let post = try lookup(id: id), let m = post.metrics { out[id] = m }
-        }
-        return out
-    }
+    public func metrics(ids: [String]) throws(PlatformError) -> [String: PostMetrics] { try metricsByLookup(ids: ids) }
 
     public func identity() throws(PlatformError) -> Identity {
         let request = authorized(.get, "/api/v1/accounts/verify_credentials")
-        let response = try transport.send(request, operation: "identity", kind: .read)
-        guard response.isSuccess else { throw transport.failure(response, request: request, operation: "identity", kind: .read) }
-        let json = try transport.json(response, request: request, operation: "identity", kind: .read)
+        let (response, json) = try transport.sendExpectingJSON(request, operation: "identity", kind: .read)
         guard let id = json["id"]?.stringOrNumber else {
             throw transport.malformed(response, request: request, operation: "identity", kind: .read, what: "no id")
         }
@@ -142,9 +130,7 @@ public final class MastodonAdapter: PlatformAdapter {
     }
 
     private func listing(_ request: HTTPRequest, operation: String) throws(PlatformError) -> ([JSON], PageCursor?) {
-        let response = try transport.send(request, operation: operation, kind: .read)
-        guard response.isSuccess else { throw transport.failure(response, request: request, operation: operation, kind: .read) }
-        let json = try transport.json(response, request: request, operation: operation, kind: .read)
+        let (response, json) = try transport.sendExpectingJSON(request, operation: operation, kind: .read)
         guard let items = json.array else {
             throw transport.malformed(response, request: request, operation: operation, kind: .read, what: "not an array")
         }

@@ -58,6 +58,15 @@ public protocol PlatformAdapter: AnyObject {
 }
 
 extension PlatformAdapter {
+    /// Metrics by one `lookup` each (X and Mastodon: the post carries its counts); ids the
+    /// platform does not know are absent.
+    func metricsByLookup(ids: [String]) throws(PlatformError) -> [String: PostMetrics] {
+        var out: [String: PostMetrics] = [:]
+        for id in ids {
+            if let post = try lookup(id: id), let m = post.metrics { out[id] = m }
+        }
+        return out
+    }
     /// Searches the own timeline from `sinceMs` on for posts whose normalized content hash is
     /// `contentHash` (see `ContentNormalizer`). Every match is returned, so a duplicate shows.
     /// `complete` is false when `maxPages` ran out before the timeline reached `sinceMs`.

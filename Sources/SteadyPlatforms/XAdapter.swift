@@ -44,9 +44,7 @@ public final class XAdapter: PlatformAdapter {
         var body: [(String, JSON?)] = [("text", JSON(draft.text))]
         if let reply = draft.replyTo { body.append(("reply", JSON.obj([("in_reply_to_tweet_id", JSON(reply))]))) }
         let request = authorized(.post, "/2/tweets", json: JSON.obj(body))
-        let response = try transport.send(request, operation: "create", kind: .create)
-        guard response.isSuccess else { throw transport.failure(response, request: request, operation: "create", kind: .create) }
-        let json = try transport.json(response, request: request, operation: "create", kind: .create)
+        let (response, json) = try transport.sendExpectingJSON(request, operation: "create", kind: .create)
         guard let data = json["data"], let post = Self.post(from: data, fallbackText: draft.text) else {
             throw transport.malformed(response, request: request, operation: "create", kind: .create, what: "no data.id")
         }
@@ -92,9 +90,7 @@ public final class XAdapter: PlatformAdapter {
         ]
         if let cursor { query.append(("pagination_token", cursor.value)) }
         let request = authorized(.get, "/2/users/\(user)/mentions", query: query)
-        let response = try transport.send(request, operation: "mentions", kind: .read)
-        guard response.isSuccess else { throw transport.failure(response, request: request, operation: "mentions", kind: .read) }
-        let json = try transport.json(response, request: request, operation: "mentions", kind: .read)
+        let json = try transport.sendExpectingJSON(request, operation: "mentions", kind: .read).json
         var handles: [String: String] = [:]
         for user in json["includes"]?["users"]?.array ?? [] {
             if let id = user["id"]?.stringOrNumber, let name = user["username"]?.string { handles[id] = name }
@@ -109,19 +105,11 @@ public final class XAdapter: PlatformAdapter {
         return Page(items: mentions, next: next)
     }
 
-    public func metrics(ids: [String]) throws(PlatformError) -> [String: PostMetrics] {
-        var out: [String: PostMetrics] = [:]
-        for id in ids {
-            if let post = try lookup(id: id), let m = post.metrics { out[id] = m }
-        }
-        return out
-    }
+    public func metrics(ids: [String]) throws(PlatformError) -> [String: PostMetrics] { try metricsByLookup(ids: ids) }
 
     public func identity() throws(PlatformError) -> Identity {
         let request = authorized(.get, "/2/users/me")
-        let response = try transport.send(request, operation: "identity", kind: .read)
-        guard response.isSuccess else { throw transport.failure(response, request: request, operation: "identity", kind: .read) }
-        let json = try transport.json(response, request: request, operation: "identity", kind: .read)
+        let (response, json) = try transport.sendExpectingJSON(request, operation: "identity", kind: .read)
         guard let id = json["data"]?["id"]?.stringOrNumber else {
             throw transport.malformed(response, request: request, operation: "identity", kind: .read, what: "no data.id")
         }
@@ -144,9 +132,7 @@ public final class XAdapter: PlatformAdapter {
             form.append(("client_id", id))
         }
         let request = HTTPRequest(method: .post, url: transport.url("/2/oauth2/token"), headers: headers, body: Array(URLEncoding.query(form).utf8))
-        let response = try transport.send(request, operation: "refresh", kind: .consumingRefresh)
-        guard response.isSuccess else { throw transport.failure(response, request: request, operation: "refresh", kind: .consumingRefresh) }
-        let json = try transport.json(response, request: request, operation: "refresh", kind: .consumingRefresh)
+        let (response, json) = try transport.sendExpectingJSON(request, operation: "refresh", kind: .consumingRefresh)
         guard let access = json["access_token"]?.string, !access.isEmpty else {
             throw transport.malformed(response, request: request, operation: "refresh", kind: .consumingRefresh, what: "no access_token")
         }
@@ -166,9 +152,7 @@ public final class XAdapter: PlatformAdapter {
     }
 
     private func listing(_ request: HTTPRequest, operation: String) throws(PlatformError) -> ([JSON], PageCursor?) {
-        let response = try transport.send(request, operation: operation, kind: .read)
-        guard response.isSuccess else { throw transport.failure(response, request: request, operation: operation, kind: .read) }
-        let json = try transport.json(response, request: request, operation: operation, kind: .read)
+        let (response, json) = try transport.sendExpectingJSON(request, operation: operation, kind: .read)
         guard json.isObject else { throw transport.malformed(response, request: request, operation: operation, kind: .read, what: "not an object") }
         let items = json["data"]?.array ?? []
         let next = json["meta"]?["next_token"]?.string.map(PageCursor.init)
