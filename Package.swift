@@ -95,6 +95,10 @@ let package = Package(
             "SteadyCore", "SteadySystem", "SteadyProtocol", "SteadyControl", "SteadyStore", "SteadyHTTP",
         ]),
 
+        // What the process-level test targets share: the simulator process, a scripted HTTP
+        // server, temporary directories and stores, waiting with deadlines, ending by pid.
+        .target(name: "SteadyTestSupport", dependencies: ["SteadyCore", "SteadySystem", "SteadyHTTP", "SteadyPlatforms", "SteadyStore"],
+                path: "Tests/SteadyTestSupport"),
         .testTarget(name: "SteadyCoreTests", dependencies: ["SteadyCore", "CSQLite", "CCurl", "CSystemd"]),
         .testTarget(name: "SteadyProtocolTests", dependencies: ["SteadyProtocol", "SteadyCore"]),
         .testTarget(name: "SteadyConfigTests", dependencies: ["SteadyConfig", "SteadyCore"]),
@@ -103,22 +107,24 @@ let package = Package(
         .testTarget(name: "SteadySimulatorTests", dependencies: [
             "SteadySimulator", "SteadyCore", .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
-        .testTarget(name: "SteadyPlatformsTests", dependencies: ["SteadyPlatforms", "SteadyHTTP", "SteadyCore", "SteadySystem"]),
+        .testTarget(name: "SteadyPlatformsTests", dependencies: ["SteadyPlatforms", "SteadyHTTP", "SteadyCore", "SteadySystem", "SteadyTestSupport"]),
         .testTarget(name: "SteadyStoreTests", dependencies: ["SteadyStore", "CSQLite", "SteadyCore"]),
         .testTarget(name: "SteadyPostingTests", dependencies: ["SteadyPosting", "SteadyCore", "SteadyStore", "SteadyPlatforms"]),
         .testTarget(name: "SteadyBrowserTests", dependencies: [
-            "SteadyBrowser", "SteadySystem", "SteadyCore", "SteadyProtocol", "SteadyPosting", "SteadyPlatforms", "SteadyConfig",
+            "SteadyBrowser", "SteadySystem", "SteadyCore", "SteadyProtocol", "SteadyPosting", "SteadyPlatforms", "SteadyConfig", "SteadyTestSupport",
         ]),
         .testTarget(name: "SteadyReconcilerTests", dependencies: ["SteadyReconciler", "SteadyStore", "SteadyPlatforms", "SteadyConfig", "SteadyCore"]),
         .testTarget(name: "SteadyAPITests", dependencies: [
             "SteadyAPI", "SteadyConfig", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyCore", "SteadySystem",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "SteadyMetricsTests", dependencies: ["SteadyMetrics", "SteadyBackground", "SteadyStore", "SteadyCore"]),
+        .testTarget(name: "SteadyMetricsTests", dependencies: ["SteadyMetrics", "SteadyBackground", "SteadyStore", "SteadyCore", "SteadyTestSupport"]),
         .testTarget(name: "SteadyRepliesTests", dependencies: [
-            "SteadyReplies", "SteadyConfig", "SteadyPlatforms", "SteadyStore", "SteadyHTTP", "SteadyCore", "CSQLite",
+            "SteadyReplies", "SteadyConfig", "SteadyPlatforms", "SteadyStore", "SteadyHTTP", "SteadyCore", "CSQLite", "SteadyTestSupport",
         ]),
-        .testTarget(name: "IntegrationTests", dependencies: ["SteadySystem", "SteadyProtocol", "SteadyControl", "CSystemd", "SteadyHTTP", "SteadyPlatforms", "SteadyStore"]),
+        .testTarget(name: "IntegrationTests", dependencies: [
+            "SteadySystem", "SteadyProtocol", "SteadyControl", "CSystemd", "SteadyHTTP", "SteadyPlatforms", "SteadyStore", "SteadyTestSupport",
+        ]),
     ]
 )
 

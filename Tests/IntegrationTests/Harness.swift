@@ -4,44 +4,12 @@ import SteadyCore
 import SteadyProtocol
 import SteadySystem
 
-/// Where the built executables are: beside the test bundle (`swift build` puts every product
-/// in one directory), or STEADYPOST_BIN_DIR.
+/// The built executables (`TestBinaries`: beside the test bundle, or STEADYPOST_BIN_DIR).
 enum Binaries {
-    static let directory: String = {
-        if let dir = getenv("STEADYPOST_BIN_DIR") { return String(cString: dir) }
-        var buf = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
-        let exe = n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "."
-        var dir = exe
-        while !dir.isEmpty, !Files.exists(dir + "/steadypostd") {
-            guard let slash = dir.lastIndex(of: "/") else { break }
-            dir = String(dir[..<slash])
-        }
-        return dir
-    }()
+    static let directory: String = TestBinaries.directory(holding: "steadypostd") ?? "."
     static var daemon: String { directory + "/steadypostd" }
     static var cli: String { directory + "/steadypost" }
     static var bench: String { directory + "/steadypost-bench" }
-}
-
-struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ d: String) { description = d }
-}
-
-/// A temporary directory removed when the test is done.
-final class TempDir {
-    let path: String
-    init(_ prefix: String = "steadypost-test") {
-        var template = Array("/tmp/\(prefix).XXXXXX".utf8CString)
-        let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        path = p.map { String(cString: $0) } ?? "/tmp/\(prefix).\(getpid())"
-        _ = chmod(path, 0o755)
-    }
-    func remove() {
-        _ = spawnAndWait(["/bin/rm", "-rf", path], timeoutMillis: 10_000)
-    }
-    deinit { remove() }
 }
 
 /// Runs a command to completion with a deadline (SIGKILL by pid past it); returns exit code
@@ -83,16 +51,6 @@ func spawnAndWait(_ argv: [String], environment: [String]? = nil, timeoutMillis:
     case .signaled(let s): code = -s
     }
     return (code, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
-}
-
-func currentEnvironment() -> [String] {
-    var env: [String] = []
-    var p = environ
-    while let entry = p.pointee {
-        env.append(String(cString: entry))
-        p += 1
-    }
-    return env
 }
 
 /// A real `steadypostd run` in a temporary directory, with fast heartbeats; ended by its pid
@@ -230,11 +188,4 @@ final class Daemon {
     }
 
     deinit { cleanUp() }
-}
-
-func isAlive(_ pid: Int32) -> Bool {
-    guard kill(pid, 0) == 0 else { return false }
-    // A zombie is not alive.
-    guard let stat = Files.read("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return false }
-    return !stat[stat.index(after: close)...].hasPrefix(" Z")
 }

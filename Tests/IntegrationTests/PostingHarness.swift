@@ -9,100 +9,8 @@ import SteadySystem
 /// The posting tests' processes: the real `steadypost-sim` and a real `steadypostd run` whose
 /// directory survives restarts (F20, F24), both ended by pid.
 
-/// `steadypost-sim` on a loopback port of its own, spoken to over HTTP only.
-final class Sim {
-    let dir: TempDir
-    let process: SpawnedProcess
-    let port: Int
-    let admin = HTTPClient(options: HTTPClientOptions(connectTimeoutMillis: 2000, totalTimeoutMillis: 10_000))
-    private var stopped = false
-
-    var baseURL: String { "http://127.0.0.1:\(port)" }
-    var logPath: String { dir.path + "/sim.log" }
-    static var binary: String { Binaries.directory + "/steadypost-sim" }
-
-    init(seed: UInt64 = 1) throws {
-        dir = TempDir("steadypost-sim")
-        let portFile = dir.path + "/port"
-        let log = open(dir.path + "/sim.log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard log >= 0 else { throw TestFailure("cannot open the simulator log") }
-        let logFd = Descriptor(log)
-        defer { logFd.close() }
-        guard access(Self.binary, X_OK) == 0 else { throw TestFailure("\(Self.binary) is not built") }
-        process = try spawnProcess(path: Self.binary,
-                                   arguments: [Self.binary, "--listen", "127.0.0.1:0", "--port-file", portFile, "--seed", String(seed)],
-                                   environment: currentEnvironment() + ["SWIFT_BACKTRACE=enable=no"], passFds: [], stdout: logFd, stderr: logFd)
-        // The port file appears once the server accepts connections.
-        var found: Int?
-        let deadline = SteadyClock.monotonicMillis() + 20_000
-        while found == nil, SteadyClock.monotonicMillis() < deadline {
-            if let text = Files.read(portFile), let v = Int(text.filter(\.isNumber)), v > 0 { found = v; break }
-            var pfd = pollfd(fd: process.pidfd.raw, events: Int16(POLLIN), revents: 0)
-            if poll(&pfd, 1, 10) == 1 { break }  // it exited
-        }
-        guard let found else {
-            let text = Files.read(dir.path + "/sim.log") ?? ""
-            signalProcess(process, SIGKILL)
-            _ = waitpid(process.pid, nil, 0)
-            throw TestFailure("steadypost-sim did not start:\n\(text.suffix(2000))")
-        }
-        port = found
-    }
-
-    deinit { stop() }
-
-    func stop() {
-        guard !stopped else { return }
-        stopped = true
-        signalProcess(process, SIGTERM)
-        let deadline = SteadyClock.monotonicMillis() + 5000
-        while (try? reap(pid: process.pid)) == nil {
-            if SteadyClock.monotonicMillis() > deadline {
-                signalProcess(process, SIGKILL)
-                _ = waitpid(process.pid, nil, 0)
-                break
-            }
-            var pfd = pollfd(fd: process.pidfd.raw, events: Int16(POLLIN), revents: 0)
-            _ = poll(&pfd, 1, 100)
-        }
-        dir.remove()
-    }
-
-    @discardableResult
-    func call(_ method: HTTPMethod, _ path: String, _ body: JSON? = nil) throws -> JSON {
-        var headers: HTTPHeaders = ["Accept": "application/json"]
-        if body != nil { headers.add("Content-Type", "application/json") }
-        let response = try admin.send(HTTPRequest(method: method, url: baseURL + path, headers: headers, body: body?.bytes))
-        guard response.isSuccess else { throw TestFailure("sim \(method.rawValue) \(path) → \(response.status): \(response.text.prefix(300))") }
-        return response.body.isEmpty ? .null : try JSON.parse(response.body)
-    }
-
-    /// Creates the account and writes its credentials file (0600) into `credentialsDir`.
-    func createAccount(_ platform: Platform, _ name: String, credentialsDir: String) throws {
-        let j = try call(.post, "/_sim/accounts", .obj([("platform", JSON(platform.rawValue)), ("name", JSON(name))]))
-        guard let creds = j["credentials"] else { throw TestFailure("no credentials for \(name)") }
-        try Files.writeAtomically(credentialsDir + "/\(name).json", creds.serialized, mode: 0o600)
-    }
-
-    /// A fault rule (SIMULATOR.md); `count` nil: every matching request.
-    @discardableResult
-    func fault(_ kind: String, account: String, endpoint: String = "create", count: Int? = 1, extra: [(String, JSON?)] = []) throws -> String {
-        var rule: [(String, JSON?)] = [("kind", JSON(kind)), ("endpoint", JSON(endpoint)), ("account", JSON(account))]
-        if let count { rule.append(("count", JSON(count))) }
-        return try call(.post, "/_sim/faults", .obj(rule + extra))["id"]?.stringOrNumber ?? ""
-    }
-
-    func clearFaults() throws { try call(.delete, "/_sim/faults") }
-
-    /// Ground truth: every post of `account` ever created, oldest first.
-    func posts(_ account: String) throws -> [JSON] {
-        try call(.get, "/_sim/posts?account=\(account)")["posts"]?.array ?? []
-    }
-
-    func requests(limit: Int = 2000) throws -> [JSON] {
-        try call(.get, "/_sim/requests?limit=\(limit)")["requests"]?.array ?? []
-    }
-}
+/// `steadypost-sim` on a loopback port of its own (SteadyTestSupport).
+typealias Sim = SimulatorProcess
 
 /// A supervisor over a directory that outlives it: `start()` may be called again after a
 /// kill, on the same config, store and journal.
@@ -284,17 +192,7 @@ final class PostingDaemon {
 
     func cleanUp() {
         if let process {
-            signalProcess(process, SIGTERM)
-            let deadline = SteadyClock.monotonicMillis() + 10_000
-            while (try? reap(pid: process.pid)) == nil {
-                if SteadyClock.monotonicMillis() > deadline {
-                    signalProcess(process, SIGKILL)
-                    _ = waitpid(process.pid, nil, 0)
-                    break
-                }
-                var pfd = pollfd(fd: process.pidfd.raw, events: Int16(POLLIN), revents: 0)
-                _ = poll(&pfd, 1, 100)
-            }
+            endProcess(process, graceMillis: 10_000)
             self.process = nil
         }
         for pid in knownPids where isAlive(pid) && isOurs(pid) { kill(pid, SIGKILL) }
@@ -302,23 +200,6 @@ final class PostingDaemon {
     }
 
     deinit { cleanUp() }
-}
-
-/// Samples `condition` until it gives a value or the deadline passes (waiting for a state,
-/// not guessing a time).
-func waitFor<T>(_ what: String, timeoutMillis: Int64, _ condition: () throws -> T?) throws -> T {
-    let deadline = SteadyClock.monotonicMillis() + timeoutMillis
-    var lastError = ""
-    while SteadyClock.monotonicMillis() < deadline {
-        do {
-            if let value = try condition() { return value }
-        } catch {
-            lastError = " (last error: \(error))"
-        }
-        var ts = timespec(tv_sec: 0, tv_nsec: 10_000_000)
-        _ = nanosleep(&ts, nil)
-    }
-    throw TestFailure("timed out after \(timeoutMillis) ms waiting for \(what)\(lastError)")
 }
 
 extension JSON {

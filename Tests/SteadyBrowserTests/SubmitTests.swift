@@ -9,7 +9,7 @@ import Testing
 /// The browser posting path against the real simulator's web pages (`/web/login`,
 /// `/web/compose`, `/web/posts/ID`), and the role's deferred answers.
 extension RealChromiumTests {
-@Suite(.enabled(if: chromiumInstalled && SimulatorBinary.path != nil,
+@Suite(.enabled(if: chromiumInstalled && SimulatorProcess.available,
                 "needs /usr/bin/chromium and steadypost-sim (swift build --product steadypost-sim)"))
 struct SubmitTests {
     func account(_ sim: Simulator, _ name: String) throws -> SubmitRequest {

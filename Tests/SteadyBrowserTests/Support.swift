@@ -3,14 +3,10 @@ import CShim
 import Logging
 import SteadyCore
 import SteadySystem
+import SteadyTestSupport
 import Testing
 
 @testable import SteadyBrowser
-
-struct TestError: Error, CustomStringConvertible {
-    var description: String
-    init(_ d: String) { description = d }
-}
 
 let chromiumPath = "/usr/bin/chromium"
 let chromiumInstalled = access(chromiumPath, X_OK) == 0
@@ -23,27 +19,7 @@ func makeTempDir(_ prefix: String) throws -> String {
 
 func removeTempDir(_ path: String) {
     guard path.hasPrefix("/tmp/steadypost-") else { return }
-    func remove(_ p: String) {
-        var st = stat()
-        guard lstat(p, &st) == 0 else { return }
-        if (st.st_mode & S_IFMT) == S_IFDIR {
-            for name in Files.list(p) ?? [] { remove(p + "/" + name) }
-            _ = rmdir(p)
-        } else {
-            _ = unlink(p)
-        }
-    }
-    remove(path)
-}
-
-func currentEnvironment() -> [String] {
-    var env: [String] = []
-    var e = environ
-    while let entry = e.pointee {
-        env.append(String(cString: entry))
-        e += 1
-    }
-    return env
+    removeTree(path)
 }
 
 let quietLogger: Logger = {
@@ -263,79 +239,17 @@ func httpRequest(port: Int, method: String, path: String, json: JSONValue? = nil
     return HTTPAnswer(status: status, body: String(decoding: payload, as: UTF8.self))
 }
 
-// MARK: - The platform simulator (steadypost-sim, found beside the test bundle)
+// MARK: - The platform simulator (SteadyTestSupport's SimulatorProcess)
 
-enum SimulatorBinary {
-    static let path: String? = {
-        if let dir = getenv("STEADYPOST_BIN_DIR") {
-            let p = String(cString: dir) + "/steadypost-sim"
-            return access(p, X_OK) == 0 ? p : nil
-        }
-        var buf = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
-        guard n > 0 else { return nil }
-        var dir = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        while let slash = dir.lastIndex(of: "/"), !dir.isEmpty {
-            dir = String(dir[..<slash])
-            let p = dir + "/steadypost-sim"
-            if access(p, X_OK) == 0 { return p }
-        }
-        return nil
-    }()
-}
-
+/// The simulator, its admin API spoken in the browser module's `JSONValue`.
 final class Simulator {
-    let dir: String
-    let process: SpawnedProcess
-    let port: Int
-    private var stopped = false
-    var base: String { "http://127.0.0.1:\(port)" }
+    let process: SimulatorProcess
+    var port: Int { process.port }
+    var base: String { process.baseURL }
 
-    init() throws {
-        guard let binary = SimulatorBinary.path else { throw TestError("steadypost-sim not found (build it: swift build --product steadypost-sim)") }
-        dir = try makeTempDir("steadypost-browsersim")
-        let portFile = dir + "/port"
-        let watch = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
-        guard watch >= 0 else { throw TestError("inotify_init1") }
-        defer { close(watch) }
-        _ = inotify_add_watch(watch, dir, UInt32(IN_CLOSE_WRITE | IN_MOVED_TO))
-        let logFd = open(dir + "/sim.log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        let log = Descriptor(logFd)
-        defer { log.close() }
-        process = try spawnProcess(path: binary, arguments: [binary, "--listen", "127.0.0.1:0", "--port-file", portFile, "--seed", "1"],
-                                   environment: currentEnvironment() + ["SWIFT_BACKTRACE=enable=no"], passFds: [], stdout: log, stderr: log)
-        let deadline = SteadyClock.monotonicMillis() + 15_000
-        var found: Int?
-        while found == nil {
-            if let text = Files.read(portFile), let v = Int(text.filter { $0.isNumber }), v > 0 { found = v; break }
-            let left = deadline - SteadyClock.monotonicMillis()
-            var fds = [pollfd(fd: watch, events: Int16(POLLIN), revents: 0), pollfd(fd: process.pidfd.raw, events: Int16(POLLIN), revents: 0)]
-            if left <= 0 { break }
-            _ = poll(&fds, 2, Int32(left))
-            var drain = [UInt8](repeating: 0, count: 4096)
-            _ = read(watch, &drain, drain.count)
-            if fds[1].revents != 0 { break }
-        }
-        guard let found else {
-            PageServer.end(process)
-            removeTempDir(dir)
-            throw TestError("steadypost-sim did not start")
-        }
-        port = found
-    }
+    init() throws { process = try SimulatorProcess() }
 
-    deinit { stop() }
-
-    func stop() {
-        guard !stopped else { return }
-        stopped = true
-        signalProcess(process, SIGTERM)
-        var fds = [pollfd(fd: process.pidfd.raw, events: Int16(POLLIN), revents: 0)]
-        if poll(&fds, 1, 5000) <= 0 { signalProcess(process, SIGKILL) }
-        _ = waitpid(process.pid, nil, 0)
-        process.pidfd.close()
-        removeTempDir(dir)
-    }
+    func stop() { process.stop() }
 
     func admin(_ method: String, _ path: String, _ json: JSONValue? = nil) throws -> JSONValue {
         let r = try httpRequest(port: port, method: method, path: path, json: json)

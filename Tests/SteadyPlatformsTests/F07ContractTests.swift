@@ -9,7 +9,7 @@ import Testing
 /// same contract suite against the real `steadypost-sim` over loopback.
 @Suite(
     "F07 contract: every adapter against steadypost-sim", .serialized, .timeLimit(.minutes(3)),
-    .enabled(if: SimulatorBinary.available,
+    .enabled(if: SimulatorProcess.available,
              "steadypost-sim not built: build it (swift build --product steadypost-sim) and set STEADYPOST_BIN_DIR to its directory")
 )
 struct F07ContractTests {

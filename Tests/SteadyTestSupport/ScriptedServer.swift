@@ -5,8 +5,8 @@ import Synchronization
 /// Swift cooperative pool), connections served one after the other, each request answered by
 /// the next scripted action. It records every connection and request. `stop()` wakes the
 /// thread through a pipe, joins it and closes every descriptor.
-final class ScriptedServer: Sendable {
-    enum Action: Sendable {
+public final class ScriptedServer: Sendable {
+    public enum Action: Sendable {
         /// A complete response; the connection stays open for the next request.
         case respond(status: Int, headers: [String], body: [UInt8])
         /// A response without Content-Length, chunked, of `size` bytes.
@@ -19,14 +19,14 @@ final class ScriptedServer: Sendable {
         case hold
     }
 
-    struct Request: Sendable {
-        var connection: Int
-        var method: String
-        var path: String
-        var headers: [String]
-        var body: [UInt8]
+    public struct Request: Sendable {
+        public var connection: Int
+        public var method: String
+        public var path: String
+        public var headers: [String]
+        public var body: [UInt8]
 
-        func header(_ name: String) -> String? {
+        public func header(_ name: String) -> String? {
             let prefix = name.lowercased() + ":"
             for h in headers where h.lowercased().hasPrefix(prefix) {
                 return String(h.dropFirst(prefix.count)).trimmingCharacters(in: " ")
@@ -41,17 +41,17 @@ final class ScriptedServer: Sendable {
         var requests: [Request] = []
     }
 
-    let port: Int
+    public let port: Int
     private let listenFd: Int32
     private let wakeRead: Int32
     private let wakeWrite: Int32
     private let state: Mutex<State>
     private let thread: Mutex<pthread_t?> = Mutex(nil)
 
-    init(script: [Action], backlog: Int32 = 16) throws {
+    public init(script: [Action], backlog: Int32 = 16) throws {
         state = Mutex(State(script: script))
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw TestError("socket: errno \(errno)") }
+        guard fd >= 0 else { throw TestFailure("socket: errno \(errno)") }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var addr = sockaddr_in()
@@ -61,12 +61,12 @@ final class ScriptedServer: Sendable {
         let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         guard bound == 0, listen(fd, backlog) == 0 else {
             close(fd)
-            throw TestError("bind/listen: errno \(errno)")
+            throw TestFailure("bind/listen: errno \(errno)")
         }
         port = localPort(fd)
         listenFd = fd
         var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { throw TestError("pipe: errno \(errno)") }
+        guard pipe(&fds) == 0 else { throw TestFailure("pipe: errno \(errno)") }
         _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
         _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
         wakeRead = fds[0]
@@ -80,16 +80,16 @@ final class ScriptedServer: Sendable {
         }, box)
         guard rc == 0 else {
             Unmanaged<ScriptedServer>.fromOpaque(box).release()
-            throw TestError("pthread_create: \(rc)")
+            throw TestFailure("pthread_create: \(rc)")
         }
         thread.withLock { $0 = tid }
     }
 
-    var url: String { "http://127.0.0.1:\(port)" }
-    var connectionCount: Int { state.withLock { $0.connections } }
-    var requests: [Request] { state.withLock { $0.requests } }
+    public var url: String { "http://127.0.0.1:\(port)" }
+    public var connectionCount: Int { state.withLock { $0.connections } }
+    public var requests: [Request] { state.withLock { $0.requests } }
 
-    func stop() {
+    public func stop() {
         guard let tid = thread.withLock({ t -> pthread_t? in
             let v = t
             t = nil
@@ -215,20 +215,15 @@ final class ScriptedServer: Sendable {
     }
 }
 
-func localPort(_ fd: Int32) -> Int {
+public func localPort(_ fd: Int32) -> Int {
     var addr = sockaddr_in()
     var len = socklen_t(MemoryLayout<sockaddr_in>.size)
     _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
     return Int(UInt16(bigEndian: addr.sin_port))
 }
 
-struct TestError: Error, CustomStringConvertible {
-    var description: String
-    init(_ d: String) { description = d }
-}
-
 extension String {
-    func components(_ separator: String) -> [String] {
+    public func components(_ separator: String) -> [String] {
         var out: [String] = []
         var rest = Substring(self)
         while let r = rest.firstRange(of: separator) {
@@ -241,7 +236,7 @@ extension String {
 }
 
 extension StringProtocol {
-    func trimmingCharacters(in set: Character) -> String {
+    public func trimmingCharacters(in set: Character) -> String {
         var s = Substring(self)
         while s.first == set { s = s.dropFirst() }
         while s.last == set { s = s.dropLast() }

@@ -1,1 +1,0 @@
-../SteadyRepliesTests/TempStore.swift

@@ -1,1 +1,0 @@
-../SteadyPlatformsTests/ScriptedServer.swift

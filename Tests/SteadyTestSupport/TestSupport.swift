@@ -1,0 +1,130 @@
+import Glibc
+import SteadyCore
+import SteadySystem
+
+// What every process-level test target needs: errors, the built executables, temporary
+// directories, waiting for a state with a deadline, and ending a process by its pid.
+
+public struct TestFailure: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ d: String) { description = d }
+}
+
+/// The older name some targets use.
+public typealias TestError = TestFailure
+
+/// This process's environment as `NAME=value` lines, for a child's.
+public func currentEnvironment() -> [String] {
+    var env: [String] = []
+    var p = environ
+    while let entry = p.pointee {
+        env.append(String(cString: entry))
+        p += 1
+    }
+    return env
+}
+
+/// Where the built executables are: `STEADYPOST_BIN_DIR`, else the nearest directory above
+/// the test bundle that holds them (`swift build` puts every product in one directory).
+public enum TestBinaries {
+    /// The directory holding `name`, or nil when it is not built.
+    public static func directory(holding name: String) -> String? {
+        if let dir = getenv("STEADYPOST_BIN_DIR") {
+            let d = String(cString: dir)
+            return access(d + "/" + name, X_OK) == 0 ? d : nil
+        }
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+        guard n > 0 else { return nil }
+        var dir = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        while let slash = dir.lastIndex(of: "/"), !dir.isEmpty {
+            dir = String(dir[..<slash])
+            if access(dir + "/" + name, X_OK) == 0 { return dir }
+        }
+        return nil
+    }
+
+    /// The path of the executable `name`, or nil when it is not built.
+    public static func path(_ name: String) -> String? {
+        directory(holding: name).map { $0 + "/" + name }
+    }
+}
+
+/// A temporary directory under /tmp, removed by `remove()` or when released.
+public final class TempDir: @unchecked Sendable {
+    public let path: String
+    public init(_ prefix: String = "steadypost-test") {
+        var template = Array("/tmp/\(prefix).XXXXXX".utf8CString)
+        let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        path = p.map { String(cString: $0) } ?? "/tmp/\(prefix).\(getpid())"
+        _ = chmod(path, 0o755)
+    }
+    public func remove() { removeTree(path) }
+    deinit { remove() }
+}
+
+/// Removes a directory tree below /tmp (never anything else), without following links.
+public func removeTree(_ path: String) {
+    guard path.hasPrefix("/tmp/"), !path.contains("/../") else { return }
+    func remove(_ p: String) {
+        var st = stat()
+        guard lstat(p, &st) == 0 else { return }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            _ = chmod(p, 0o700)
+            for name in Files.list(p) ?? [] { remove(p + "/" + name) }
+            _ = rmdir(p)
+        } else {
+            _ = unlink(p)
+        }
+    }
+    remove(path)
+}
+
+/// Samples `condition` until it gives a value or the deadline passes (waiting for a state,
+/// not guessing a time).
+public func waitFor<T>(_ what: String, timeoutMillis: Int64, _ condition: () throws -> T?) throws -> T {
+    let deadline = SteadyClock.monotonicMillis() + timeoutMillis
+    var lastError = ""
+    while SteadyClock.monotonicMillis() < deadline {
+        do {
+            if let value = try condition() { return value }
+        } catch {
+            lastError = " (last error: \(error))"
+        }
+        var ts = timespec(tv_sec: 0, tv_nsec: 10_000_000)
+        _ = nanosleep(&ts, nil)
+    }
+    throw TestFailure("timed out after \(timeoutMillis) ms waiting for \(what)\(lastError)")
+}
+
+/// Whether `pid` is a live process (a zombie is not).
+public func isAlive(_ pid: Int32) -> Bool {
+    guard kill(pid, 0) == 0 else { return false }
+    guard let stat = Files.read("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return false }
+    return !stat[stat.index(after: close)...].hasPrefix(" Z")
+}
+
+/// Ends a child by its pid: SIGTERM, up to `graceMillis` for the exit (its pidfd), then
+/// SIGKILL; always reaped. Returns how it ended.
+@discardableResult
+public func endProcess(_ process: SpawnedProcess, graceMillis: Int64 = 5000) -> ExitStatus? {
+    signalProcess(process, SIGTERM)
+    let deadline = SteadyClock.monotonicMillis() + graceMillis
+    var status: ExitStatus?
+    while status == nil {
+        do { status = try reap(pid: process.pid) } catch { break }  // already reaped
+        if status != nil { break }
+        let left = deadline - SteadyClock.monotonicMillis()
+        if left <= 0 {
+            signalProcess(process, SIGKILL)
+            var raw: Int32 = 0
+            while waitpid(process.pid, &raw, 0) < 0 && errno == EINTR {}
+            status = .signaled(SIGKILL)
+            break
+        }
+        var pfd = pollfd(fd: process.pidfd.raw, events: Int16(POLLIN), revents: 0)
+        _ = poll(&pfd, 1, Int32(min(left, 1000)))
+    }
+    process.pidfd.close()
+    return status
+}
