@@ -4,6 +4,7 @@ import SteadyConfig
 import SteadyCore
 import SteadyPlatforms
 import SteadyStore
+import SteadySystem
 import SteadyWorker
 
 /// The posting worker (DESIGN.md section 3): claims due posts, runs each attempt on its own
@@ -21,7 +22,7 @@ public final class PostingEngine: WorkerRole {
     public let settings: PostingSettings
     let store: SQLitePostStore
     let journal: OutcomeJournal
-    /// The lease owner: `posting:<pid>`.
+    /// The lease owner: `posting:<pid>` (another name if its life lock could not be taken).
     let owner: String
     var logger: Logger
     let slots: [AccountSlot]
@@ -40,6 +41,17 @@ public final class PostingEngine: WorkerRole {
     /// The previous worker's lease owner while its leases are still to be expired (it is
     /// known dead: `PostingSettings.predecessorOwner`); nil once done.
     lazy var deadPredecessor: String? = settings.predecessorOwner
+    /// Held for this worker's whole life: a successor that can take it knows this worker is
+    /// dead and ends its leases at once (`PostingEngine+LeaseOwners.swift`). nil if it could
+    /// not be taken: then successors wait this worker's leases out.
+    let lifeLock: LifeLock?
+    /// Where the posting workers' life locks live: `<state_dir>/owners`.
+    let ownersDir: String
+    /// When to look at other lease holders' life locks next: at the first round, then every
+    /// second while one of them still lives; nil otherwise.
+    var ownerCheckAt: Int64? = 0
+    /// Life locks of workers gone without leases are removed once, at the first look.
+    var ownersSwept = false
     /// Wall time of the next planned round.
     var nextRoundAt: Int64?
     /// Consecutive rounds the store failed in (retried with backoff: the store's recovery).
@@ -83,7 +95,8 @@ public final class PostingEngine: WorkerRole {
         // The store holds rotated tokens: owner-only, like the credentials files.
         for suffix in ["", "-wal", "-shm"] { _ = chmod(dbPath + suffix, 0o600) }
         journal = OutcomeJournal(path: dir + "/outcomes.journal")
-        owner = "posting:\(getpid())"
+        ownersDir = dir + "/owners"
+        (owner, lifeLock) = Self.takeLifeLock(pid: getpid(), dir: ownersDir, logger: logger)
         completions = try CompletionQueue()
         faults = try PostingFaults.from(environment: environment, stateDir: dir)
         if let faults {
@@ -222,8 +235,10 @@ public final class PostingEngine: WorkerRole {
         }
         // 2. Leases that ran out: a worker died holding them.
         do {
+            var dead = deadPredecessor.map { [$0] } ?? []
+            if let at = ownerCheckAt, now >= at { dead += try provenDeadOwners(now: now) }
             for moved in try store.expireLeases(now: now, poisonLimit: settings.poisonLimit, countLoss: settings.leaseLossIsEvidence,
-                                                deadOwner: deadPredecessor) {
+                                                deadOwners: dead) {
                 stats.leasesExpired += 1
                 let meta: Logger.Metadata = ["POST_ID": "\(moved.id)"]
                 switch moved.to {
@@ -233,6 +248,7 @@ public final class PostingEngine: WorkerRole {
                 }
             }
             deadPredecessor = nil
+            for other in dead { LifeLock.remove(lifeLockPath(other)) }
         } catch {
             return storeTrouble("cannot expire leases", error)
         }
@@ -315,7 +331,8 @@ public final class PostingEngine: WorkerRole {
                                     breakerBlockedUntil: slot.breaker.state == .open ? slot.breaker.reopensAt : nil,
                                     nextDue: due[slot.name], nextVerification: verify[slot.name])
             }
-            nextRoundAt = WakePlanner.next(now: now, accounts: views, capacityFull: running >= settings.concurrency, nextLeaseExpiry: lease)
+            nextRoundAt = [WakePlanner.next(now: now, accounts: views, capacityFull: running >= settings.concurrency, nextLeaseExpiry: lease),
+                           ownerCheckAt].compactMap { $0 }.min()
         } catch {
             storeTrouble("cannot read the schedule", error)
         }

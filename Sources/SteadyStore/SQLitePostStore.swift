@@ -325,12 +325,13 @@ public final class SQLitePostStore: @unchecked Sendable {
     /// `unknown` (never `scheduled`: its request may have gone out), and a post whose lease
     /// has been lost `poisonLimit` times is `parked` (F27). `countLoss` false: the holder's death
     /// is no evidence against the post (an outside SIGKILL), so the loss is not counted.
-    /// `deadOwner`: a lease holder known to be dead (the previous worker, reaped by the
-    /// supervisor): its leases count as run out now, whatever their expiry says.
-    /// Returns what moved.
-    public func expireLeases(now: Int64, poisonLimit: Int = 2, countLoss: Bool = true, deadOwner: String? = nil) throws(StoreError) -> [(id: String, from: PostState, to: PostState)] {
-        let which = "state IN ('claimed', 'attempting') AND (lease_expires_at <= ? OR lease_owner = ?)"
-        let arguments: [SQLValue] = [.integer(now), deadOwner.map { .text($0) } ?? .null]
+    /// `deadOwners`: lease holders known to be dead (the previous worker reaped by the
+    /// supervisor; a worker whose life lock was free): their leases count as run out now,
+    /// whatever their expiry says. Returns what moved.
+    public func expireLeases(now: Int64, poisonLimit: Int = 2, countLoss: Bool = true, deadOwners: [String] = []) throws(StoreError) -> [(id: String, from: PostState, to: PostState)] {
+        let owners = deadOwners.isEmpty ? "" : " OR lease_owner IN (\(deadOwners.map { _ in "?" }.joined(separator: ", ")))"
+        let which = "state IN ('claimed', 'attempting') AND (lease_expires_at <= ?\(owners))"
+        let arguments: [SQLValue] = [.integer(now)] + deadOwners.map { .text($0) }
         // Nearly every claim round has nothing to expire: a read, not the write lock (P3).
         guard try !query("SELECT 1 FROM posts WHERE \(which) LIMIT 1", arguments).isEmpty else {
             return []
@@ -358,6 +359,12 @@ public final class SQLitePostStore: @unchecked Sendable {
             }
             return moved
         }
+    }
+
+    /// Everyone holding a lease on a post (claimed or attempting), expired or not.
+    public func leaseOwners() throws(StoreError) -> [String] {
+        try query("SELECT DISTINCT lease_owner FROM posts WHERE state IN ('claimed', 'attempting') AND lease_owner IS NOT NULL", [])
+            .compactMap { $0.text(0) }
     }
 
     /// Cancels a post that has not started an attempt; a race with a claim has one winner.

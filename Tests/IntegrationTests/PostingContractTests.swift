@@ -165,6 +165,40 @@ struct PostingContractTests {
         }
     }
 
+    @Test("F20: the supervisor and the posting worker are SIGKILLed together (as systemd ends the unit) while a request is held; the new worker proves the old one dead by its free life lock and the post is resolved (posted once) long before the lease would have run out")
+    func f20_supervisorKilledWithRequestInFlight() throws {
+        let sim = try Sim()
+        defer { sim.stop() }
+        let lease: Int64 = 60_000
+        let d = try PostingDaemon(sim: sim, accounts: [(.mastodon, "f20-held", nil)], leaseMillis: lease)
+        defer { d.cleanUp() }
+        try d.start()
+        try sim.fault("hold-response", account: "f20-held", extra: [("delay_ms", JSON(60_000))])
+        let id = try d.post("f20-held", "F20 held while everything dies")
+        _ = try waitFor("the create on the platform", timeoutMillis: 10_000) { () -> Bool? in
+            try sim.posts("f20-held").count == 1 ? true : nil
+        }
+        #expect(try d.show(id)["state"]?.string == "attempting")
+        let victim = try d.postingPid()
+        // No supervisor reaps the worker, so no STEADYPOST_PREVIOUS_PID vouches for it: only
+        // its life lock can.
+        #expect(kill(victim, SIGKILL) == 0)
+        try d.stop(signal: SIGKILL)
+        try d.waitWorkersGone()
+        let killedAt = SteadyClock.monotonicMillis()
+        try d.start()
+        let done = try d.waitStates([id], "posted", timeoutMillis: lease / 2)
+        let elapsed = SteadyClock.monotonicMillis() - killedAt
+        #expect(elapsed < lease / 2, "resolved in \(elapsed) ms, not after the \(lease) ms lease")
+        #expect(d.log().contains("the worker posting:\(victim) is gone (its life lock is free)"), "the life lock proved it")
+        let truth = try Self.groundTruth(sim, "f20-held")
+        #expect(truth.count == 1, "exactly one post")
+        #expect(done[id]?["platform_id"]?.string == truth["F20 held while everything dies"])
+        let detail = try d.show(id)
+        #expect(detail["attempts"]?.int == 1, "verified, not re-sent")
+        #expect(detail["lease_losses"]?.int == 0, "a supervisor restart is no evidence against the post")
+    }
+
     @Test("F24: SIGTERM during a burst: in-flight attempts finish, nothing is lost, nothing is duplicated after the restart")
     func f24_sigtermDuringBurst() throws {
         let sim = try Sim()

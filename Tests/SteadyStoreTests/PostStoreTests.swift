@@ -80,11 +80,13 @@ struct PostStoreTests {
         _ = try store.claimDue(owner: "posting:10", now: 1000, leaseMillis: 60_000, limit: 2)
         _ = try store.beginAttempt(postId: posts[1].id, owner: "posting:10", idempotencyKey: "k", adapter: "x", now: 1000, leaseMillis: 60_000)
         _ = try store.claimDue(owner: "posting:11", now: 1000, leaseMillis: 60_000, limit: 1)
-        #expect(try store.expireLeases(now: 2000, deadOwner: "posting:12").isEmpty, "nobody's leases but a dead owner's")
-        let moved = try store.expireLeases(now: 2000, deadOwner: "posting:10")
+        #expect(Set(try store.leaseOwners()) == ["posting:10", "posting:11"])
+        #expect(try store.expireLeases(now: 2000, deadOwners: ["posting:12"]).isEmpty, "nobody's leases but a dead owner's")
+        let moved = try store.expireLeases(now: 2000, deadOwners: ["posting:12", "posting:10"])
         #expect(Set(moved.map { "\($0.id):\($0.to.rawValue)" }) == ["\(posts[0].id):scheduled", "\(posts[1].id):unknown"])
         #expect(try store.post(id: posts[1].id).lastError?.contains("its worker (posting:10) died while attempting") == true)
         #expect(try store.post(id: posts[2].id).state == .claimed, "the live worker keeps its lease")
+        #expect(try store.leaseOwners() == ["posting:11"])
     }
 
     @Test("F27: a post whose worker died holding it twice is parked; the others flow")
