@@ -31,6 +31,7 @@ extension PostingEngine {
 
     /// The other lease holders whose life locks are free. Sets when to look again.
     func provenDeadOwners(now: Int64) throws(StoreError) -> [String] {
+        stats.ownerChecks += 1
         let holders = Set(try store.leaseOwners()).subtracting([owner] + (deadPredecessor.map { [$0] } ?? []))
         var dead: [String] = []
         var living: [String] = []

@@ -77,6 +77,8 @@ public final class PostingEngine: WorkerRole {
         var authPaused: Int64 = 0
         var refreshed: Int64 = 0
         var leasesExpired: Int64 = 0
+        /// Looks at other lease holders' life locks.
+        var ownerChecks: Int64 = 0
         var replayed: Int64 = 0
         var storeErrors: Int64 = 0
     }
@@ -155,7 +157,7 @@ public final class PostingEngine: WorkerRole {
             "verified_posted": stats.verifiedPosted, "verified_absent": stats.verifiedAbsent, "undecided": stats.undecided,
             "journaled": stats.journaled, "outcomes_lost": stats.lost, "quota_held": stats.quotaHeld,
             "rate_limited": stats.rateLimited, "auth_paused": stats.authPaused, "refreshed": stats.refreshed,
-            "leases_expired": stats.leasesExpired, "replayed": stats.replayed, "store_errors": stats.storeErrors,
+            "leases_expired": stats.leasesExpired, "lease_owner_checks": stats.ownerChecks, "replayed": stats.replayed, "store_errors": stats.storeErrors,
             "in_flight": Int64(running),
         ].merging(stateFigures) { a, _ in a }
     }

@@ -199,6 +199,45 @@ struct PostingContractTests {
         #expect(detail["lease_losses"]?.int == 0, "a supervisor restart is no evidence against the post")
     }
 
+    @Test("F20: a lease holder whose life lock is held keeps its lease, looked at again every second; once the lock is free its claimed post is scheduled again and posts once")
+    func f20_liveLeaseHolderKeepsItsLease() throws {
+        let sim = try Sim()
+        defer { sim.stop() }
+        let lease: Int64 = 60_000
+        let d = try PostingDaemon(sim: sim, accounts: [(.mastodon, "f20-live", nil)], leaseMillis: lease)
+        defer { d.cleanUp() }
+        // Before the daemon starts: a post claimed by another posting worker that still lives
+        // (this test holds its life lock), as after a supervisor restart while it finishes.
+        let stateDir = d.dir.path + "/state"
+        try Files.makeDirectories(stateDir + "/owners", mode: 0o700)
+        var holder: LifeLock? = try LifeLock(path: stateDir + "/owners/posting:999999.lock")
+        let text = "F20 claimed by a live worker"
+        let now = SteadyClock.wallMillis()
+        let id: String
+        do {
+            let store = try SQLitePostStore(path: stateDir + "/steadypost.db")
+            id = try store.insert([NewPost(account: "f20-live", platform: "mastodon", text: text, dueAt: now,
+                                           contentHash: ContentNormalizer.hash(text))], now: now)[0].id
+            #expect(try store.claimDue(owner: "posting:999999", now: now, leaseMillis: lease, account: "f20-live")?.id == id)
+        }
+        try d.start()
+        _ = try waitFor("three looks at the live holder's lock", timeoutMillis: 15_000) { () -> Bool? in
+            ((try? d.counters())?["lease_owner_checks"]?.int ?? 0) >= 3 ? true : nil
+        }
+        withExtendedLifetime(holder) {
+            #expect((try? d.show(id))?["state"]?.string == "claimed", "a live worker's lease is not taken from it")
+            #expect((try? sim.posts("f20-live"))?.isEmpty == true)
+        }
+        #expect(d.log().contains("leases held by posting:999999, still alive"))
+        holder = nil  // the holder dies: the kernel frees its lock; its file stays
+        let done = try d.waitStates([id], "posted", timeoutMillis: lease / 2)
+        #expect(d.log().contains("the worker posting:999999 is gone (its life lock is free)"))
+        let truth = try Self.groundTruth(sim, "f20-live")
+        #expect(truth.count == 1, "exactly one post")
+        #expect(done[id]?["platform_id"]?.string == truth[text])
+        #expect(!Files.exists(stateDir + "/owners/posting:999999.lock"), "the dead holder's lock file is removed")
+    }
+
     @Test("F24: SIGTERM during a burst: in-flight attempts finish, nothing is lost, nothing is duplicated after the restart")
     func f24_sigtermDuringBurst() throws {
         let sim = try Sim()
