@@ -24,10 +24,13 @@ let package = Package(
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
 
         .target(name: "SteadyCore"),
+        // A JSON value and a Codable coder over it, without Foundation: the supervisor's
+        // protocol bodies and the adapters' platform bodies (ARCHITECTURE.md, "JSON").
+        .target(name: "SteadyJSON"),
         .target(name: "SteadySystem", dependencies: [
             "CShim", "SteadyCore", .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "SteadyProtocol", dependencies: ["SteadyCore"]),
+        .target(name: "SteadyProtocol", dependencies: ["SteadyCore", "SteadyJSON"]),
         .target(name: "SteadyConfig", dependencies: ["SteadyCore"]),
         .target(name: "SteadySupervisor", dependencies: ["SteadyCore", "SteadySystem", "SteadyProtocol", "SteadyConfig"]),
         .target(name: "SteadyWorker", dependencies: ["SteadyCore", "SteadySystem", "SteadyProtocol", "SteadyConfig"]),
@@ -77,10 +80,10 @@ let package = Package(
         // libcurl is dlopen'd on first use (CCurlLoader), so only HTTP-speaking workers map it.
         .target(name: "CCurlLoader"),
         .target(name: "SteadyHTTP", dependencies: ["CCurlLoader", "SteadyCore"]),
-        .target(name: "SteadyPlatforms", dependencies: ["SteadyHTTP", "SteadyCore"]),
+        .target(name: "SteadyPlatforms", dependencies: ["SteadyHTTP", "SteadyCore", "SteadyJSON"]),
         // The browser pool: headless Chromium over the DevTools pipe, leased with deadlines.
         .target(name: "SteadyBrowser", dependencies: [
-            "SteadyCore", "SteadySystem", "SteadyProtocol", "SteadyConfig", "SteadyWorker",
+            "SteadyCore", "SteadyJSON", "SteadySystem", "SteadyProtocol", "SteadyConfig", "SteadyWorker",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The api worker: HTTP API, /health, /metrics, dashboard (Hummingbird). Its own
@@ -100,6 +103,7 @@ let package = Package(
         .target(name: "SteadyTestSupport", dependencies: ["SteadyCore", "SteadySystem", "SteadyHTTP", "SteadyPlatforms", "SteadyStore"],
                 path: "Tests/SteadyTestSupport"),
         .testTarget(name: "SteadyCoreTests", dependencies: ["SteadyCore", "CSQLite", "CCurl", "CSystemd"]),
+        .testTarget(name: "SteadyJSONTests", dependencies: ["SteadyJSON"]),
         .testTarget(name: "SteadyProtocolTests", dependencies: ["SteadyProtocol", "SteadyCore"]),
         .testTarget(name: "SteadyConfigTests", dependencies: ["SteadyConfig", "SteadyCore"]),
         .testTarget(name: "SteadySupervisorTests", dependencies: ["SteadySupervisor"]),

@@ -1,5 +1,6 @@
-// libFuzzer target: the frame decoder and message parser must never crash on any bytes.
-// Built by scripts/fuzz.sh together with Sources/SteadyProtocol and Sources/SteadyCore.
+// libFuzzer target: the frame decoder, the message parser and the JSON bodies' coder must
+// never crash on any bytes. Built by scripts/fuzz.sh together with Sources/SteadyProtocol,
+// Sources/SteadyJSON and Sources/SteadyCore.
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func protocolDecoderFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -16,6 +17,13 @@ public func protocolDecoderFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CI
                 // Whatever decodes must encode again.
                 _ = try? message.encoded(correlation: frame.correlation, deadline: frame.deadline)
             }
+            // Every payload as each control body the supervisor and the CLI read; whatever
+            // decodes must encode again.
+            if let report = try? JSONCoding.decode(StatusReport.self, frame.payload, type: "status") {
+                _ = try? JSONCoding.encode(report)
+            }
+            _ = try? JSONCoding.decode(WaitReadyRequest.self, frame.payload, type: "wait")
+            _ = try? JSONCoding.decode(FaultRequest.self, frame.payload, type: "fault")
         }
     } catch {
         // Refusals are the expected outcome for bad input.

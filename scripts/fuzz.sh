@@ -21,16 +21,16 @@ if [ "$target" = all ]; then
 fi
 extra=()
 case "$target" in
-  protocol)  entry=Fuzz/ProtocolDecoderFuzz.swift;  modules="SteadyCore SteadyProtocol" ;;
+  protocol)  entry=Fuzz/ProtocolDecoderFuzz.swift;  modules="SteadyCore SteadyJSON SteadyProtocol" ;;
   config)    entry=Fuzz/ConfigParserFuzz.swift;    modules="SteadyCore SteadyConfig" ;;
-  responses) entry=Fuzz/PlatformResponseFuzz.swift; modules="SteadyCore SteadyHTTP SteadyPlatforms" ;;
+  responses) entry=Fuzz/PlatformResponseFuzz.swift; modules="SteadyCore SteadyHTTP SteadyJSON SteadyPlatforms" ;;
   *) echo "unknown fuzz target '$target' (protocol | config | responses | all)" >&2; exit 2 ;;
 esac
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for m in $modules; do
   for f in Sources/$m/*.swift; do
-    sed -E '/^(@testable )?import Steady[A-Za-z]+$/d' "$f" > "$work/${m}_$(basename "$f")"
+    sed -E '/^(@testable |@_exported )?import Steady[A-Za-z]+$/d' "$f" > "$work/${m}_$(basename "$f")"
   done
 done
 if [ "$target" = responses ]; then

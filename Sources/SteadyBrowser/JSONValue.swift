@@ -1,7 +1,7 @@
-import FoundationEssentials
+import SteadyJSON
 
 /// A JSON document of any shape: CDP messages, extracted values and lease bodies. Parsed and
-/// printed with FoundationEssentials' coder (no ICU, as the rest of the daemon).
+/// printed through `SteadyJSON` (no Foundation, as the rest of the daemon).
 public enum JSONValue: Sendable, Equatable, Codable {
     case null
     case bool(Bool)
@@ -43,16 +43,41 @@ public enum JSONValue: Sendable, Equatable, Codable {
         }
     }
 
-    /// Parses one JSON document.
+    /// Parses one JSON document (nesting up to 512 deep, as CDP's own limit for DOM trees).
     public static func parse<C: Collection>(_ bytes: C) throws -> JSONValue where C.Element == UInt8 {
-        try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+        JSONValue(try JSON.parse(Array(bytes), maxDepth: 512))
     }
 
     /// The document as compact JSON with sorted keys.
-    public var serialized: [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? Array(encoder.encode(self))) ?? Array("null".utf8)
+    public var serialized: [UInt8] { json.bytes }
+
+    /// From the parser's value: a number whose text is a 64-bit integer is `.int`, any other
+    /// number `.double`; of duplicate keys the first wins.
+    init(_ value: JSON) {
+        switch value {
+        case .null: self = .null
+        case .bool(let b): self = .bool(b)
+        case .number(let d, let raw): self = Int64(raw).map { .int($0) } ?? .double(d)
+        case .string(let s): self = .string(s)
+        case .array(let items): self = .array(items.map(JSONValue.init))
+        case .object(let members):
+            var out: [String: JSONValue] = [:]
+            for (k, v) in members where out[k] == nil { out[k] = JSONValue(v) }
+            self = .object(out)
+        }
+    }
+
+    /// As the serializer's value, keys sorted. A non-finite double (JSON has none) is null.
+    var json: JSON {
+        switch self {
+        case .null: return .null
+        case .bool(let b): return .bool(b)
+        case .int(let i): return .number(Double(i), raw: String(i))
+        case .double(let d): return d.isFinite ? .number(d, raw: "\(d)") : .null
+        case .string(let s): return .string(s)
+        case .array(let a): return .array(a.map(\.json))
+        case .object(let o): return .object(o.sorted { $0.key < $1.key }.map { ($0.key, $0.value.json) })
+        }
     }
 
     public var text: String { String(decoding: serialized, as: UTF8.self) }

@@ -1,4 +1,4 @@
-import FoundationEssentials
+import SteadyJSON
 import SteadyCore
 
 /// hello: the first frame a worker sends.
@@ -166,24 +166,26 @@ public struct ErrorBody: Codable, Equatable, Sendable {
     }
 }
 
-/// JSON for payload bodies: one encoder configuration everywhere (sorted keys, so a frame's
-/// bytes are reproducible).
+/// JSON for payload bodies: one coder everywhere (`SteadyJSON`, no Foundation, so the
+/// supervisor never loads it; sorted keys, so a frame's bytes are reproducible).
 public enum JSONCoding {
     public static func encode<T: Encodable>(_ value: T) throws(ProtocolError) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
         do {
-            return Array(try encoder.encode(value))
+            return try JSONCodable.encodeBytes(value)
         } catch {
-            throw .malformedPayload(type: "\(T.self)", reason: "cannot encode: \(error)")
+            throw .malformedPayload(type: "\(T.self)", reason: "cannot encode: \(JSONCodable.describe(error))")
         }
     }
 
     public static func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], type name: String) throws(ProtocolError) -> T {
-        do {
-            return try JSONDecoder().decode(T.self, from: Data(bytes))
-        } catch {
+        let value: JSON
+        do { value = try JSON.parse(bytes) } catch {
             throw .malformedPayload(type: name, reason: "\(error)")
+        }
+        do {
+            return try JSONCodable.decode(T.self, from: value)
+        } catch {
+            throw .malformedPayload(type: name, reason: JSONCodable.describe(error))
         }
     }
 }

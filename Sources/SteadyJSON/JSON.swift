@@ -1,7 +1,8 @@
 /// A JSON value, parsed without Foundation. Platform bodies vary (fields appear, disappear and
 /// change spelling between API versions), so adapters read them as values and pick what they
-/// need instead of decoding into rigid types. Malformed input is an error, never a crash;
-/// nesting is bounded.
+/// need instead of decoding into rigid types; the protocol's Codable bodies go through it too
+/// (`JSONCodable`), so the supervisor never loads Foundation. Malformed input is an error,
+/// never a crash; nesting is bounded.
 public enum JSON: Sendable, Equatable {
     case null
     case bool(Bool)
