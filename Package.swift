@@ -58,9 +58,16 @@ let package = Package(
             "SteadyBackground", "SteadyCore", "SteadySystem", "SteadyConfig", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyWorker",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The supervisor alone: it links none of the workers' modules (P6, ARCHITECTURE.md).
+        // (no ArgumentParser either: it brings FoundationEssentials).
         .executableTarget(name: "steadypostd", dependencies: [
-            "SteadySupervisor", "SteadyWorker", "SteadyConfig", "SteadyPosting", "SteadyBrowser", "SteadyMetrics", "SteadyReplies", "SteadyReconciler",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "SteadySupervisor", "SteadyConfig", "SteadyCore", "SteadySystem",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The posting, metrics, replies, browser and reconciler workers.
+        .executableTarget(name: "steadypost-worker", dependencies: [
+            "SteadyWorker", "SteadyConfig", "SteadyCore", "SteadySystem", "SteadyPosting", "SteadyBrowser", "SteadyMetrics",
+            "SteadyReplies", "SteadyReconciler",
         ]),
         .executableTarget(name: "steadypost", dependencies: [
             "SteadyControl", "SteadyConfig",

@@ -19,7 +19,7 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 # Only what the benchmarks run: the daemon spawns steadypost-api (P5/P6 measure it) from
 # beside its own executable, and P8 and the leak figures need the simulator.
-for product in steadypostd steadypost steadypost-api steadypost-bench steadypost-sim; do swift build -c release --product "$product" >/dev/null; done
+for product in steadypostd steadypost-worker steadypost steadypost-api steadypost-bench steadypost-sim; do swift build -c release --static-swift-stdlib --product "$product" >/dev/null; done
 bin=$(swift build -c release --show-bin-path)
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
@@ -69,7 +69,7 @@ $peers
 
 ## P4: worker socket round trip (goal: ≤ 2× raw)
 
-A request frame to a real \`steadypostd worker posting\` over its SOCK_SEQPACKET socket
+A request frame to a real \`steadypost-worker worker posting\` over its SOCK_SEQPACKET socket
 (encode, send, the worker's epoll loop decodes and answers, decode), beside the same bytes
 bounced by a raw echo child over a socketpair, 10,000 round trips each.
 
@@ -105,14 +105,14 @@ processes that map them) at the end.
 |---|---|---|---|---|
 $p56
 
-RSS counts every resident page of the shared Swift runtime and Foundation libraries in
-each process; PSS is the memory each process actually costs the machine.
-
-On the supervisor's RSS goal: a bare Swift binary that prints one line is 7.6 MB RSS here,
-and FoundationEssentials (its JSON coders) adds about 5 MB of library pages; the
-supervisor's own heap is under 2.5 MB (RssAnon). Meeting 10 MB RSS means a supervisor
-executable without Foundation, separate from the workers' (which will link libcurl,
-SQLite and an HTTP server). PSS, the honest per-process cost, is about 3 MB.
+Release builds link the Swift runtime statically (\`--static-swift-stdlib\`), and the
+supervisor is an executable of its own (\`steadypostd\`: no worker code, no Foundation, no
+argument-parsing library); the workers share \`steadypost-worker\`. RSS counts every page a
+process has mapped, shared or not, and the kernel maps the cached pages around each one a
+process touches, so RSS grows with the size of the code a process shares a file with; PSS
+splits shared pages between the processes that map them. How the supervisor came under
+its goal, step by step, is in ARCHITECTURE.md ("Memory"): 15.9 MB with one shared-library
+executable for everything, 8.2–8.4 MB now.
 
 ## P8: the browser pool (headless Chromium, 2 browsers)
 

@@ -18,6 +18,6 @@ ensure_packages
 ensure_swift
 # The debug build the tests use: exactly-once does not depend on the optimizer, and CI has
 # that build already.
-for product in steadypostd steadypost steadypost-api steadypost-bench steadypost-sim; do swift build --product "$product" >/dev/null; done
+for product in steadypostd steadypost-worker steadypost steadypost-api steadypost-bench steadypost-sim; do swift build --product "$product" >/dev/null; done
 bin=$(swift build --show-bin-path)
 exec "$bin/steadypost-bench" chaos "$@"

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 ensure_packages
 ensure_swift
 echo "==> building (release)"
-swift build -c release >/dev/null 2>.demo-build.log || { cat .demo-build.log; exit 1; }
+swift build -c release --static-swift-stdlib >/dev/null 2>.demo-build.log || { cat .demo-build.log; exit 1; }
 rm -f .demo-build.log
 bin=$(swift build -c release --show-bin-path)
 rm -rf .demo && mkdir -p .demo

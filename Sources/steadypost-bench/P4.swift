@@ -14,7 +14,7 @@ enum P4 {
 
         // The worker: started the way the supervisor starts it.
         guard let (mine, theirs) = try? Sockets.seqpacketPair() else { die("socketpair") }
-        guard let worker = try? spawnProcess(path: here + "/steadypostd", arguments: [here + "/steadypostd", "worker", "posting", "--config", tmpConfig],
+        guard let worker = try? spawnProcess(path: here + "/steadypost-worker", arguments: [here + "/steadypost-worker", "worker", "posting", "--config", tmpConfig],
                                              environment: ["SWIFT_BACKTRACE=enable=no"], passFds: [theirs]) else { die("spawn worker") }
         theirs.close()
         var decoder = FrameDecoder()

@@ -1,153 +1,88 @@
-import ArgumentParser
 import Glibc
 import Logging
 import SteadyConfig
 import SteadyCore
-import SteadyPosting
-import SteadyReconciler
 import SteadySupervisor
 import SteadySystem
-import SteadyWorker
-import SteadyBrowser
-import SteadyMetrics
-import SteadyReplies
 
-/// `steadypostd`: the daemon. `run` is the supervisor (systemd Type=notify), `worker ROLE`
-/// is how the supervisor starts a child, `check-config` validates a config file.
-struct SteadypostDaemon: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "steadypostd",
-        abstract: "The steadypost daemon: publishes scheduled posts exactly once.",
-        subcommands: [Run.self, CheckConfig.self, Worker.self])
-}
+/// `steadypostd`: the daemon. `run` is the supervisor (systemd Type=notify), `check-config`
+/// validates a config file, `worker ROLE` runs one worker (it hands over to the worker
+/// executables installed beside this one: `steadypost-worker`, `steadypost-api`).
+///
+/// This binary holds the supervisor only, and parses its three commands by hand: no worker
+/// code, no argument-parsing library (which would bring FoundationEssentials), so the
+/// supervisor's resident memory stays within its goal (BENCHMARKS.md P6).
 
-struct ConfigOption: ParsableArguments {
-    @Option(name: .long, help: "The config file (TOML).")
-    var config: String = Config.defaultPath
-}
+let usage = """
+    usage: steadypostd run [--config PATH]
+           steadypostd check-config [--config PATH]
+           steadypostd worker ROLE [--config PATH]   (internal: how the supervisor starts a child)
 
-func loadConfig(_ path: String) throws -> Config {
-    do {
-        return try Config.load(path: path)
-    } catch {
-        var text = ""
-        for d in error.diagnostics { text += d.description + "\n" }
-        writeStderr(text)
-        throw ExitCode(1)
-    }
-}
+      run           Run the supervisor in the foreground (systemd Type=notify).
+      check-config  Validate a config file; print each error as PATH:LINE: KEY: message.
+      --config      The config file (TOML); default \(Config.defaultPath).
+
+    """
 
 func writeStderr(_ text: String) {
     let bytes = Array(text.utf8)
     _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
 }
 
-extension SteadypostDaemon {
-    struct Run: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Run the supervisor in the foreground.")
-        @OptionGroup var options: ConfigOption
+/// Bad usage: what is wrong, the usage, exit 64 (EX_USAGE).
+func usageError(_ message: String) -> Never {
+    writeStderr("steadypostd: \(message)\n\(usage)")
+    exit(64)
+}
 
-        func run() throws {
-            let env = processEnvironment()
-            let logger = makeProcessLogger(label: "steadypostd", identifier: "steadypostd", environment: env)
-            // systemd's RuntimeDirectory=, StateDirectory= and credentials win over the file.
-            let config = try loadConfig(options.config).applyingEnvironment(env)
-            let runtimeDir = config.daemon.runtimeDir
-            // STEADYPOST_WORKER_EXECUTABLE: for tests of exec-failure reporting only.
-            let executable = env["STEADYPOST_WORKER_EXECUTABLE"] ?? (try? readLink("/proc/self/exe")) ?? CommandLine.arguments[0]
-            // The api worker is its own executable, installed beside this one (so only it
-            // maps Hummingbird and NIO).
-            let apiExecutable = env["STEADYPOST_API_EXECUTABLE"] ?? Self.sibling(of: executable, named: "steadypost-api")
-            let supervisor: Supervisor
-            do {
-                supervisor = try Supervisor(
-                    config: config,
-                    options: .init(executable: executable, environment: env, runtimeDir: runtimeDir, roleExecutables: [.api: apiExecutable]),
-                    logger: logger)
-            } catch {
-                logger.critical("cannot start: \(error)")
-                throw ExitCode(1)
-            }
-            throw ExitCode(supervisor.run())
+/// The command line: a command, its one positional argument (worker's ROLE), `--config`.
+struct Arguments {
+    var command: String
+    var positional: [String] = []
+    var config = Config.defaultPath
+
+    init(_ args: [String]) {
+        guard let first = args.first else { usageError("a command is needed") }
+        if ["-h", "--help", "help"].contains(first) {
+            print(usage, terminator: "")
+            exit(0)
         }
-
-        static func sibling(of executable: String, named name: String) -> String {
-            guard let slash = executable.lastIndex(of: "/") else { return name }
-            return String(executable[...slash]) + name
-        }
-    }
-
-    struct CheckConfig: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "check-config", abstract: "Validate a config file; print each error as PATH:LINE: KEY: message.")
-        @OptionGroup var options: ConfigOption
-
-        func run() throws {
-            let config = try loadConfig(options.config)
-            let enabled = Role.allCases.filter { config.workers[$0]!.enabled }.map(\.rawValue)
-            print("\(config.path): ok (\(config.accounts.count) account(s); workers: \(enabled.joined(separator: ", ")))")
-        }
-    }
-
-    struct Worker: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Internal: run one worker role (the supervisor starts these).", shouldDisplay: false)
-        @Argument(help: "The role: \(Role.allCases.map(\.rawValue).joined(separator: ", ")).")
-        var role: String
-        @OptionGroup var options: ConfigOption
-
-        func run() throws {
-            guard let role = Role(rawValue: role) else {
-                throw ValidationError("unknown role '\(self.role)'; roles: \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            let env = processEnvironment()
-            let logger = makeProcessLogger(label: "steadypost.\(role.rawValue)", identifier: role.logIdentifier, environment: env)
-            let config = try loadConfig(options.config).applyingEnvironment(env)
-            // The posting engine runs once accounts are configured; the browser pool always
-            // (its browsers start on the first lease); the other roles run IdleRole until
-            // their engines exist.
-            guard role != .api else {
-                logger.critical("the api worker is the steadypost-api executable (installed beside steadypostd), not `steadypostd worker api`")
-                throw ExitCode(1)
-            }
-            let job: any WorkerRole
-            if role == .browser {
-                job = makeBrowserRole(config: config, logger: logger)
-            } else if role == .posting && !config.accounts.isEmpty {
-                do {
-                    job = try PostingEngine(config: config, environment: env, logger: logger)
-                } catch {
-                    logger.critical("worker posting cannot start: \(error)")
-                    throw ExitCode(1)
-                }
-            } else if role == .metrics && !config.accounts.isEmpty {
-                do { job = try MetricsEngine(config: config, logger: logger) } catch {
-                    logger.critical("worker metrics cannot start: \(error)")
-                    throw ExitCode(1)
-                }
-            } else if role == .replies && !config.accounts.isEmpty {
-                do { job = try RepliesEngine(config: config, logger: logger) } catch {
-                    logger.critical("worker replies cannot start: \(error)")
-                    throw ExitCode(1)
-                }
-            } else if role == .reconciler && !config.accounts.isEmpty {
-                do { job = try ReconcilerRole(config: config, environment: env, logger: logger) } catch {
-                    logger.critical("worker reconciler cannot start: \(error)")
-                    throw ExitCode(1)
-                }
+        command = first
+        var rest = args.dropFirst()
+        while let arg = rest.popFirst() {
+            if arg == "-h" || arg == "--help" {
+                print(usage, terminator: "")
+                exit(0)
+            } else if arg == "--config" {
+                guard let value = rest.popFirst(), !value.isEmpty else { usageError("--config needs a path") }
+                config = value
+            } else if arg.hasPrefix("--config=") {
+                config = String(arg.dropFirst("--config=".count))
+                if config.isEmpty { usageError("--config needs a path") }
+            } else if arg.hasPrefix("-") {
+                usageError("unknown option '\(arg)'")
             } else {
-                job = IdleRole(role: role, config: config)
-            }
-            do {
-                let runtime = try WorkerRuntime(role: role, settings: config.workers[role]!, job: job, logger: logger,
-                                                 allowTestMethods: config.daemon.allowFaultInjection)
-                throw ExitCode(runtime.run())
-            } catch let code as ExitCode {
-                throw code
-            } catch {
-                logger.critical("worker \(role.rawValue) cannot start: \(error)")
-                throw ExitCode(1)
+                positional.append(arg)
             }
         }
     }
+}
+
+func loadConfig(_ path: String) -> Config {
+    do {
+        return try Config.load(path: path)
+    } catch {
+        writeStderr(error.diagnostics.map { $0.description + "\n" }.joined())
+        exit(1)
+    }
+}
+
+/// The executable that runs `role`, beside this one.
+func workerExecutable(for role: Role) -> String {
+    let me = (try? readLink("/proc/self/exe")) ?? CommandLine.arguments[0]
+    let name = role == .api ? "steadypost-api" : "steadypost-worker"
+    guard let slash = me.lastIndex(of: "/") else { return name }
+    return String(me[...slash]) + name
 }
 
 func readLink(_ path: String) throws -> String {
@@ -157,4 +92,60 @@ func readLink(_ path: String) throws -> String {
     return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
-SteadypostDaemon.main()
+/// `run`: the supervisor in the foreground until SIGTERM/SIGINT.
+func runSupervisor(configPath: String) -> Never {
+    let env = processEnvironment()
+    let logger = makeProcessLogger(label: "steadypostd", identifier: "steadypostd", environment: env)
+    // systemd's RuntimeDirectory=, StateDirectory= and credentials win over the file.
+    let config = loadConfig(configPath).applyingEnvironment(env)
+    // The workers are executables of their own, installed beside this one:
+    // `steadypost-worker` (posting, metrics, replies, browser, reconciler) and
+    // `steadypost-api` (only it maps Hummingbird and NIO).
+    // STEADYPOST_WORKER_EXECUTABLE: for tests of exec-failure reporting only.
+    let executable = env["STEADYPOST_WORKER_EXECUTABLE"] ?? workerExecutable(for: .posting)
+    let apiExecutable = env["STEADYPOST_API_EXECUTABLE"] ?? workerExecutable(for: .api)
+    let supervisor: Supervisor
+    do {
+        supervisor = try Supervisor(
+            config: config,
+            options: .init(executable: executable, environment: env, runtimeDir: config.daemon.runtimeDir,
+                           roleExecutables: [.api: apiExecutable]),
+            logger: logger)
+    } catch {
+        logger.critical("cannot start: \(error)")
+        exit(1)
+    }
+    exit(supervisor.run())
+}
+
+/// `worker ROLE`: hands over to the role's executable, same arguments.
+func execWorker(_ name: String, configPath: String) -> Never {
+    guard let role = Role(rawValue: name) else {
+        usageError("unknown role '\(name)'; roles: \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    let path = workerExecutable(for: role)
+    let argv: [String] = [path, "worker", role.rawValue, "--config", configPath]
+    var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+    execv(path, &cArgs)
+    writeStderr("steadypostd: cannot run \(path): \(String(cString: strerror(errno))) (is it installed beside steadypostd?)\n")
+    exit(1)
+}
+
+let arguments = Arguments(Array(CommandLine.arguments.dropFirst()))
+switch (arguments.command, arguments.positional.count) {
+case ("run", 0):
+    runSupervisor(configPath: arguments.config)
+case ("check-config", 0):
+    let config = loadConfig(arguments.config)
+    let enabled = Role.allCases.filter { config.workers[$0]!.enabled }.map(\.rawValue)
+    print("\(config.path): ok (\(config.accounts.count) account(s); workers: \(enabled.joined(separator: ", ")))")
+    exit(0)
+case ("worker", 1):
+    execWorker(arguments.positional[0], configPath: arguments.config)
+case ("worker", _):
+    usageError("worker needs exactly one ROLE")
+case ("run", _), ("check-config", _):
+    usageError("\(arguments.command) takes no arguments besides --config")
+default:
+    usageError("unknown command '\(arguments.command)'")
+}
