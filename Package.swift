@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "steadypostd", targets: ["steadypostd"]),
+        .executable(name: "steadypost-worker", targets: ["steadypost-worker"]),
         .executable(name: "steadypost", targets: ["steadypost"]),
         .executable(name: "steadypost-sim", targets: ["steadypost-sim"]),
         .executable(name: "steadypost-api", targets: ["steadypost-api"]),

@@ -117,7 +117,7 @@ struct KeyedTreeContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     let node: JSONTreeNode
     let codingPath: [any CodingKey]
 
-    func set(_ child: JSONTreeNode, _ key: Key) {
+    func set(_ child: JSONTreeNode, _ key: some CodingKey) {
         guard case .object(var members) = node.content else { return }
         node.content = .object([:])  // keep the dictionary uniquely referenced while it changes
         members[key.stringValue] = child
@@ -148,9 +148,7 @@ struct KeyedTreeContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
 
     func superEncoder(named key: some CodingKey) -> any Encoder {
         let encoder = JSONTreeEncoder(codingPath: codingPath + [key])
-        guard case .object(var members) = node.content else { return encoder }
-        members[key.stringValue] = JSONTreeNode(.pending(encoder))
-        node.content = .object(members)
+        set(JSONTreeNode(.pending(encoder)), key)
         return encoder
     }
 }
