@@ -71,7 +71,7 @@ let package = Package(
             "SteadyReplies", "SteadyReconciler",
         ]),
         .executableTarget(name: "steadypost", dependencies: [
-            "SteadyControl", "SteadyConfig",
+            "SteadyControl", "SteadyConfig", "SteadyJSON",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -112,7 +112,7 @@ let package = Package(
                 path: "Tests/SteadyTestSupport"),
         .testTarget(name: "SteadyCoreTests", dependencies: ["SteadyCore", "CSQLite", "CCurl", "CSystemd"]),
         .testTarget(name: "SteadyJSONTests", dependencies: ["SteadyJSON"]),
-        .testTarget(name: "SteadyProtocolTests", dependencies: ["SteadyProtocol", "SteadyCore"]),
+        .testTarget(name: "SteadyProtocolTests", dependencies: ["SteadyProtocol", "SteadyCore", "SteadySystem"]),
         .testTarget(name: "SteadyConfigTests", dependencies: ["SteadyConfig", "SteadyCore"]),
         .testTarget(name: "SteadySupervisorTests", dependencies: ["SteadySupervisor"]),
         .testTarget(name: "SteadyWorkerTests", dependencies: ["SteadyWorker"]),

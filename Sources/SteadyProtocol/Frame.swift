@@ -10,8 +10,17 @@ public struct Frame: Equatable, Sendable {
     public static let version: UInt8 = 1
     /// Header bytes after the length prefix.
     public static let headerLength = 1 + 1 + 8 + 8
-    /// The largest `length` accepted: 1 MiB. Larger frames close the connection.
-    public static let maxLength = 1 << 20
+    /// The largest `length` accepted: 32 MiB (the largest documented answer, 5,000 posts of
+    /// bounded size, fits with room). Larger frames close the connection; a worker whose
+    /// answer would be larger sends a `too-large` error response instead.
+    public static let maxLength = 32 << 20
+    /// Worker sockets are SOCK_SEQPACKET, where one message may not exceed the send buffer
+    /// (212,992 B by default): frames go out in messages of at most this many bytes and the
+    /// reader's stream decoder joins them.
+    public static let socketPiece = 64 << 10
+    /// The receive buffer for one socket message: a whole 1 MiB frame, as peers before
+    /// `socketPiece` sent them, still fits.
+    public static let maxSocketMessage = (1 << 20) + 4
 
     public var type: FrameType
     public var correlation: UInt64

@@ -8,7 +8,7 @@ import SteadySystem
 final class ControlConnection {
     let id: UInt64
     let fd: Descriptor
-    var decoder = FrameDecoder(maxLength: 64 * 1024)
+    var decoder = FrameDecoder(maxLength: Frame.maxLength)
     let uid: UInt32
 
     init(id: UInt64, fd: Descriptor, uid: UInt32) {
@@ -74,9 +74,13 @@ final class ControlServer {
         guard let conn = connections[id] else { return }
         do {
             let bytes = try message.encoded(correlation: correlation)
-            try conn.fd.writeAll(bytes, deadlineMillis: SteadyClock.monotonicMillis() + 200)
+            // A large answer (a long `jobs` list) gets time for the client to read it.
+            try conn.fd.writeAll(bytes, deadlineMillis: SteadyClock.monotonicMillis() + 200 + Int64(bytes.count >> 14))
         } catch {
-            logger.warning("control reply failed: \(error)")
+            // Part of a frame may be out: this connection cannot carry another answer.
+            logger.warning("control reply failed, closing the connection: \(error)")
+            conn.fd.close()
+            connections[id] = nil
         }
     }
 }

@@ -40,7 +40,7 @@ public final class Supervisor {
     var nextRouteId: UInt64 = 0
     let startedAt = SteadyClock.monotonicMillis()
     var rng = SystemRandomNumberGenerator()
-    let receiver = MessageReceiver(maxMessage: Frame.maxLength + 4)
+    let receiver = MessageReceiver(maxMessage: Frame.maxSocketMessage)
 
     var readySent = false
     var lastStatusKey: StatusKey?
@@ -284,12 +284,23 @@ public final class Supervisor {
     @discardableResult
     func send(_ message: Message, to slot: ChildSlot, correlation: UInt64 = 0, deadline: Int64 = 0) -> Bool {
         guard let socket = slot.socket else { return false }
+        let bytes: [UInt8]
+        do { bytes = try message.encoded(correlation: correlation, deadline: deadline) } catch {
+            logger.warning("cannot send \(message.type) to \(slot.role.rawValue): \(error)")
+            return false
+        }
+        // 100 ms for a small frame; a large one gets time to be read piece by piece.
+        let wait = 100 + Int64(bytes.count / Frame.socketPiece) * 20
+        var sent = 0
         do {
-            let bytes = try message.encoded(correlation: correlation, deadline: deadline)
-            try socket.writeAll(bytes, deadlineMillis: SteadyClock.monotonicMillis() + 100)
+            try socket.sendPieces(bytes, piece: Frame.socketPiece, deadlineMillis: SteadyClock.monotonicMillis() + wait, sent: &sent)
             return true
         } catch {
             logger.warning("cannot send \(message.type) to \(slot.role.rawValue): \(error)")
+            if sent > 0 {
+                // Half a frame is on the socket: the stream cannot be resynchronised.
+                closeChildSocket(slot, why: "a \(bytes.count)-byte frame stopped after \(sent) bytes: \(error)")
+            }
             return false
         }
     }
@@ -311,7 +322,7 @@ public final class Supervisor {
                 closeChildSocket(slot, why: nil)
                 return
             case .truncated(let size)?:
-                closeChildSocket(slot, why: "protocol error: \(ProtocolError.oversized(length: size - 4, max: Frame.maxLength))")
+                closeChildSocket(slot, why: "protocol error: \(ProtocolError.oversized(length: size - 4, max: Frame.maxSocketMessage - 4))")
                 return
             case .message(let bytes)?:
                 slot.decoder.feed(bytes)

@@ -42,6 +42,26 @@ public final class Descriptor: @unchecked Sendable {
         }
     }
 
+    /// Sends `bytes` on a SOCK_SEQPACKET socket as consecutive messages of at most `piece`
+    /// bytes each. One message may not exceed the socket's send buffer (212,992 B by default,
+    /// EMSGSIZE past it), while a frame may be far larger; the reader feeds every message to a
+    /// stream decoder, so the pieces join up again. `sent` tells how far it got: a failure
+    /// after the first piece leaves the peer holding half a frame, so the caller must close.
+    public func sendPieces(_ bytes: [UInt8], piece: Int, deadlineMillis: Int64?, sent: inout Int) throws(SystemError) {
+        sent = 0
+        while sent < bytes.count {
+            let length = min(piece, bytes.count - sent)
+            let start = sent
+            let n = try syscallNonBlocking("send") {
+                bytes.withUnsafeBytes { buf in
+                    Glibc.send(raw, buf.baseAddress! + start, length, Int32(MSG_NOSIGNAL))
+                }
+            }
+            if let n { sent += n; continue }
+            try waitReadiness(events: Int16(POLLOUT), deadlineMillis: deadlineMillis)
+        }
+    }
+
     /// Waits until the descriptor is ready for `events` or the monotonic deadline passes
     /// (then ETIMEDOUT).
     public func waitReadiness(events: Int16, deadlineMillis: Int64?) throws(SystemError) {

@@ -21,7 +21,7 @@ public final class WorkerRuntime {
     let signals: SignalChannel
     let heartbeatTimer: Timer
     var decoder = FrameDecoder()
-    let receiver = MessageReceiver(maxMessage: Frame.maxLength + 4)
+    let receiver = MessageReceiver(maxMessage: Frame.maxSocketMessage)
     var sequence: UInt64 = 0
     var drainDeadline: Int64?
     var exitCode: Int32?
@@ -131,8 +131,8 @@ public final class WorkerRuntime {
     /// Sends the requests queued since the last turn; fails those past their deadline.
     func flushOutbox(now: Int64) {
         outbox.flush(now: now) { method, body, correlation, deadline in
-            try socket.writeAll(try Message.request(method: method, body: body).encoded(correlation: correlation, deadline: deadline),
-                                deadlineMillis: now + 1000)
+            try write(try Message.request(method: method, body: body).encoded(correlation: correlation, deadline: deadline),
+                      deadlineMillis: now + 1000)
         }
         outbox.expire(now: now)
     }
@@ -144,7 +144,13 @@ public final class WorkerRuntime {
     }
 
     func send(_ message: Message, correlation: UInt64 = 0) throws {
-        try socket.writeAll(try message.encoded(correlation: correlation), deadlineMillis: SteadyClock.monotonicMillis() + 1000)
+        try write(try message.encoded(correlation: correlation), deadlineMillis: SteadyClock.monotonicMillis() + 1000)
+    }
+
+    /// One encoded frame to the supervisor, in `Frame.socketPiece` messages.
+    func write(_ bytes: [UInt8], deadlineMillis: Int64) throws(SystemError) {
+        var sent = 0
+        try socket.sendPieces(bytes, piece: Frame.socketPiece, deadlineMillis: deadlineMillis, sent: &sent)
     }
 
     func sendHeartbeat() throws {
@@ -173,7 +179,7 @@ public final class WorkerRuntime {
                 exitCode = 0
                 return
             case .truncated(let size)?:
-                logger.error("protocol error from supervisor: a \(size)-byte message exceeds the \(Frame.maxLength)-byte bound; exiting")
+                logger.error("protocol error from supervisor: a \(size)-byte message exceeds the \(Frame.maxSocketMessage)-byte bound; exiting")
                 exitCode = 1
                 return
             case .message(let bytes)?:
@@ -199,33 +205,13 @@ public final class WorkerRuntime {
             logger.notice("shutdown requested")
             exitCode = 0
         case .request(let method, let body):
-            if method == "ping" {
-                // The IPC round trip the benchmarks measure: the body comes straight back.
-                try send(.response(status: "ok", body: body), correlation: frame.correlation)
-            } else if method == "relay" && allowTestMethods {
-                // Test-only: send the request in the body through the outbox and answer with
-                // its result, so tests can prove worker-to-worker routing end to end.
-                let relay = try JSONCoding.decode(RelayRequest.self, body, type: "relay")
-                let correlation = frame.correlation
-                deferred[correlation] = frame.deadline
-                outbox.send(relay.method, body: Array(relay.body.utf8), timeoutMs: relay.timeout_ms ?? 5000) { [unowned self] result in
-                    switch result {
-                    case .ok(let bytes): _ = answerDeferred(correlation: correlation, .ok(bytes))
-                    case .error(let code, let message): _ = answerDeferred(correlation: correlation, .error(code: code, message: message))
-                    }
-                }
-            } else if method == "fault" {
-                let request = try JSONCoding.decode(FaultRequest.self, body, type: "fault")
-                try send(.response(status: "ok", body: []), correlation: frame.correlation)
-                FaultInjection.trigger(request.kind, logger: logger)
-            } else if let reply = job.handle(request: WorkerRequest(method: method, body: body, correlation: frame.correlation, deadline: frame.deadline)) {
-                if case .deferred = reply {
-                    deferred[frame.correlation] = frame.deadline
-                } else {
-                    try sendReply(reply, correlation: frame.correlation)
-                }
-            } else {
-                try send(.response(status: "error", body: JSONCoding.encode(ErrorBody(code: "unsupported", message: "\(role.rawValue) has no method \(method)"))), correlation: frame.correlation)
+            do {
+                try handleRequest(method: method, body: body, frame: frame)
+            } catch let error as SystemError {
+                throw error
+            } catch {
+                // A request this worker cannot take (a malformed body) is answered, never an exit.
+                try sendReply(.error(code: "invalid", message: "\(method): \(error)"), correlation: frame.correlation)
             }
         case .response(let status, let body):
             if status == "ok" {
@@ -241,10 +227,59 @@ public final class WorkerRuntime {
         }
     }
 
+    /// One request from the supervisor. `ping` echoes (the benchmarks' round trip); `relay`
+    /// and `fault` exist for tests and answer only with `daemon.allow_fault_injection` (the
+    /// supervisor forwards any `ROLE.method`, so the switch is checked here, where it acts);
+    /// the rest go to the role.
+    func handleRequest(method: String, body: [UInt8], frame: Frame) throws {
+        let correlation = frame.correlation
+        switch method {
+        case "ping":
+            try send(.response(status: "ok", body: body), correlation: correlation)
+        case "relay" where !allowTestMethods, "fault" where !allowTestMethods:
+            try sendReply(.error(code: "forbidden", message: "\(method) is a test method, answered only with daemon.allow_fault_injection = true"),
+                          correlation: correlation)
+        case "relay":
+            // Send the request in the body through the outbox and answer with its result, so
+            // tests can prove worker-to-worker routing end to end.
+            let relay = try JSONCoding.decode(RelayRequest.self, body, type: "relay")
+            deferred[correlation] = frame.deadline
+            outbox.send(relay.method, body: Array(relay.body.utf8), timeoutMs: relay.timeout_ms ?? 5000) { [unowned self] result in
+                switch result {
+                case .ok(let bytes): _ = answerDeferred(correlation: correlation, .ok(bytes))
+                case .error(let code, let message): _ = answerDeferred(correlation: correlation, .error(code: code, message: message))
+                }
+            }
+        case "fault":
+            let request = try JSONCoding.decode(FaultRequest.self, body, type: "fault")
+            try send(.response(status: "ok", body: []), correlation: correlation)
+            FaultInjection.trigger(request.kind, logger: logger)
+        default:
+            guard let reply = job.handle(request: WorkerRequest(method: method, body: body, correlation: correlation, deadline: frame.deadline)) else {
+                try sendReply(.error(code: "unsupported", message: "\(role.rawValue) has no method \(method)"), correlation: correlation)
+                return
+            }
+            if case .deferred = reply {
+                deferred[correlation] = frame.deadline
+            } else {
+                try sendReply(reply, correlation: correlation)
+            }
+        }
+    }
+
+    /// Sends an answer. One too large for a frame goes as a `too-large` error instead: the
+    /// asker hears why, and this worker lives on.
     func sendReply(_ reply: WorkerReply, correlation: UInt64) throws {
         switch reply {
         case .ok(let out):
-            try send(.response(status: "ok", body: out), correlation: correlation)
+            let bytes: [UInt8]
+            do { bytes = try Message.response(status: "ok", body: out).encoded(correlation: correlation) } catch {
+                logger.error("an answer of \(out.count) bytes is over the \(Frame.maxLength)-byte frame bound; answering too-large")
+                try sendReply(.error(code: "too-large", message: "the answer (\(out.count) bytes) exceeds the \(Frame.maxLength)-byte frame bound: ask for fewer"),
+                              correlation: correlation)
+                return
+            }
+            try write(bytes, deadlineMillis: SteadyClock.monotonicMillis() + 1000)
         case .error(let code, let message):
             try send(.response(status: "error", body: JSONCoding.encode(ErrorBody(code: code, message: message))), correlation: correlation)
         case .deferred:

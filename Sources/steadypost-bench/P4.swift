@@ -18,7 +18,7 @@ enum P4 {
                                              environment: ["SWIFT_BACKTRACE=enable=no"], passFds: [theirs]) else { die("spawn worker") }
         theirs.close()
         var decoder = FrameDecoder()
-        let receiver = MessageReceiver(maxMessage: Frame.maxLength + 4)
+        let receiver = MessageReceiver(maxMessage: Frame.maxSocketMessage)
         func nextMessage() -> (Frame, Message) {
             while true {
                 if let f = try? decoder.next(), let m = try? Message(f) { return (f, m) }

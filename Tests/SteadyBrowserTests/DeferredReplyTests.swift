@@ -74,7 +74,7 @@ final class UncheckedBox<T>: @unchecked Sendable {
             return nil
         }, ctx)
         #expect(rc == 0)
-        let receiver = MessageReceiver(maxMessage: Frame.maxLength + 4)
+        let receiver = MessageReceiver(maxMessage: Frame.maxSocketMessage)
         func next() throws -> (Message, Frame) {
             var decoder = FrameDecoder()
             while true {
