@@ -1,3 +1,4 @@
+import SteadyCore
 import SteadyHTTP
 import SteadyPlatforms
 import SteadyPosting
@@ -30,7 +31,7 @@ extension APIService {
         for (name, value) in report.figures.values {
             let text: String
             if let value {
-                text = name.hasSuffix("_rate") ? HealthReport.percent(value) : name == "avg_post_time" ? "\(Int64(value) / 1000) s" : "\(Int64(value))"
+                text = name.hasSuffix("_rate") ? HealthReport.percent(value) : name == "avg_post_time" ? "\(Int64(saturating: value) / 1000) s" : "\(Int64(saturating: value))"
             } else {
                 text = "n/a"
             }

@@ -1,3 +1,4 @@
+import SteadyCore
 import SteadyConfig
 import SteadyHTTP
 import SteadyPlatforms
@@ -109,13 +110,13 @@ public struct HealthReport: Sendable, Equatable {
     static func format(_ value: Double, _ unit: HealthConfig.Unit) -> String {
         switch unit {
         case .rate: return percent(value)
-        case .duration: return "\(Int64(value) / 1000)s"
-        case .count: return "\(Int64(value))"
+        case .duration: return "\(Int64(saturating: value) / 1000)s"
+        case .count: return "\(Int64(saturating: value))"
         }
     }
 
     static func percent(_ rate: Double) -> String {
-        let tenths = Int64((rate * 1000).rounded())
+        let tenths = Int64(saturating: (rate * 1000).rounded())
         return "\(tenths / 10).\(tenths % 10)%"
     }
 

@@ -1,10 +1,20 @@
 /// Timestamps as the platforms write them, to and from integer milliseconds since the Unix
 /// epoch (UTC). No Foundation: plain civil-calendar arithmetic.
 public enum HTTPTime {
+    /// Days in `month` (1-12) of `year`, proleptic Gregorian.
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
     /// Parses ISO 8601 / RFC 3339 date-times: `2026-05-01T12:34:56Z`, with an optional
     /// fraction of any length (`.123456`), `Z`/`z` or an offset (`+02:00`, `+0200`, `-05`), and
     /// `T`, `t` or a space between date and time. A date-time without a zone is taken as UTC.
-    /// Fractions below a millisecond are truncated.
+    /// Fractions below a millisecond are truncated. A day not on the calendar or an offset past
+    /// ±23:59 is nil.
     public static func parseISO8601(_ text: String) -> Int64? {
         let b = Array(text.utf8)
         var i = 0
@@ -48,11 +58,11 @@ public enum HTTPTime {
             } else if b[i] == 43 || b[i] == 45 {  // + -
                 let sign = b[i] == 45 ? -1 : 1
                 i += 1
-                guard let oh = digits(2) else { return nil }
+                guard let oh = digits(2), oh <= 23 else { return nil }
                 var om = 0
                 if i < b.count {
                     _ = expect(58)
-                    guard let m = digits(2) else { return nil }
+                    guard let m = digits(2), m <= 59 else { return nil }
                     om = m
                 }
                 offsetSeconds = sign * (oh * 3600 + om * 60)
@@ -61,7 +71,9 @@ public enum HTTPTime {
             }
         }
         guard i == b.count else { return nil }
-        guard (1...12).contains(month), (1...31).contains(day), hour <= 23, minute <= 59, second <= 60 else { return nil }
+        // A day the calendar has: 2099-02-31 is refused, not rolled over into March.
+        guard (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day),
+              hour <= 23, minute <= 59, second <= 60 else { return nil }
         let days = daysFromCivil(year: year, month: month, day: day)
         let seconds = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second) - Int64(offsetSeconds)
         return seconds * 1000 + Int64(millis)

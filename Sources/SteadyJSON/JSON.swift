@@ -151,8 +151,16 @@ public enum JSON: Sendable, Equatable {
         try parse(Array(text.utf8), maxDepth: maxDepth)
     }
 
-    public static func parse(_ bytes: [UInt8], maxDepth: Int = 64) throws(ParseError) -> JSON {
-        var parser = Parser(bytes: bytes, maxDepth: maxDepth)
+    /// Parses what a person or client sent (API bodies, batch lines): as `parse`, but invalid
+    /// UTF-8, a lone surrogate escape and a member name given twice in one object are errors,
+    /// not quietly replaced or first-wins. (Lenient `parse` stays for peers such as Chromium,
+    /// whose page text may carry lone surrogates.)
+    public static func parseStrict(_ bytes: [UInt8], maxDepth: Int = 64) throws(ParseError) -> JSON {
+        try parse(bytes, maxDepth: maxDepth, strict: true)
+    }
+
+    public static func parse(_ bytes: [UInt8], maxDepth: Int = 64, strict: Bool = false) throws(ParseError) -> JSON {
+        var parser = Parser(bytes: bytes, maxDepth: maxDepth, strict: strict)
         parser.skipSpace()
         let value = try parser.value(depth: 0)
         parser.skipSpace()
@@ -163,11 +171,13 @@ public enum JSON: Sendable, Equatable {
     private struct Parser {
         let bytes: [UInt8]
         let maxDepth: Int
+        let strict: Bool
         var i = 0
 
-        init(bytes: [UInt8], maxDepth: Int) {
+        init(bytes: [UInt8], maxDepth: Int, strict: Bool) {
             self.bytes = bytes
             self.maxDepth = maxDepth
+            self.strict = strict
         }
 
         func fail(_ reason: String) -> ParseError { ParseError(offset: i, reason: reason) }
@@ -191,7 +201,12 @@ public enum JSON: Sendable, Equatable {
                 while true {
                     skipSpace()
                     guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a member name") }
+                    let keyStart = i
                     let key = try string()
+                    if strict, members.contains(where: { $0.0 == key }) {
+                        i = keyStart
+                        throw fail("member \"\(key)\" given twice")
+                    }
                     skipSpace()
                     guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
                     i += 1
@@ -310,6 +325,8 @@ public enum JSON: Sendable, Equatable {
                 case UInt8(ascii: "t"): out.append(0x09)
                 case UInt8(ascii: "u"):
                     var scalar = try hex4()
+                    let escapeStart = i - 6
+                    var lone = false
                     if (0xD800...0xDBFF).contains(scalar) {
                         // A surrogate pair, or a lone high surrogate (replaced).
                         if i + 6 <= bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") {
@@ -320,18 +337,29 @@ public enum JSON: Sendable, Equatable {
                                 scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                             } else {
                                 i = save
-                                scalar = 0xFFFD
+                                lone = true
                             }
                         } else {
-                            scalar = 0xFFFD
+                            lone = true
                         }
                     } else if (0xDC00...0xDFFF).contains(scalar) {
+                        lone = true
+                    }
+                    if lone {
+                        if strict {
+                            i = escapeStart
+                            throw fail("a lone surrogate escape is not a character")
+                        }
                         scalar = 0xFFFD
                     }
                     out.append(contentsOf: Array(String(Unicode.Scalar(scalar) ?? "\u{FFFD}").utf8))
                 default:
                     throw fail("bad escape")
                 }
+            }
+            if strict {
+                guard let text = String(validating: out, as: UTF8.self) else { throw fail("the string before this point is not valid UTF-8") }
+                return text
             }
             return String(decoding: out, as: UTF8.self)
         }

@@ -27,14 +27,22 @@ public enum PostRequest {
     }
 
     public static let maxBatch = 10_000
+    /// A platform post id (X's 19 digits, a Bluesky at:// URI) is far shorter.
+    public static let maxReplyToBytes = 512
+    /// The members each object may have. Strict: an unknown member (a typo such as `"txt"`)
+    /// or one given twice is refused, never ignored or first-wins.
+    static let singleMembers: Set<String> = ["account", "text", "at", "reply_to"]
+    static let batchMembers: Set<String> = ["account", "posts"]
+    static let itemMembers: Set<String> = ["account", "text", "at", "reply_to", "line"]
 
     /// The posts to insert, and whether the request was a batch.
     public static func parse(_ body: [UInt8], now: Int64, accounts: [String: AccountRules]) throws(Invalid) -> (posts: [NewPost], batch: Bool) {
         let json: JSON
-        do { json = try JSON.parse(body) } catch { throw Invalid(message: "the request is not JSON: \(error.description)") }
+        do { json = try JSON.parseStrict(body) } catch { throw Invalid(message: "the request is not JSON: \(error.description)") }
         guard json.isObject else { throw Invalid(message: "the request must be a JSON object") }
         let defaultAccount = json["account"]?.string
         if let items = json["posts"] {
+            try onlyKnown(json, batchMembers, label: nil)
             guard let array = items.array else { throw Invalid(message: "posts: expected an array") }
             guard !array.isEmpty else { throw Invalid(message: "posts: the batch is empty") }
             guard array.count <= maxBatch else { throw Invalid(message: "posts: at most \(maxBatch) posts a batch, got \(array.count)") }
@@ -51,24 +59,31 @@ public enum PostRequest {
     static func one(_ item: JSON, label: String?, defaultAccount: String?, now: Int64, accounts: [String: AccountRules]) throws(Invalid) -> NewPost {
         func invalid(_ message: String) -> Invalid { Invalid(message: label.map { "\($0): \(message)" } ?? message) }
         guard item.isObject else { throw invalid("expected a JSON object") }
+        try onlyKnown(item, label == nil ? singleMembers : itemMembers, label: label)
         guard let account = item["account"]?.string ?? defaultAccount, !account.isEmpty else { throw invalid("account: missing") }
         guard let rules = accounts[account] else {
             throw invalid("unknown account '\(account)'; configured: \(accounts.keys.sorted().joined(separator: ", "))")
         }
         guard let textValue = item["text"] else { throw invalid("text: missing") }
         guard let text = textValue.string else { throw invalid("text: expected a string") }
+        if let why = controlCharacter(in: text) { throw invalid("text: \(why)") }
         let dueAt: Int64
         switch item["at"] {
         case nil, .null?:
             dueAt = now
         case .string(let s)?:
-            guard let ms = HTTPTime.parseISO8601(s) else { throw invalid("at: '\(s)' is not an ISO 8601 date-time (e.g. 2026-05-01T09:30:00Z)") }
+            guard let ms = HTTPTime.parseISO8601(s) else {
+                throw invalid("at: '\(shown(s))' is not an ISO 8601 date-time on the calendar (e.g. 2026-05-01T09:30:00Z)")
+            }
             dueAt = ms
         case .number(_, let raw)?:
-            guard let ms = Int64(raw) else { throw invalid("at: expected integer milliseconds since the epoch, got \(raw)") }
+            guard let ms = Int64(raw) else { throw invalid("at: expected integer milliseconds since the epoch, got \(shown(raw))") }
             dueAt = ms
         default:
             throw invalid("at: expected an ISO 8601 string or integer milliseconds")
+        }
+        guard SchedulingWindow.contains(dueAt) else {
+            throw invalid("at: \(dueAt) ms is outside the times a post may be scheduled for (\(SchedulingWindow.text))")
         }
         var replyTo: String?
         switch item["reply_to"] {
@@ -77,6 +92,14 @@ public enum PostRequest {
         case .number(_, let raw)?: replyTo = raw
         default: throw invalid("reply_to: expected a platform id string")
         }
+        if let replyTo {
+            guard replyTo.utf8.count <= maxReplyToBytes else {
+                throw invalid("reply_to: \(replyTo.utf8.count) bytes; a platform post id is at most \(maxReplyToBytes)")
+            }
+            guard replyTo.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else {
+                throw invalid("reply_to: a platform post id is printable ASCII without spaces, got '\(shown(replyTo))'")
+            }
+        }
         do {
             try rules.validate(PostDraft(text: text, replyTo: replyTo))
         } catch {
@@ -84,5 +107,52 @@ public enum PostRequest {
         }
         return NewPost(account: account, platform: rules.platform.rawValue, text: text, dueAt: dueAt, inReplyTo: replyTo,
                        contentHash: ContentNormalizer.hash(text))
+    }
+}
+
+extension PostRequest {
+    /// Refuses members outside `known`, naming them.
+    static func onlyKnown(_ object: JSON, _ known: Set<String>, label: String?) throws(Invalid) {
+        guard case .object(let members) = object else { return }
+        let unknown = members.map(\.0).filter { !known.contains($0) }
+        guard unknown.isEmpty else {
+            let names = unknown.map { "\"\(shown($0))\"" }.joined(separator: ", ")
+            let message = "unknown member \(names); known: \(known.sorted().joined(separator: ", "))"
+            throw Invalid(message: label.map { "\($0): \(message)" } ?? message)
+        }
+    }
+
+    /// Why `text` cannot be a post: a NUL or another control character (tab, line feed and
+    /// carriage return are text). A NUL would cut the text wherever C reads it; the others
+    /// are invisible and turn into different text, or none, on the platforms.
+    public static func controlCharacter(in text: String) -> String? {
+        for (offset, scalar) in text.unicodeScalars.enumerated() {
+            let v = scalar.value
+            if v == 0x09 || v == 0x0A || v == 0x0D { continue }
+            if v < 0x20 || v == 0x7F {
+                return "control character U+\(hex4(v)) at character \(offset + 1); only tab and line breaks are allowed"
+            }
+        }
+        return nil
+    }
+
+    /// `text` safe to echo in an error: controls escaped, at most 80 characters.
+    static func shown(_ text: String) -> String {
+        var out = ""
+        for (i, scalar) in text.unicodeScalars.enumerated() {
+            if i == 80 { out += "…"; break }
+            let v = scalar.value
+            if v < 0x20 || v == 0x7F || (0x80...0x9F).contains(v) || v == 0x2028 || v == 0x2029 {
+                out += "\\u{\(hex4(v))}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    static func hex4(_ v: UInt32) -> String {
+        let h = String(v, radix: 16, uppercase: true)
+        return String(repeating: "0", count: max(0, 4 - h.count)) + h
     }
 }

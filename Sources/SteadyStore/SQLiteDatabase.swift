@@ -144,7 +144,11 @@ public final class Statement {
                 case SQLITE_FLOAT: columns.append(.real(sqlite3_column_double(stmt, c)))
                 case SQLITE_NULL: columns.append(.null)
                 default:
-                    let text = sqlite3_column_text(stmt, c).map { String(cString: $0) } ?? ""
+                    // By length, never up to the first NUL: a stored text comes back whole.
+                    let length = Int(sqlite3_column_bytes(stmt, c))
+                    let text = sqlite3_column_text(stmt, c).map {
+                        String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+                    } ?? ""
                     columns.append(.text(text))
                 }
             }

@@ -51,7 +51,9 @@ extension SQLitePostStore {
     /// (ms, ascending): how many took at most each bound, how many in all, and their sum.
     public func postLatencyHistogram(bounds: [Int64]) throws(StoreError) -> (cumulative: [Int], count: Int, sumMillis: Int64) {
         let buckets = bounds.map { "COALESCE(SUM(CASE WHEN MAX(updated_at - due_at, 0) <= \($0) THEN 1 ELSE 0 END), 0)" }
-        let sql = "SELECT COUNT(*), COALESCE(SUM(MAX(updated_at - due_at, 0)), 0)\(buckets.isEmpty ? "" : ", " + buckets.joined(separator: ", ")) FROM posts WHERE state = 'posted'"
+        // TOTAL, not SUM: SUM fails with "integer overflow" on a wild stored due time, and
+        // the figures must answer whatever the rows hold.
+        let sql = "SELECT COUNT(*), CAST(TOTAL(MAX(updated_at - due_at, 0)) AS INTEGER)\(buckets.isEmpty ? "" : ", " + buckets.joined(separator: ", ")) FROM posts WHERE state = 'posted'"
         guard let r = try query(sql, []).first else { return (bounds.map { _ in 0 }, 0, 0) }
         return ((0..<bounds.count).map { Int(r.int($0 + 2) ?? 0) }, Int(r.int(0) ?? 0), r.int(1) ?? 0)
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import FoundationEssentials
 import Glibc
 import SteadyControl
+import SteadyCore
 
 /// `steadypost health`: routed to the api worker (`api.health`), which reads the store and
 /// the supervisor's status. Exit 0 healthy, 1 degraded, 2 unhealthy, 3 when the figures
@@ -57,12 +58,12 @@ struct HealthAnswer: Decodable {
             var text = "n/a"
             if let value = figures[name] ?? nil {
                 if name.hasSuffix("_rate") {
-                    let tenths = Int64((value * 1000).rounded())
+                    let tenths = Int64(saturating: (value * 1000).rounded())
                     text = "\(tenths / 10).\(tenths % 10)%"
                 } else if name.hasSuffix("_ms") {
-                    text = "\(Int64(value) / 1000)s"
+                    text = "\(Int64(saturating: value) / 1000)s"
                 } else {
-                    text = "\(Int64(value))"
+                    text = "\(Int64(saturating: value))"
                 }
             }
             out += "  " + name + String(repeating: " ", count: max(1, 19 - name.count)) + text + "\n"

@@ -110,11 +110,16 @@ struct RateLimitTests {
         #expect(HTTPTime.formatISO8601Seconds(millis: 1_767_225_900_123) == "2026-01-01T00:05:00Z")
         #expect(HTTPTime.formatISO8601(millis: 0) == "1970-01-01T00:00:00.000Z")
         #expect(HTTPTime.parseISO8601("2024-02-29T23:59:59.999Z") == 1_709_251_199_999)
+        #expect(HTTPTime.parseISO8601("2000-02-29T00:00:00Z") == 951_782_400_000, "2000 is a leap year")
+        #expect(HTTPTime.parseISO8601("2026-01-01T00:00:00+23:59") != nil)
         for t in 0..<50 {
             let ms = Int64(t) * 987_654_321_123 % 4_000_000_000_000
             #expect(HTTPTime.parseISO8601(HTTPTime.formatISO8601(millis: ms)) == ms)
         }
-        for bad in ["", "2026-01-01", "2026-13-01T00:00:00Z", "2026-01-01T00:00:00Q", "2026-01-01T00:00:00.Z", "yesterday"] {
+        for bad in ["", "2026-01-01", "2026-13-01T00:00:00Z", "2026-01-01T00:00:00Q", "2026-01-01T00:00:00.Z", "yesterday",
+                    // Off the calendar (once rolled over into the next month) and impossible offsets.
+                    "2099-02-31T00:00:00Z", "2027-02-29T00:00:00Z", "2100-02-29T00:00:00Z", "2026-04-31T00:00:00Z", "2026-06-00T00:00:00Z",
+                    "2026-01-01T00:00:00+99:99", "2026-01-01T00:00:00+24:00", "2026-01-01T00:00:00-05:60"] {
             #expect(HTTPTime.parseISO8601(bad) == nil, "\(bad)")
         }
     }

@@ -102,8 +102,11 @@ struct PostingDecisionTests {
     ] }
 
     static func parse(_ text: String) throws(PostRequest.Invalid) -> (posts: [NewPost], batch: Bool) {
-        try PostRequest.parse(Array(text.utf8), now: 1_000, accounts: rules)
+        try PostRequest.parse(Array(text.utf8), now: now, accounts: rules)
     }
+
+    /// 2026-05-01T00:00:00Z, inside the scheduling window.
+    static let now: Int64 = 1_777_593_600_000
 
     @Test("create requests: times to integer ms UTC, replies, validation before storing, batch errors name the line")
     func requests() throws {
@@ -111,8 +114,8 @@ struct PostingDecisionTests {
         #expect(!one.batch && one.posts.count == 1)
         #expect(one.posts[0].dueAt == 1_777_629_600_000 && one.posts[0].inReplyTo == "42" && one.posts[0].platform == "x")
         #expect(one.posts[0].contentHash == ContentNormalizer.hash("hi there"), "normalized content hash")
-        #expect(try Self.parse(#"{"account":"news-x","text":"now"}"#).posts[0].dueAt == 1_000)
-        #expect(try Self.parse(#"{"account":"news-x","text":"ms","at":123456}"#).posts[0].dueAt == 123_456)
+        #expect(try Self.parse(#"{"account":"news-x","text":"now"}"#).posts[0].dueAt == Self.now)
+        #expect(try Self.parse(#"{"account":"news-x","text":"ms","at":1800000000000}"#).posts[0].dueAt == 1_800_000_000_000)
         let batch = try Self.parse(#"{"account":"sky","posts":[{"text":"a","line":1},{"text":"b","account":"news-x","line":3}]}"#)
         #expect(batch.batch && batch.posts.map(\.account) == ["sky", "news-x"])
         let cases: [(String, String)] = [
@@ -121,7 +124,8 @@ struct PostingDecisionTests {
             (#"{"account":"news-x","text":"x","at":"tomorrow"}"#, "not an ISO 8601"),
             (#"{"account":"news-x","text":"\#(String(repeating: "y", count: 281))"}"#, "x would refuse it: text too long"),
             (#"{"account":"sky","posts":[{"text":"ok","line":1},{"text":"x","at":"soon","line":7}]}"#, "line 7: at:"),
-            (#"{"account":"sky","posts":[{"text":"ok"},{"nottext":"x"}]}"#, "posts[1]: text: missing"),
+            (#"{"account":"sky","posts":[{"text":"ok"},{"other":"x"}]}"#, "posts[1]: unknown member \"other\""),
+            (#"{"account":"sky","posts":[{"text":"ok"},{"at":null}]}"#, "posts[1]: text: missing"),
             (#"{"account":"sky","posts":[]}"#, "the batch is empty"),
             ("[1,2]", "must be a JSON object"),
             ("{", "not JSON"),
@@ -131,6 +135,46 @@ struct PostingDecisionTests {
                 (error as? PostRequest.Invalid)?.message.contains(message) == true
             }
         }
+    }
+
+    @Test("hostile create bodies are refused with the field named: times outside 2000-2100, off-calendar dates, controls in text, strict JSON, bounded reply_to")
+    func hostileCreateBodies() {
+        let cases: [(String, String)] = [
+            (#"{"account":"news-x","text":"x","at":-9223372036854775808}"#, "at: -9223372036854775808 ms is outside the times a post may be scheduled for"),
+            (#"{"account":"news-x","text":"x","at":9223372036854775807}"#, "outside the times"),
+            (#"{"account":"news-x","text":"x","at":"0000-01-01T00:00:00Z"}"#, "outside the times"),
+            (#"{"account":"news-x","text":"x","at":"2100-01-01T00:00:00Z"}"#, "outside the times"),
+            (#"{"account":"news-x","text":"x","at":"2099-02-31T09:00:00Z"}"#, "not an ISO 8601 date-time on the calendar"),
+            (#"{"account":"news-x","text":"x","at":"2099-04-31T09:00:00Z"}"#, "on the calendar"),
+            (#"{"account":"news-x","text":"x","at":"2027-01-01T09:00:00+99:99"}"#, "on the calendar"),
+            (#"{"account":"news-x","text":"before\u0000after"}"#, "text: control character U+0000 at character 7"),
+            (#"{"account":"news-x","text":"\u001b[2J"}"#, "text: control character U+001B"),
+            (#"{"account":"news-x","text":"one","text":"two"}"#, "member \"text\" given twice"),
+            (#"{"account":"news-x","text":"x","colour":"red"}"#, "unknown member \"colour\""),
+            (#"{"account":"news-x","text":"\ud800"}"#, "lone surrogate"),
+            (#"{"account":"news-x","text":"x","reply_to":"\#(String(repeating: "9", count: 600))"}"#, "reply_to: 600 bytes; a platform post id is at most 512"),
+            (#"{"account":"news-x","text":"x","reply_to":"12\u2028"}"#, "reply_to: a platform post id is printable ASCII"),
+        ]
+        for (body, message) in cases {
+            #expect(throws: PostRequest.Invalid.self, "\(body)") { _ = try Self.parse(body) }
+            do { _ = try Self.parse(body) } catch {
+                #expect(error.message.contains(message), "\(body) → \(error.message)")
+                #expect(!error.message.unicodeScalars.contains { $0.value < 0x20 }, "the error echoes no control character")
+            }
+        }
+        // Invalid UTF-8 is refused, not replaced by U+FFFD.
+        let bad = Array(#"{"account":"news-x","text":"caf"#.utf8) + [0xC3] + Array(#""}"#.utf8)
+        #expect { _ = try PostRequest.parse(bad, now: Self.now, accounts: Self.rules) } throws: { error in
+            (error as? PostRequest.Invalid)?.message.contains("not valid UTF-8") == true
+        }
+        // What is allowed still is: tabs, line breaks, leap days, offsets, the window's edges.
+        let fine = [
+            #"{"account":"news-x","text":"a\tb\r\nc"}"#,
+            #"{"account":"news-x","text":"x","at":"2028-02-29T23:59:59-05:30"}"#,
+            #"{"account":"news-x","text":"x","at":"2000-01-01T00:00:00Z"}"#,
+            #"{"account":"news-x","text":"x","at":"2099-12-31T23:59:59.999Z"}"#,
+        ]
+        for body in fine { #expect(throws: Never.self, "\(body)") { _ = try Self.parse(body) } }
     }
 
     @Test("pauses and token records persist; a replaced credentials file drops the stale rotation")

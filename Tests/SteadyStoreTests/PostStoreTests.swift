@@ -49,6 +49,16 @@ struct PostStoreTests {
         #expect(try store.attempts(postId: p.id).first?.outcome == "published")
     }
 
+    @Test("text is read back by its length: a NUL inside never cuts it (what is stored is what is sent)")
+    func textReadByLength() throws {
+        let tmp = TempDatabase()
+        let store = try tmp.store()
+        let text = "before\u{0}after \u{1F600}"
+        let p = try store.insert([draft(text)], now: 500)[0]
+        #expect(try store.post(id: p.id).text == text)
+        #expect(try store.post(id: p.id).text.unicodeScalars.count == text.unicodeScalars.count)
+    }
+
     @Test("F10: due means due_at <= now, in integer milliseconds", arguments: [(999, false), (1000, true), (1001, true)] as [(Int64, Bool)])
     func f10_dueBoundary(now: Int64, due: Bool) throws {
         let tmp = TempDatabase()
