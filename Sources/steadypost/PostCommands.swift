@@ -4,6 +4,7 @@ import Glibc
 import SteadyConfig
 import SteadyControl
 import SteadyCore
+import SteadyJSON
 
 /// `post`, `jobs`, `show`, `cancel`: routed to the posting worker as `posting.create`,
 /// `posting.list`, `posting.show` and `posting.cancel` (INTERFACE.md).
@@ -30,19 +31,30 @@ extension SteadypostCLI {
                 guard let text, !text.isEmpty else { throw ValidationError("give the post's TEXT, or --file FILE.jsonl") }
             }
             if at != nil && after != nil { throw ValidationError("give --at or --in, not both") }
-            if let after, DurationText.parseMillis(after) == nil {
+            if let after { _ = try Self.dueAt(after: after) }
+        }
+
+        /// Now plus `--in`, refused when it is not a duration or lands outside the times a
+        /// post may be scheduled for (never an overflow).
+        static func dueAt(after: String) throws -> Int64 {
+            guard let ms = DurationText.parseMillis(after) else {
                 throw ValidationError("--in: '\(after)' is not a duration (e.g. 90s, 15m, 2h)")
             }
+            let (due, overflow) = SteadyClock.wallMillis().addingReportingOverflow(ms)
+            guard !overflow, SchedulingWindow.contains(due) else {
+                throw ValidationError("--in: '\(after)' is past the times a post may be scheduled for (\(SchedulingWindow.text))")
+            }
+            return due
         }
 
         func run() throws {
             let body: [UInt8]
             if let file {
-                body = try encode(BatchRequest(account: account, posts: try Self.readBatch(file)))
+                body = JSON.obj([("account", JSON(account)), ("posts", .array(Self.readBatch(file)))]).bytes
             } else {
                 var when: AtValue?
                 if let at { when = .text(at) }
-                if let after, let ms = DurationText.parseMillis(after) { when = .millis(SteadyClock.wallMillis() + ms) }
+                if let after { when = .millis(try Self.dueAt(after: after)) }
                 body = try encode(CreateRequest(account: account, text: text ?? "", at: when, reply_to: replyTo))
             }
             let client = try connection.client()
@@ -57,19 +69,30 @@ extension SteadypostCLI {
             }
         }
 
-        /// One object a line; blank lines are skipped; a line that is not a post stops
-        /// everything, named by its number.
-        static func readBatch(_ path: String) throws -> [BatchItem] {
-            guard let text = readFile(path) else { fail("cannot read \(path): \(String(cString: strerror(errno)))", code: 1) }
-            var items: [BatchItem] = []
-            for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-                let line = String(raw.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
-                if line.isEmpty { continue }
-                let parsed: BatchLine
-                do { parsed = try JSONDecoder().decode(BatchLine.self, from: Data(line.utf8)) } catch {
-                    fail("\(path): line \(index + 1): not a post object {\"text\", \"at\"?, \"reply_to\"?}: \(describe(error))", code: 1)
+        /// One object a line, sent as it is (the posting worker checks every member, strictly,
+        /// and names the line); blank lines are skipped; a line that is not valid UTF-8 or not
+        /// a JSON object stops everything here, named by its number.
+        static func readBatch(_ path: String) -> [JSON] {
+            guard let bytes = readFileBytes(path) else { fail("cannot read \(path): \(String(cString: strerror(errno)))", code: 1) }
+            var items: [JSON] = []
+            for (index, raw) in bytes.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
+                let lineNumber = index + 1
+                guard String(validating: raw, as: UTF8.self) != nil else {
+                    fail("\(path): line \(lineNumber): not valid UTF-8 (the file must be UTF-8 text)", code: 1)
                 }
-                items.append(BatchItem(text: parsed.text, at: parsed.at, reply_to: parsed.reply_to, line: index + 1))
+                let trimmed = raw.drop { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }.reversed().drop { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }.reversed()
+                if trimmed.isEmpty { continue }
+                let parsed: JSON
+                do { parsed = try JSON.parseStrict(Array(trimmed)) } catch {
+                    fail("\(path): line \(lineNumber): not a post object {\"text\", \"at\"?, \"reply_to\"?}: \(error)", code: 1)
+                }
+                guard case .object(let members) = parsed else {
+                    fail("\(path): line \(lineNumber): expected a JSON object {\"text\", \"at\"?, \"reply_to\"?}", code: 1)
+                }
+                if let owned = members.first(where: { $0.0 == "account" || $0.0 == "line" }) {
+                    fail("\(path): line \(lineNumber): \"\(owned.0)\" is set by the command (--account, the line number), not by a line", code: 1)
+                }
+                items.append(.object(members + [("line", JSON(lineNumber))]))
             }
             if items.isEmpty { fail("\(path): no posts in the file", code: 1) }
             return items
@@ -93,7 +116,8 @@ extension SteadypostCLI {
             let rows = try JSONDecoder().decode([JobRow].self, from: Data(answer))
             var lines = [["ID", "STATE", "ACCOUNT", "DUE", "ATTEMPTS", "PLATFORM_ID", "LAST_ERROR"]]
             for r in rows {
-                lines.append([r.id, r.state, r.account, r.due_at, String(r.attempts), r.platform_id ?? "-", r.last_error.map { String($0.prefix(60)) } ?? "-"])
+                lines.append([r.id, r.state, r.account, r.due_at, String(r.attempts), r.platform_id ?? "-", r.last_error.map { String($0.prefix(60)) } ?? "-"]
+                    .map(TerminalText.field))
             }
             writeOut(table(lines))
         }
@@ -113,23 +137,26 @@ extension SteadypostCLI {
                 return
             }
             let p = try JSONDecoder().decode(PostDetail.self, from: Data(answer))
+            let f = TerminalText.field
+            // The text keeps its lines, each indented under the label, so none can pass for a field.
+            let text = TerminalText.safe(p.text.replacing("\r\n", with: "\n")).replacing("\n", with: "\n             ")
             var out = """
-            id:          \(p.id)
-            account:     \(p.account) (\(p.platform))
-            state:       \(p.state)
-            due:         \(p.due_at)
-            text:        \(p.text)
+            id:          \(f(p.id))
+            account:     \(f(p.account)) (\(f(p.platform)))
+            state:       \(f(p.state))
+            due:         \(f(p.due_at))
+            text:        \(text)
 
             """
-            if let r = p.reply_to { out += "reply to:    \(r)\n" }
-            if let id = p.platform_id { out += "platform id: \(id)\n" }
-            if let n = p.next_try_at { out += "next try:    \(n)\n" }
-            if let e = p.last_error { out += "last error:  \(e)\n" }
+            if let r = p.reply_to { out += "reply to:    \(f(r))\n" }
+            if let id = p.platform_id { out += "platform id: \(f(id))\n" }
+            if let n = p.next_try_at { out += "next try:    \(f(n))\n" }
+            if let e = p.last_error { out += "last error:  \(f(e))\n" }
             out += "attempts:    \(p.attempts)\n"
             for a in p.attempt_log {
-                out += "  #\(a.number) \(a.id) started \(a.started_at) → \(a.outcome ?? "in progress")"
-                if let id = a.platform_id { out += " (\(id))" }
-                if let d = a.detail { out += ": \(d)" }
+                out += "  #\(a.number) \(f(a.id)) started \(f(a.started_at)) → \(f(a.outcome ?? "in progress"))"
+                if let id = a.platform_id { out += " (\(f(id)))" }
+                if let d = a.detail { out += ": \(f(d))" }
                 out += "\n"
             }
             writeOut(out)
@@ -184,24 +211,6 @@ struct CreateRequest: Encodable {
     var text: String
     var at: AtValue?
     var reply_to: String?
-}
-
-struct BatchLine: Decodable {
-    var text: String
-    var at: AtValue?
-    var reply_to: String?
-}
-
-struct BatchItem: Encodable {
-    var text: String
-    var at: AtValue?
-    var reply_to: String?
-    var line: Int
-}
-
-struct BatchRequest: Encodable {
-    var account: String
-    var posts: [BatchItem]
 }
 
 struct BatchAnswer: Decodable {
@@ -273,7 +282,7 @@ func describe(_ error: any Error) -> String {
     }
 }
 
-func readFile(_ path: String) -> String? {
+func readFileBytes(_ path: String) -> [UInt8]? {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return nil }
     defer { close(fd) }
@@ -286,7 +295,7 @@ func readFile(_ path: String) -> String? {
         if n == 0 { break }
         out += chunk[0..<n]
     }
-    return String(decoding: out, as: UTF8.self)
+    return out
 }
 
 /// Left-aligned columns, two spaces apart.

@@ -21,8 +21,14 @@ struct Connection: ParsableArguments {
     var config: String?
     @Flag(help: "Machine-readable output.")
     var json = false
-    @Option(help: "Give up waiting for the daemon after this many seconds.")
+    @Option(help: "Give up waiting for the daemon after this many seconds (1 to 86400).")
     var timeout: Int = 30
+
+    func validate() throws {
+        guard (1...86_400).contains(timeout) else {
+            throw ValidationError("--timeout: \(timeout) is not a number of seconds from 1 to 86400")
+        }
+    }
 
     func client() throws -> ControlClient {
         var path = "/run/steadypost/control.sock"
@@ -40,12 +46,12 @@ struct Connection: ParsableArguments {
 }
 
 func writeOut(_ text: String) {
-    let bytes = Array(text.utf8)
+    let bytes = Array(TerminalText.safe(text).utf8)
     _ = bytes.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
 }
 
 func fail(_ message: String, code: Int32) -> Never {
-    let bytes = Array("steadypost: \(message)\n".utf8)
+    let bytes = Array("steadypost: \(TerminalText.safe(message))\n".utf8)
     _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     exit(code)
 }
@@ -170,7 +176,7 @@ func printAnswer(_ body: [UInt8], json: Bool) {
 
 // Usage errors exit 2 (INTERFACE.md), not ArgumentParser's 64.
 do {
-    var command = try SteadypostCLI.parseAsRoot()
+    var command = try SteadypostCLI.parseAsRoot(GlobalOptions.reorder(Array(CommandLine.arguments.dropFirst())))
     try command.run()
 } catch {
     let code = SteadypostCLI.exitCode(for: error)
@@ -181,7 +187,7 @@ do {
         SteadypostCLI.exit(withError: exit)
     }
     let message = SteadypostCLI.fullMessage(for: error)
-    let bytes = Array((message + "\n").utf8)
+    let bytes = Array((TerminalText.safe(message) + "\n").utf8)
     _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     exit(2)
 }

@@ -17,9 +17,9 @@ final class APIDaemon {
     var base: String { "http://127.0.0.1:\(port)" }
 
     /// `health`: extra `[health]` TOML.
-    init(accounts: [(Platform, String, String?)] = [(.x, "news-x", nil)], health: String = "") throws {
+    init(accounts: [(Platform, String, String?)] = [(.x, "news-x", nil)], health: String = "", faultInjection: Bool = true) throws {
         sim = try Sim()
-        daemon = try PostingDaemon(sim: sim, accounts: accounts)
+        daemon = try PostingDaemon(sim: sim, accounts: accounts, faultInjection: faultInjection)
         if !health.isEmpty {
             try Files.writeAtomically(daemon.configPath, (Files.read(daemon.configPath) ?? "") + "\n[health]\n" + health + "\n")
         }

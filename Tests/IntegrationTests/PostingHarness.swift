@@ -33,7 +33,7 @@ final class PostingDaemon {
     /// `postingWorker`: more `[workers.posting]` lines (e.g. a restart policy for tests that
     /// kill the worker many times).
     init(sim: Sim, accounts: [(Platform, String, String?)], concurrency: Int = 4, leaseMillis: Int64 = 8000,
-         environment: [String] = [], drainTimeout: String = "5s", postingWorker: String = "") throws {
+         environment: [String] = [], drainTimeout: String = "5s", postingWorker: String = "", faultInjection: Bool = true) throws {
         dir = TempDir("steadypost-posting")
         configPath = dir.path + "/steadypost.toml"
         let credentialsDir = dir.path + "/credentials"
@@ -43,7 +43,7 @@ final class PostingDaemon {
         state_dir = "\(dir.path)/state"
         runtime_dir = "\(dir.path)/run"
         credentials_dir = "\(credentialsDir)"
-        allow_fault_injection = true
+        allow_fault_injection = \(faultInjection)
         shutdown_timeout = "15s"
 
         [api]

@@ -1,0 +1,176 @@
+import Glibc
+import SteadyCore
+import SteadyHTTP
+import SteadyPlatforms
+import SteadyStore
+import SteadySystem
+import Testing
+
+/// Issue 13: what an outside audit reproduced against a fresh clone, each now answered.
+/// One daemon (fault injection off, as in production) serves the checks of a test.
+@Suite("findings from outside: large answers, wild times, test hooks, the CLI's command line", .serialized, .timeLimit(.minutes(5)))
+struct OutsideFindingsTests {
+    /// A post of 280 characters, distinct by `n`.
+    static func text(_ n: Int) -> String {
+        let head = "post \(n) "
+        return head + String(repeating: "x", count: 280 - head.count)
+    }
+
+    static func laterMillis() -> Int64 { SteadyClock.wallMillis() + 86_400_000 }
+
+    @Test("answers larger than a socket message (1,500-post batches, 5,000-row lists) reach the client; the posting worker lives")
+    func largeAnswersCrossTheWorkerSocket() throws {
+        let d = try APIDaemon(faultInjection: false)
+        defer { d.cleanUp() }
+        let token = try d.createToken("ci")
+        let pid = try d.daemon.postingPid()
+        let later = Self.laterMillis()
+
+        // 1. The API batch the audit sent: 1,500 posts, a ~500 KB answer (the default socket
+        //    buffer takes 212,992 B in one message).
+        let items = (0..<1500).map { i in JSON.obj([("text", JSON(Self.text(i))), ("at", .number(Double(later), raw: String(later)))]) }
+        let batch = try d.send(.post, "/api/posts/batch", token: token, body: .obj([("account", JSON("news-x")), ("posts", .array(items))]))
+        #expect(batch.status == 201, "\(batch.status): \(batch.text.prefix(300))")
+        #expect(try JSON.parse(batch.body)["posts"]?.array?.count == 1500)
+
+        // 2. The CLI's batch file of 1,500 lines (once refused client-side at 64 KiB).
+        let file = d.daemon.dir.path + "/batch.jsonl"
+        let lines = (1500..<3000).map { JSON.obj([("text", JSON(Self.text($0))), ("at", .number(Double(later), raw: String(later)))]).serialized }
+        try Files.writeAtomically(file, lines.joined(separator: "\n") + "\n")
+        let cli = d.daemon.cli(["post", "--account", "news-x", "--file", file])
+        #expect(cli.code == 0, "\(cli.stderr)")
+        #expect(cli.stdout.split(separator: "\n").count == 1500)
+
+        // 3. The largest documented list, asked for again and again: 3,000 rows, ~1.6 MB,
+        //    more than the old 1 MiB frame bound too.
+        for _ in 0..<3 {
+            let list = try d.send(.get, "/api/posts?limit=5000", token: token)
+            #expect(list.status == 200, "\(list.status): \(list.text.prefix(300))")
+            #expect(try JSON.parse(list.body).array?.count == 3000)
+            #expect(list.body.count > 212_992, "more than one socket message holds")
+        }
+        let jobs = d.daemon.cli(["jobs", "--json"])
+        #expect(jobs.code == 0, "\(jobs.stderr)")
+
+        // 4. A body between the socket buffer and the API's 4 MiB bound is taken whole; over
+        //    the bound is 413, never 503.
+        let many = (3000..<10_000).map { i in JSON.obj([("text", JSON(Self.text(i))), ("at", .number(Double(later), raw: String(later)))]) }
+        let big = try d.send(.post, "/api/posts/batch", token: token, body: .obj([("account", JSON("news-x")), ("posts", .array(many))]))
+        #expect(big.status == 201, "\(big.status): \(big.text.prefix(300))")
+        let tooBig = try d.http.send(HTTPRequest(method: .post, url: d.base + "/api/posts/batch",
+                                                 headers: ["Authorization": "Bearer \(token)", "Content-Type": "application/json"],
+                                                 body: [UInt8](repeating: UInt8(ascii: " "), count: (4 << 20) + 1)))
+        #expect(tooBig.status == 413, "\(tooBig.status)")
+
+        // The same posting worker answered everything.
+        #expect(try d.daemon.postingPid() == pid, "the posting worker was replaced")
+        let posting = try #require(try d.daemon.client.status().workers.first { $0.role == .posting })
+        #expect(posting.restarts == 0 && posting.state == "running")
+    }
+
+    @Test("times outside 2000-2100 are refused at every entry, and stored wild times cannot trap the figures")
+    func wildTimesRefusedAndFiguresSafe() throws {
+        let d = try APIDaemon(faultInjection: false)
+        defer { d.cleanUp() }
+        let token = try d.createToken("ci")
+        let minimum = try d.send(.post, "/api/posts", token: token,
+                                 body: try JSON.parse(#"{"account":"news-x","text":"x","at":-9223372036854775808}"#))
+        #expect(minimum.status == 400, "\(minimum.status): \(minimum.text)")
+        #expect(try JSON.parse(minimum.body)["error"]?["message"]?.string?.contains("outside the times a post may be scheduled for") == true)
+        let calendar = try d.send(.post, "/api/posts", token: token,
+                                  body: .obj([("account", JSON("news-x")), ("text", JSON("x")), ("at", JSON("2099-02-31T09:00:00Z"))]))
+        #expect(calendar.status == 400, "\(calendar.text)")
+
+        let far = d.daemon.cli(["post", "--account", "news-x", "--in", "9223372036854775807ms", "x"])
+        #expect(far.code == 2 && far.stderr.contains("--in"), "\(far)")
+        let wait = d.daemon.cli(["status", "--timeout", "9223372036854775807"])
+        #expect(wait.code == 2 && wait.stderr.contains("--timeout"), "\(wait)")
+
+        // A post with the due time the audit used, as a store from before these checks may
+        // hold it, posted: every figure still answers.
+        let id = try d.postNow("posted long ago", token: token)
+        let db = try SQLiteDatabase(path: d.daemon.dir.path + "/state/steadypost.db")
+        try db.execute("UPDATE posts SET due_at = -9223372036854775808 WHERE id = '\(id)'")
+        for path in ["/health", "/metrics", "/"] {
+            let r = try? d.send(.get, path)
+            #expect(r?.status == 200 || r?.status == 503, "\(path) → \(r?.status ?? 0)")
+        }
+        if d.daemon.log().contains("Fatal error") { Issue.record("\(d.daemon.log().suffix(3000))") }
+        let health = d.daemon.cli(["health"])
+        #expect([0, 1, 2].contains(health.code) && health.stdout.contains("avg_post_time"), "\(health)")
+        let api = try #require(try d.daemon.client.status().workers.first { $0.role == .api })
+        #expect(api.restarts == 0 && api.state == "running", "the api worker crashed on the figures")
+    }
+
+    @Test("with allow_fault_injection off, no worker answers fault or relay, whoever routes them")
+    func faultMethodsGatedInTheWorker() throws {
+        let d = try APIDaemon(faultInjection: false)
+        defer { d.cleanUp() }
+        let before = try d.daemon.client.status().workers
+        for role in ["posting", "metrics", "replies", "browser", "reconciler", "api"] {
+            for (method, body) in [("fault", #"{"kind":"exit"}"#), ("fault", #"{"kind":"alloc"}"#), ("relay", #"{"method":"posting.ping","body":"{}"}"#)] {
+                let r = d.daemon.cli(["debug", "call", "\(role).\(method)", body])
+                #expect(r.code == 1 && r.stderr.contains("allow_fault_injection"), "\(role).\(method): \(r)")
+            }
+        }
+        // `steadypost debug fault` is refused by the supervisor itself.
+        #expect(d.daemon.cli(["debug", "fault", "posting", "exit"]).code == 1)
+        let after = try d.daemon.client.status().workers
+        for w in after {
+            let old = before.first { $0.role == w.role }
+            #expect(w.pid == old?.pid && w.restarts == 0, "\(w.role.rawValue) was replaced")
+        }
+    }
+
+    @Test("the connection options may come before the subcommand, as with systemctl and git")
+    func globalOptionsBeforeTheSubcommand() throws {
+        let d = try APIDaemon(faultInjection: false)
+        defer { d.cleanUp() }
+        let socket = d.daemon.socketPath
+        let status = spawnAndWait([Binaries.cli, "--socket", socket, "--json", "status"])
+        #expect(status.code == 0 && status.stdout.hasPrefix("{"), "\(status)")
+        let viaConfig = spawnAndWait([Binaries.cli, "--config=\(d.daemon.configPath)", "jobs"])
+        #expect(viaConfig.code == 0 && viaConfig.stdout.hasPrefix("ID"), "\(viaConfig)")
+        let nested = spawnAndWait([Binaries.cli, "--socket", socket, "debug", "call", "posting.ping", "{}"])
+        #expect(nested.code == 0, "\(nested)")
+        let mixed = spawnAndWait([Binaries.cli, "--timeout", "5", "post", "--account", "news-x", "--in", "1h", "hello", "--socket", socket])
+        #expect(mixed.code == 0, "\(mixed)")
+        let wrong = spawnAndWait([Binaries.cli, "--socket", socket, "--frobnicate", "status"])
+        #expect(wrong.code == 2, "\(wrong)")
+    }
+
+    @Test("hostile strings: refused where they would change the text, else stored and printed without driving the terminal")
+    func hostileStringsThroughTheCLI() throws {
+        let d = try APIDaemon(faultInjection: false)
+        defer { d.cleanUp() }
+        let token = try d.createToken("ci")
+        let later = Self.laterMillis()
+        func create(_ text: String, replyTo: String? = nil) throws -> HTTPResponse {
+            var members: [(String, JSON?)] = [("account", JSON("news-x")), ("text", JSON(text)), ("at", .number(Double(later), raw: String(later)))]
+            if let replyTo { members.append(("reply_to", JSON(replyTo))) }
+            return try d.send(.post, "/api/posts", token: token, body: .obj(members))
+        }
+        // Refused: a NUL (it cut the text), ESC, a 210 KB reply_to, a 200 KB text.
+        for (text, replyTo) in [("a\u{0}b", nil), ("\u{1B}[2J\u{1B}]0;owned\u{7}", nil), ("fine", String(repeating: "\u{2028}", count: 70_000)),
+                                (String(repeating: "é", count: 100_000), nil)] as [(String, String?)] {
+            let r = try create(text, replyTo: replyTo)
+            #expect(r.status == 400, "\(r.status)")
+            #expect(!r.text.contains("\u{1B}"), "the error echoes the escape")
+        }
+        // Stored as given: combining marks, bidi overrides, line breaks; `show` prints them
+        // inert, each line of the text indented under its label.
+        let sneaky = "\u{0600}<b>\u{202E}gnp.exe\u{202C}\nstate:       posted\u{2028}x"
+        let r = try create(sneaky)
+        #expect(r.status == 201, "\(r.text)")
+        let id = try #require(try JSON.parse(r.body)["id"]?.string)
+        let shown = d.daemon.cli(["show", id])
+        #expect(shown.code == 0, "\(shown)")
+        #expect(!shown.stdout.unicodeScalars.contains { $0.value == 0x202E || $0.value == 0x2028 || $0.value == 0x1B })
+        #expect(shown.stdout.contains("\\u202e") && shown.stdout.contains("\\u2028"))
+        #expect(!shown.stdout.contains("\nstate:       posted"), "a line of the text passed for a field")
+        let json = d.daemon.cli(["show", id, "--json"])
+        #expect(try JSON.parse(json.stdout)["text"]?.string == sneaky, "--json stays exact")
+        let jobs = d.daemon.cli(["jobs"])
+        #expect(jobs.stdout.split(separator: "\n").count == 2, "one header and one row: \(jobs.stdout)")
+    }
+}
