@@ -84,7 +84,9 @@ struct AttemptRunner: Sendable {
             } catch {
                 // Only an answer that was read counts (not a refusal before sending).
                 if error.evidence.httpStatus != nil { crashPoint(.afterResponse, post) }
-                health = PlatformHealth.of(error)
+                // A lost answer is judged when verification knows what happened: a post found
+                // live was a healthy platform, whatever the connection did (seed 004).
+                health = error.errorClass == .unknownOutcome ? .silent : PlatformHealth.of(error)
                 let decision = AttemptDecision.decide(error, attemptNumber: attempt.number, refreshed: refreshed,
                                                       refusalsAfterRefreshBefore: slot.refusalsAfterRefresh,
                                                       now: SteadyClock.wallMillis(), jitter: Double.random(in: 0..<1), settings: settings)

@@ -39,7 +39,9 @@ extension CircuitBreaker {
         b.state = j["state"]?.string.flatMap(State.init(rawValue:)) ?? .closed
         b.consecutiveFailures = j["consecutive_failures"]?.int ?? 0
         b.openedAt = j["opened_at"]?.stringOrNumber.flatMap { Int64($0) } ?? 0
-        b.openMillis = j["open_ms"]?.stringOrNumber.flatMap { Int64($0) } ?? b.baseOpenMillis
+        // Within this version's bounds, whatever an older one stored.
+        let stored = j["open_ms"]?.stringOrNumber.flatMap { Int64($0) } ?? b.baseOpenMillis
+        b.openMillis = min(max(stored, b.baseOpenMillis), b.maxOpenMillis)
         b.probeInFlight = false
         return b
     }

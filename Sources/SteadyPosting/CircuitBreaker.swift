@@ -23,10 +23,15 @@ public struct CircuitBreaker: Equatable, Sendable, Codable {
     public let baseOpenMillis: Int64
     public let maxOpenMillis: Int64
 
-    public init(threshold: Int = 5, baseOpenMillis: Int64 = 30_000, maxOpenMillis: Int64 = 30 * 60_000) {
+    /// The longest a breaker stays open before its next probe: 5 minutes. Longer only holds
+    /// posts back from a platform that has recovered (one probe is cheap); shorter than the
+    /// base would be no breaker.
+    public static let openCapMillis: Int64 = 5 * 60_000
+
+    public init(threshold: Int = 5, baseOpenMillis: Int64 = 30_000, maxOpenMillis: Int64 = CircuitBreaker.openCapMillis) {
         self.threshold = threshold
         self.baseOpenMillis = baseOpenMillis
-        self.maxOpenMillis = maxOpenMillis
+        self.maxOpenMillis = max(baseOpenMillis, maxOpenMillis)
         self.openMillis = baseOpenMillis
     }
 

@@ -42,8 +42,9 @@ struct JobResult: Sendable {
     var postId: String
     var event: Event
     var recording: Recording
-    /// What the platform's answers said about its health (breaker input); verification
-    /// does not feed the breaker and reports `.silent`.
+    /// What the platform's answers said about its health (breaker input). An attempt whose
+    /// answer was lost reports `.silent`; its verification reports what it found (see
+    /// `Verifier.health(of:readFailure:)`).
     var health: PlatformHealth
     var pause: AccountPause?
     /// A refresh happened and its tokens were stored.

@@ -408,7 +408,8 @@ public final class PostingEngine: WorkerRole {
         case .store, .conflict, .none: break
         }
         if r.refreshed { stats.refreshed += 1 }
-        if r.kind == .attempt {
+        do {
+            // Attempts and verifications both speak for the platform's health (JobResult.health).
             let before = slot.breaker
             slot.breaker.record(r.health, now: now)
             if slot.breaker != before {

@@ -34,6 +34,7 @@ struct Verifier: Sendable {
         let backoff = started + RetryPolicy.verification.delay(failures: job.tries + 1, jitter: Double.random(in: 0..<1))
         var pause: AccountPause?
         var refreshed = false
+        var readFailure: PlatformHealth = .silent
         var result: SQLitePostStore.VerificationResult
         if let adapter = slot.adapter, let attempt = job.attempt, refresher.flushUnsaved(slot) {
             verifyLoop: while true {
@@ -54,6 +55,7 @@ struct Verifier: Sendable {
                         pause = AccountPause(kind: .rateLimit, until: max(until, started + 1), reason: error.message)
                         result = .undecided(reason: "verification rate limited: \(error)", nextAt: max(until, started + 1))
                     default:
+                        readFailure = PlatformHealth.of(error)
                         result = .undecided(reason: "verification could not decide: \(error)", nextAt: backoff)
                     }
                     break verifyLoop
@@ -63,7 +65,23 @@ struct Verifier: Sendable {
             let why = slot.adapter == nil ? "the account has no usable credentials" : job.attempt == nil ? "no attempt is recorded" : "rotated tokens cannot be stored yet"
             result = .undecided(reason: "cannot verify: \(why)", nextAt: backoff)
         }
-        return record(job, result: result, slot: slot, pause: pause, refreshed: refreshed, meta: meta)
+        return record(job, result: result, slot: slot, pause: pause, refreshed: refreshed,
+                      health: Self.health(of: result, readFailure: readFailure), meta: meta)
+    }
+
+    /// What a verification says about the platform's health, for the circuit breaker: the
+    /// create whose answer was lost did not count (it is `.silent`), so it counts here, once
+    /// its fate is known. Found live: the platform did its job (healthy). Verified absent: the
+    /// request failed (unhealthy, as a 5xx would have). Undecided: only the verification's own
+    /// read speaks, when it failed with a 5xx or on the wire (so an outage still opens the
+    /// breaker: every lost create is followed by a failing read).
+    static func health(of result: SQLitePostStore.VerificationResult, readFailure: PlatformHealth) -> PlatformHealth {
+        switch result {
+        case .published: return .healthy
+        case .absent: return .unhealthy
+        case .refused: return .healthy
+        case .undecided: return readFailure == .unhealthy ? .unhealthy : .silent
+        }
     }
 
     /// The checks, in order; a `PlatformError` ends them (the caller decides what it means).
@@ -143,7 +161,7 @@ struct Verifier: Sendable {
     }
 
     func record(_ job: SQLitePostStore.VerificationJob, result: SQLitePostStore.VerificationResult, slot: AccountSlot,
-                pause: AccountPause?, refreshed: Bool, meta: Logger.Metadata) -> JobResult {
+                pause: AccountPause?, refreshed: Bool, health: PlatformHealth, meta: Logger.Metadata) -> JobResult {
         let now = SteadyClock.wallMillis()
         var recording = JobResult.Recording.store
         do {
@@ -183,6 +201,6 @@ struct Verifier: Sendable {
             logger.warning("still unknown, next check at \(nextAt): \(reason)", metadata: meta)
         }
         return JobResult(kind: .verification, account: slot.name, postId: job.post.id, event: event, recording: recording,
-                         health: .silent, pause: pause, refreshed: refreshed)
+                         health: health, pause: pause, refreshed: refreshed)
     }
 }

@@ -173,4 +173,23 @@ struct OutsideFindingsTests {
         let jobs = d.daemon.cli(["jobs"])
         #expect(jobs.stdout.split(separator: "\n").count == 2, "one header and one row: \(jobs.stdout)")
     }
+
+    @Test("seed 004: lost answers whose posts are verified live never open the breaker; it counts what verification finds")
+    func lostAnswersVerifiedLiveKeepTheBreakerClosed() throws {
+        let sim = try Sim()
+        defer { sim.stop() }
+        let d = try PostingDaemon(sim: sim, accounts: [(.x, "lossy-x", nil)], faultInjection: false)
+        defer { d.cleanUp() }
+        try d.start()
+        // Every create is committed on the platform and its answer lost: twice the breaker's
+        // threshold of five in a row.
+        _ = try sim.fault("lose-response", account: "lossy-x", count: nil)
+        let ids = try (0..<10).map { try d.post("lossy-x", "lost answer \($0), accepted all the same") }
+        try d.waitStates(ids, "posted", timeoutMillis: 60_000)
+        #expect(try sim.posts("lossy-x").count == 10, "each post once on the platform")
+        let account = try #require(try d.call("accounts", .obj([]))["accounts"]?.array?.first)
+        #expect(account["breaker"]?.string == "closed", "\(account.serialized)")
+        #expect(account["breaker_failures"]?.int == 0, "\(account.serialized)")
+        #expect(!d.log().contains("circuit breaker open"))
+    }
 }

@@ -1,5 +1,6 @@
 import Testing
 import SteadyCore
+import SteadyStore
 @testable import SteadyPosting
 
 struct RetryPolicyTests {
@@ -46,6 +47,40 @@ struct CircuitBreakerTests {
         #expect(refused1003, "only one probe at a time")
         b.recordSuccess()
         #expect(b.state == .closed && b.consecutiveFailures == 0 && b.openMillis == 1000)
+    }
+
+    @Test("seed 004: a lost answer whose post is verified live counts as a success, not a failure; absent or a failing read counts")
+    func lostAnswersJudgedByVerification() {
+        // What the attempt reports for a lost answer: nothing yet.
+        var b = CircuitBreaker(threshold: 2, baseOpenMillis: 1000)
+        for t in 0..<10 {
+            b.record(.silent, now: Int64(t))  // the create's answer was lost
+            b.record(Verifier.health(of: .published(platformId: "\(t)", evidence: "by id"), readFailure: .silent), now: Int64(t))
+        }
+        #expect(b.state == .closed && b.consecutiveFailures == 0, "ten lost answers, every post live: the platform is healthy")
+        // Verified absent: the request did fail.
+        #expect(Verifier.health(of: .absent(evidence: "scan"), readFailure: .silent) == .unhealthy)
+        // Undecided: only a verification read that itself failed on the wire or with a 5xx speaks,
+        // so an outage (every create lost, every read failing) still opens the breaker.
+        #expect(Verifier.health(of: .undecided(reason: "x", nextAt: 0), readFailure: .unhealthy) == .unhealthy)
+        #expect(Verifier.health(of: .undecided(reason: "x", nextAt: 0), readFailure: .silent) == .silent)
+        for t in 0..<2 { b.record(Verifier.health(of: .undecided(reason: "timeout", nextAt: 0), readFailure: .unhealthy), now: Int64(t)) }
+        #expect(b.state == .open)
+    }
+
+    @Test("the open time is capped at 5 minutes, also for a breaker stored with a longer one")
+    func openTimeCapped() {
+        var b = CircuitBreaker(threshold: 1, baseOpenMillis: 30_000)
+        b.recordUnhealthy(now: 0)
+        for _ in 0..<10 {
+            let now = b.reopensAt!
+            _ = b.allow(now: now)
+            b.recordUnhealthy(now: now)
+        }
+        #expect(b.openMillis == CircuitBreaker.openCapMillis && CircuitBreaker.openCapMillis == 300_000)
+        let restored = CircuitBreaker.restored(json: #"{"state":"open","consecutive_failures":9,"opened_at":5,"open_ms":1800000}"#,
+                                               base: CircuitBreaker(baseOpenMillis: 30_000))
+        #expect(restored.openMillis == 300_000)
     }
 
     @Test("F09: a failed probe reopens for twice as long, capped; success resets the open time")
