@@ -67,7 +67,10 @@ public struct Config: Sendable, Equatable {
         var config = self
         if let dir = directory("STATE_DIRECTORY") { config.daemon.stateDir = dir }
         if let dir = directory("RUNTIME_DIRECTORY") { config.daemon.runtimeDir = dir }
-        if let dir = directory("CREDENTIALS_DIRECTORY") { config.daemon.credentialsDir = dir }
+        if let dir = directory("CREDENTIALS_DIRECTORY") {
+            config.daemon.credentialsDir = dir
+            config.daemon.credentialsFromSystemd = true
+        }
         return config
     }
 
@@ -87,6 +90,9 @@ public struct DaemonConfig: Sendable, Equatable {
     public var runtimeDir: String
     /// Account credential files (overridden by `CREDENTIALS_DIRECTORY` under systemd).
     public var credentialsDir: String
+    /// The credentials directory is systemd's (`CREDENTIALS_DIRECTORY`): systemd sets its
+    /// files' mode and owner, so `SecretFile` does not judge them.
+    public var credentialsFromSystemd = false
     /// A Unix group allowed on the control socket besides root and the service user.
     public var controlGroup: String?
     /// Test-only: lets the control socket inject faults into workers (kill, hang, leak).

@@ -325,10 +325,17 @@ struct ConfigDecoder {
     }
 
     mutating func decodeAccount(_ s: Section) -> AccountConfig? {
-        checkKnown(s, ["name", "platform", "base_url", "credentials", "quota", "mode"])
+        checkKnown(s, ["name", "platform", "base_url", "credentials", "quota", "mode", "allow_insecure_http"])
         let name = require(s, "name", Self.accountName)
         let platform = require(s, "platform", Self.platform)
-        let baseURL = require(s, "base_url", Self.baseURL)
+        let insecure = read(s, "allow_insecure_http", Self.bool) ?? false
+        let baseURL = require(s, "base_url") { value -> Conversion<String> in
+            guard case .ok(let url) = Self.baseURL(value) else { return Self.baseURL(value) }
+            if !insecure, url.hasPrefix("http://"), !Self.isLoopbackURL(url) {
+                return .bad("http:// to a host other than this machine sends the account's tokens in clear: use https://, or set allow_insecure_http = true")
+            }
+            return .ok(url)
+        }
         let credentials = require(s, "credentials", Self.credentialsFile)
         let quota = decodeQuota(s)
         // A bad mode is reported (so the config is refused); the default keeps the rest checked.
@@ -575,6 +582,22 @@ struct ConfigDecoder {
             }
             return .ok(mode)
         }
+    }
+
+    /// Whether an `http(s)://HOST[:PORT]/...` URL names this machine: `localhost`, 127.0.0.0/8
+    /// or `[::1]`.
+    static func isLoopbackURL(_ url: String) -> Bool {
+        guard let scheme = ["http://", "https://"].first(where: { url.hasPrefix($0) }) else { return false }
+        let rest = url.dropFirst(scheme.count)
+        let authority = rest.prefix { $0 != "/" }
+        let hostPort = authority.split(separator: "@").last.map(String.init) ?? ""
+        let host: String
+        if hostPort.hasPrefix("[") {
+            host = String(hostPort.dropFirst().prefix { $0 != "]" })
+        } else {
+            host = String(hostPort.prefix { $0 != ":" })
+        }
+        return APIConfig.isLoopbackHost(host.lowercased())
     }
 
     static func baseURL(_ value: TOMLValue) -> Conversion<String> {

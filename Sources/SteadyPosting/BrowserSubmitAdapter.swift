@@ -2,6 +2,7 @@ import SteadyConfig
 import SteadyCore
 import SteadyHTTP
 import SteadyPlatforms
+import SteadySystem
 import SteadyWorker
 
 /// The browser posting path (`mode = "browser"`): accounts without API write access publish
@@ -204,7 +205,12 @@ public struct WebLogin: Sendable, Equatable, CustomStringConvertible {
         systemd.credentials = "accounts_" + account.credentials
         let primary = config.credentialsPath(for: account)
         for path in [primary, config.credentialsPath(for: systemd)] {
-            guard let text = CredentialsLoader.readSmallFile(path) else { continue }
+            let text: String
+            switch SecretFile.read(path, trustMode: config.daemon.credentialsFromSystemd) {
+            case .missing: continue
+            case .refused(let why): return .failure(WebLoginError(account: account.name, message: why))
+            case .read(let t): text = t
+            }
             guard let json = try? JSON.parse(text), json.isObject else {
                 return .failure(WebLoginError(account: account.name, message: "\(path): not a JSON object"))
             }

@@ -16,16 +16,23 @@ public final class ChatCompletionsGenerator: ReplyGenerator, @unchecked Sendable
 
     public var name: String { "openai" }
 
-    public init(settings: OpenAIConfig, keyPath: String) {
+    /// systemd's credentials directory: it sets the key file's mode (see `SecretFile`).
+    let trustMode: Bool
+
+    public init(settings: OpenAIConfig, keyPath: String, trustMode: Bool = false) {
         self.settings = settings
         self.keyPath = keyPath
+        self.trustMode = trustMode
         client = HTTPClient(options: HTTPClientOptions(connectTimeoutMillis: Int(min(settings.timeoutMs, 5_000)),
                                                        totalTimeoutMillis: Int(settings.timeoutMs), maxResponseBytes: 1 << 20))
     }
 
     public func reply(to context: ReplyContext) throws(GeneratorError) -> String {
-        guard let raw = Files.read(keyPath, limit: 64 << 10) else {
-            throw GeneratorError(.configuration, "cannot read the API key file \(keyPath)")
+        let raw: String
+        switch SecretFile.read(keyPath, trustMode: trustMode) {
+        case .read(let text): raw = text
+        case .missing: throw GeneratorError(.configuration, "cannot read the API key file \(keyPath): it does not exist")
+        case .refused(let why): throw GeneratorError(.configuration, "the API key file is refused: \(why)")
         }
         let key = String(raw.filter { !$0.isWhitespace })
         guard !key.isEmpty else { throw GeneratorError(.configuration, "the API key file \(keyPath) is empty") }

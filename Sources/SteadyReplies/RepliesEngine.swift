@@ -45,7 +45,8 @@ public final class RepliesEngine: PeriodicRole<RepliesReport> {
         accounts = config.accounts.filter { names.contains($0.name) }.map { ReadingAccount(config: $0, daemon: config, httpOptions: http) }
         switch settings.generator {
         case .template: generator = TemplateGenerator(template: settings.template)
-        case .openai: generator = ChatCompletionsGenerator(settings: settings.openAI, keyPath: SharedStore.credentialsFile(settings.openAI.keyFile, config: config))
+        case .openai: generator = ChatCompletionsGenerator(settings: settings.openAI, keyPath: SharedStore.credentialsFile(settings.openAI.keyFile, config: config),
+                                                        trustMode: config.daemon.credentialsFromSystemd)
         }
         rules = ReplyRules(config: settings)
         try super.init(job: PeriodicJob(name: "mentions", intervalMs: settings.pollIntervalMs, createdAt: SteadyClock.wallMillis()), logger: logger)

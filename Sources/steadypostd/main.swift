@@ -98,6 +98,7 @@ func runSupervisor(configPath: String) -> Never {
     let logger = makeProcessLogger(label: "steadypostd", identifier: "steadypostd", environment: env)
     // systemd's RuntimeDirectory=, StateDirectory= and credentials win over the file.
     let config = loadConfig(configPath).applyingEnvironment(env)
+    for warning in config.warnings { logger.warning("config: \(warning)") }
     // The workers are executables of their own, installed beside this one:
     // `steadypost-worker` (posting, metrics, replies, browser, reconciler) and
     // `steadypost-api` (only it maps Hummingbird and NIO).
@@ -137,6 +138,7 @@ case ("run", 0):
     runSupervisor(configPath: arguments.config)
 case ("check-config", 0):
     let config = loadConfig(arguments.config)
+    for warning in config.warnings { writeStderr("\(config.path): warning: \(warning)\n") }
     let enabled = Role.allCases.filter { config.workers[$0]!.enabled }.map(\.rawValue)
     print("\(config.path): ok (\(config.accounts.count) account(s); workers: \(enabled.joined(separator: ", ")))")
     exit(0)

@@ -192,4 +192,28 @@ struct OutsideFindingsTests {
         #expect(account["breaker_failures"]?.int == 0, "\(account.serialized)")
         #expect(!d.log().contains("circuit breaker open"))
     }
+
+    @Test("credential files are refused through a symbolic link or when group or others may read them, saying how to fix it")
+    func credentialFilesCheckedAsSshDoes() throws {
+        let sim = try Sim()
+        defer { sim.stop() }
+        let d = try PostingDaemon(sim: sim, accounts: [(.x, "open-x", nil), (.mastodon, "linked-m", nil), (.x, "good-x", nil)], faultInjection: false)
+        defer { d.cleanUp() }
+        let dir = d.credentialsDir
+        #expect(chmod(dir + "/open-x.json", 0o644) == 0)
+        #expect(rename(dir + "/linked-m.json", dir + "/real-m.json") == 0)
+        #expect(symlink("real-m.json", dir + "/linked-m.json") == 0)
+        let secret = try #require(try JSON.parse(Files.read(dir + "/open-x.json") ?? "")["access_token"]?.string)
+        try d.start()
+        let accounts = try #require(try d.call("accounts", .obj([]))["accounts"]?.array)
+        func credentials(_ name: String) -> String { accounts.first { $0["name"]?.string == name }?["credentials"]?.string ?? "" }
+        #expect(credentials("open-x").contains("is accessible by group or others (mode 0644)") && credentials("open-x").contains("chmod 600"),
+                "\(credentials("open-x"))")
+        #expect(credentials("linked-m").contains("is a symbolic link"), "\(credentials("linked-m"))")
+        #expect(credentials("good-x") == "ok")
+        #expect(!d.log().contains(secret), "a refused file's token reached the log")
+        // The good account posts on; the refused ones post nothing.
+        let id = try d.post("good-x", "still posting")
+        try d.waitStates([id], "posted")
+    }
 }

@@ -84,6 +84,7 @@ struct ConfigTests {
         "listen", "name", "platform", "base_url", "credentials", "quota", "hourly", "daily", "enabled", "memory_max",
         "pids_max", "open_files_max", "heartbeat_interval", "hang_timeout", "term_grace", "drain_timeout",
         "restart_base_delay", "restart_max_delay", "restart_intensity", "restart_window", "stable_after", "concurrency",
+        "allow_insecure_http",
     ])
     func exampleDocumentsKey(key: String) throws {
         let lines = try readText(examplePath).split(separator: "\n", omittingEmptySubsequences: false)

@@ -245,9 +245,28 @@ struct ConfigValidationTests {
         "workers.posting.enabled = false",
         "[workers]\nposting = { enabled = false, memory_max = \"64MiB\" }",
         "accounts = []",
-        "accounts = [{ name = \"a\", platform = \"x\", base_url = \"http://h\", credentials = \"c\" }]",
+        "accounts = [{ name = \"a\", platform = \"x\", base_url = \"https://h\", credentials = \"c\" }]",
+        account(omitting: ["base_url"]) + "\nbase_url = \"http://127.0.0.2:80/api\"",
+        account(omitting: ["base_url"]) + "\nbase_url = \"http://localhost\"",
+        account(omitting: ["base_url"]) + "\nbase_url = \"http://[::1]:8700\"",
+        account(omitting: ["base_url"]) + "\nbase_url = \"http://10.1.2.3\"\nallow_insecure_http = true",
     ])
     func validEdgeCases(text: String) {
         #expect(diagnostics(text) == [])
+    }
+
+    @Test("plain http:// to another host is refused unless allowed; exposed listeners and insecure accounts are warned about")
+    func insecureTransportsAndExposure() throws {
+        #expect(diagnostics(account(omitting: ["base_url"]) + "\nbase_url = \"http://api.example.com\"") == [
+            "t.toml:5: accounts[0].base_url: http:// to a host other than this machine sends the account's tokens in clear: use https://, or set allow_insecure_http = true",
+        ])
+        #expect(diagnostics(account(omitting: ["base_url"]) + "\nbase_url = \"http://127.0.0.1.evil.example\"").count == 1)
+        #expect(try Config.parse(account(), path: "t.toml").warnings.isEmpty, "the defaults warn of nothing")
+        let exposed = try Config.parse("[api]\nlisten = \"0.0.0.0:8787\"\nhealth_public = true\n" + account(omitting: ["base_url"])
+                                       + "\nbase_url = \"http://10.1.2.3\"\nallow_insecure_http = true", path: "t.toml")
+        #expect(exposed.warnings.count == 3)
+        #expect(exposed.warnings.contains { $0.contains("every address of this machine") && $0.contains("in clear") })
+        #expect(exposed.warnings.contains { $0.hasPrefix("api.health_public = true") })
+        #expect(exposed.warnings.contains { $0.contains("accounts a: base_url http://10.1.2.3 is plain HTTP") })
     }
 }
