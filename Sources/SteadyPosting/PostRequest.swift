@@ -32,11 +32,24 @@ public enum PostRequest {
     /// The members each object may have. Strict: an unknown member (a typo such as `"txt"`)
     /// or one given twice is refused, never ignored or first-wins.
     static let singleMembers: Set<String> = ["account", "text", "at", "reply_to"]
-    static let batchMembers: Set<String> = ["account", "posts"]
+    static let batchMembers: Set<String> = ["account", "posts", "stage", "final"]
     static let itemMembers: Set<String> = ["account", "text", "at", "reply_to", "line"]
+
+    /// A chunk of a staged batch: the stage's id, and whether it is the last chunk.
+    public struct Staging: Equatable, Sendable {
+        public var id: String
+        public var final: Bool
+    }
 
     /// The posts to insert, and whether the request was a batch.
     public static func parse(_ body: [UInt8], now: Int64, accounts: [String: AccountRules]) throws(Invalid) -> (posts: [NewPost], batch: Bool) {
+        let parsed = try parseStaged(body, now: now, accounts: accounts)
+        return (parsed.posts, parsed.batch)
+    }
+
+    /// As `parse`, with the batch's `stage` and `final` members when it is one chunk of many.
+    public static func parseStaged(_ body: [UInt8], now: Int64, accounts: [String: AccountRules]) throws(Invalid)
+        -> (posts: [NewPost], batch: Bool, staging: Staging?) {
         let json: JSON
         do { json = try JSON.parseStrict(body) } catch { throw Invalid(message: "the request is not JSON: \(error.description)") }
         guard json.isObject else { throw Invalid(message: "the request must be a JSON object") }
@@ -46,14 +59,24 @@ public enum PostRequest {
             guard let array = items.array else { throw Invalid(message: "posts: expected an array") }
             guard !array.isEmpty else { throw Invalid(message: "posts: the batch is empty") }
             guard array.count <= maxBatch else { throw Invalid(message: "posts: at most \(maxBatch) posts a batch, got \(array.count)") }
+            var staging: Staging?
+            switch (json["stage"], json["final"]) {
+            case (nil, nil):
+                staging = nil
+            case (.string(let id)?, .bool(let final)?):
+                guard BatchStaging.isValidId(id) else { throw Invalid(message: "stage: 8 to 64 letters, digits or '-'") }
+                staging = Staging(id: id, final: final)
+            default:
+                throw Invalid(message: "stage and final go together: {\"stage\": ID, \"final\": true|false}")
+            }
             var out: [NewPost] = []
             for (i, item) in array.enumerated() {
                 let label = item["line"]?.int.map { "line \($0)" } ?? "posts[\(i)]"
                 out.append(try one(item, label: label, defaultAccount: defaultAccount, now: now, accounts: accounts))
             }
-            return (out, true)
+            return (out, true, staging)
         }
-        return ([try one(json, label: nil, defaultAccount: nil, now: now, accounts: accounts)], false)
+        return ([try one(json, label: nil, defaultAccount: nil, now: now, accounts: accounts)], false, nil)
     }
 
     static func one(_ item: JSON, label: String?, defaultAccount: String?, now: Int64, accounts: [String: AccountRules]) throws(Invalid) -> NewPost {

@@ -27,12 +27,28 @@ extension PostingEngine {
 
     func create(_ body: [UInt8]) -> WorkerReply {
         let now = SteadyClock.wallMillis()
-        let parsed: (posts: [NewPost], batch: Bool)
-        do { parsed = try PostRequest.parse(body, now: now, accounts: accountRules) } catch {
+        let parsed: (posts: [NewPost], batch: Bool, staging: PostRequest.Staging?)
+        do { parsed = try PostRequest.parseStaged(body, now: now, accounts: accountRules) } catch {
             return .error(code: "invalid", message: error.message)
         }
+        var posts = parsed.posts
+        if let stage = parsed.staging {
+            if !stage.final {
+                // A chunk: validated, held, nothing stored yet.
+                do {
+                    let count = try staging.add(posts, to: stage.id, now: now)
+                    return .ok(JSON.obj([("stage", JSON(stage.id)), ("staged", JSON(count))]).bytes)
+                } catch {
+                    return .error(code: "invalid", message: error.message)
+                }
+            }
+            guard let staged = staging.take(stage.id, now: now) else {
+                return .error(code: "conflict", message: "no staged batch \(stage.id) (it expired after \(BatchStaging.idleMillis / 60_000) min idle, or the posting worker restarted): nothing was scheduled; send the whole batch again")
+            }
+            posts = staged + posts
+        }
         let inserted: [Post]
-        do { inserted = try store.insert(parsed.posts, now: now) } catch {
+        do { inserted = try store.insert(posts, now: now) } catch {
             logger.error("cannot store new posts: \(error)")
             return .error(code: "store", message: "the store refused the posts (nothing was scheduled): \(error)")
         }

@@ -59,6 +59,8 @@ public final class PostingEngine: WorkerRole {
     /// Where the next claim round starts in `slots` (fairness between accounts).
     var rotation = 0
     var stats = Stats()
+    /// Large batches arriving in chunks (`posting.create` with `stage`).
+    var staging = BatchStaging()
     /// Accounts in the store but not in the config: reported once.
     var unconfiguredReported: Set<String> = []
 

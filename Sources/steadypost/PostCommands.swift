@@ -47,10 +47,17 @@ extension SteadypostCLI {
             return due
         }
 
+        /// Posts a request carries; a larger file goes in chunks of a staged batch.
+        static let chunkPosts = 5_000
+
         func run() throws {
             let body: [UInt8]
             if let file {
-                body = JSON.obj([("account", JSON(account)), ("posts", .array(Self.readBatch(file)))]).bytes
+                let items = Self.readBatch(file)
+                if items.count > Self.chunkPosts {
+                    return try postStaged(items, client: try connection.client())
+                }
+                body = JSON.obj([("account", JSON(account)), ("posts", .array(items))]).bytes
             } else {
                 var when: AtValue?
                 if let at { when = .text(at) }
@@ -66,6 +73,33 @@ extension SteadypostCLI {
                 writeOut(batch.posts.map { $0.id + "\n" }.joined())
             } else {
                 writeOut(try JSONDecoder().decode(JobRow.self, from: Data(answer)).id + "\n")
+            }
+        }
+
+        /// A batch of more than `chunkPosts` lines: every chunk but the last is validated and
+        /// held by the posting worker under one stage id; the last stores them all in one
+        /// transaction. Any refusal (a line, a bound, a restarted worker) leaves nothing stored.
+        func postStaged(_ items: [JSON], client: ControlClient) throws {
+            let stage = "cli-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+            var start = 0
+            var answer: [UInt8] = []
+            while start < items.count {
+                let end = min(start + Self.chunkPosts, items.count)
+                let final = end == items.count
+                let body = JSON.obj([("account", JSON(account)), ("stage", JSON(stage)), ("final", .bool(final)),
+                                     ("posts", .array(Array(items[start..<end])))]).bytes
+                answer = perform { () throws(ControlClientError) in try client.call(method: "posting.create", body: body) }
+                if !final && !connection.json {
+                    let note = Array("steadypost: \(end) of \(items.count) posts checked and staged\n".utf8)
+                    _ = note.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+                }
+                start = end
+            }
+            if connection.json {
+                writeOut(String(decoding: answer, as: UTF8.self) + "\n")
+            } else {
+                let batch = try JSONDecoder().decode(BatchAnswer.self, from: Data(answer))
+                writeOut(batch.posts.map { $0.id + "\n" }.joined())
             }
         }
 

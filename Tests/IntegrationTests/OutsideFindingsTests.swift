@@ -216,4 +216,40 @@ struct OutsideFindingsTests {
         let id = try d.post("good-x", "still posting")
         try d.waitStates([id], "posted")
     }
+
+    @Test("a --file batch of any planned size goes in staged chunks and stays all or nothing")
+    func largeBatchFilesStagedAllOrNothing() throws {
+        let d = try APIDaemon(faultInjection: false)
+        defer { d.cleanUp() }
+        let later = Self.laterMillis()
+        let db = try SQLiteDatabase(path: d.daemon.dir.path + "/state/steadypost.db")
+        func stored() throws -> Int64 { try db.prepare("SELECT COUNT(*) FROM posts").run().first?.int(0) ?? -1 }
+        func line(_ n: Int, text: String? = nil) -> String {
+            JSON.obj([("text", JSON(text ?? "staged \(n)")), ("at", .number(Double(later), raw: String(later)))]).serialized
+        }
+        // A bad line in the third chunk: nothing of the first two is kept.
+        let bad = d.daemon.dir.path + "/bad.jsonl"
+        try Files.writeAtomically(bad, (1...12_000).map { line($0, text: $0 == 11_000 ? String(repeating: "y", count: 300) : nil) }.joined(separator: "\n"))
+        let refused = d.daemon.cli(["post", "--account", "news-x", "--file", bad])
+        #expect(refused.code == 1 && refused.stderr.contains("line 11000"), "\(refused.code): \(refused.stderr.suffix(300))")
+        #expect(try stored() == 0, "a refused staged batch stored nothing")
+
+        let good = d.daemon.dir.path + "/good.jsonl"
+        try Files.writeAtomically(good, (1...12_000).map { line($0) }.joined(separator: "\n"))
+        let accepted = d.daemon.cli(["post", "--account", "news-x", "--file", good, "--timeout", "120"])
+        #expect(accepted.code == 0, "\(accepted.stderr.suffix(300))")
+        #expect(accepted.stdout.split(separator: "\n").count == 12_000)
+        #expect(accepted.stderr.contains("10000 of 12000 posts checked and staged"))
+        #expect(try stored() == 12_000)
+
+        // A stage the worker lost (it restarted between chunks) refuses the final chunk.
+        let chunk = JSON.obj([("account", JSON("news-x")), ("stage", JSON("test-stage-1")), ("final", .bool(false)),
+                              ("posts", .array([try JSON.parse(line(1))]))])
+        #expect(try d.daemon.call("create", chunk)["staged"]?.int == 1)
+        #expect(d.daemon.cli(["restart", "posting"]).code == 0)
+        let final = JSON.obj([("account", JSON("news-x")), ("stage", JSON("test-stage-1")), ("final", .bool(true)),
+                              ("posts", .array([try JSON.parse(line(2))]))])
+        #expect(throws: (any Error).self) { _ = try d.daemon.call("create", final) }
+        #expect(try stored() == 12_000, "nothing of the lost stage was stored")
+    }
 }
