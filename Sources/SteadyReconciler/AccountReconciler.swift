@@ -91,8 +91,7 @@ struct AccountReconciler {
 
 extension AccountReconciler {
     /// The own timeline from `since`, at most `max_pages` pages, through the shared
-    /// `ReadingAccount` (the posting worker's stored session; a Bluesky session of its own when
-    /// that one is refused; X and Mastodon tokens never renewed here).
+    /// `ReadingAccount` (tokens renewed as every process renews them: `TokenKeeper`).
     func readTimeline(_ reader: ReadingAccount, since: Int64) -> Result<(timeline: [RemotePost], complete: Bool), ReadFailure> {
         let pages = settings.config.maxPages
         do throws(PlatformError) {
@@ -108,8 +107,7 @@ extension AccountReconciler {
                 return (timeline, false)
             })
         } catch {
-            let auth = error.errorClass == .auth
-            return .failure(ReadFailure(message: "reading the timeline: \(error)\(auth ? " (the posting worker renews these tokens; the reconciler never does)" : "")"))
+            return .failure(ReadFailure(message: "reading the timeline: \(error)"))
         }
     }
 }

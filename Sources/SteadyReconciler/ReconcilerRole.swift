@@ -56,7 +56,7 @@ public final class ReconcilerRole: WorkerRole {
         journal = OutcomeJournal(path: config.daemon.stateDir + "/outcomes.journal")
         completions = try JobCompletions()
         let options = settings.httpOptions
-        readers = config.accounts.map { ReadingAccount(config: $0, daemon: config, httpOptions: options) }
+        readers = config.accounts.map { ReadingAccount(config: $0, daemon: config, httpOptions: options, logger: logger) }
         let now = SteadyClock.wallMillis()
         jobs = [PeriodicJob(name: "reconcile-quick", intervalMs: settings.config.quickIntervalMs, createdAt: now),
                 // The deep pass first runs one quick interval after start, not on top of the quick one.
