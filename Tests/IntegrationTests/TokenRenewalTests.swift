@@ -39,13 +39,13 @@ struct TokenRenewalTests {
         let x = d.reconcile(["--account", "quiet-x"])
         #expect(x.code == 0, "exit \(x.code): \(x.stderr) \(x.report?.serialized ?? "")")
         let xr = try PostingDaemon.accountReport(x.report, "quiet-x")
-        #expect(xr["error"] == nil, "\(xr.serialized)")
+        #expect(xr["status"]?.string == "ok" && xr["error"] == nil, "\(xr.serialized)")
         #expect(xr["known"]?.int == 1, "the post was read back: \(xr.serialized)")
         let all = d.reconcile([])
         #expect(all.code == 0, "exit \(all.code): \(all.report?.serialized ?? all.stderr)")
         for (_, name, _) in accounts {
             let r = try PostingDaemon.accountReport(all.report, name)
-            #expect(r["error"] == nil, "\(r.serialized)")
+            #expect(r["status"]?.string == "ok" && r["error"] == nil, "\(r.serialized)")
         }
         // The reconciler (and any other reader meanwhile) renewed X once, and nobody
         // presented a spent refresh token.
