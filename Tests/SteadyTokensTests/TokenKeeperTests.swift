@@ -155,6 +155,28 @@ struct TokenKeeperTests {
         #expect(try f.tokenRequests() == [400], "a refusal is not retried")
     }
 
+    @Test("a token whose expiry the platform told is renewed ahead of it, once, without a refusal")
+    func renewedAheadOfExpiry() throws {
+        let f = try Fixture("ahead-x")
+        try f.sim.call(.post, "/_sim/tokens/lifetime", .obj([("access_s", JSON(2))]))
+        let adapter = try f.adapter()
+        let keeper = f.keeper()
+        // The file's token has no known expiry: nothing to do ahead of time.
+        #expect(keeper.renewIfDue(adapter, deadline: SteadyClock.wallMillis() + 10_000) == nil)
+        try f.expireAccess()
+        #expect(keeper.renew(adapter, refused: adapter.session, deadline: SteadyClock.wallMillis() + 10_000) == .refreshed)
+        #expect(adapter.session.accessExpiresAtMs != nil, "X said expires_in")
+        #expect(keeper.renewIfDue(adapter, deadline: SteadyClock.wallMillis() + 10_000) == nil, "not yet: most of its life is left")
+        _ = try waitFor("the last fifth of the token's life", timeoutMillis: 5_000) { () -> Bool? in
+            adapter.session.renewalDue(nowMs: SteadyClock.wallMillis()) ? true : nil
+        }
+        #expect(throws: Never.self) { _ = try adapter.identity() }  // still valid
+        #expect(keeper.renewIfDue(adapter, deadline: SteadyClock.wallMillis() + 10_000) == .refreshed)
+        #expect(keeper.renewIfDue(adapter, deadline: SteadyClock.wallMillis() + 10_000) == nil, "renewed once")
+        #expect(try f.tokenRequests() == [200, 200])
+        #expect(try f.sim.requests().filter { $0["status"]?.int == 401 }.isEmpty, "no request was refused")
+    }
+
     @Test("renewal ahead of expiry: due once less than a fifth of the life (at most 5 minutes) remains; never without an expiry",
           arguments: [
               // (issued, expires, now, due)
