@@ -1,4 +1,3 @@
-import Glibc
 import Logging
 import SteadyConfig
 import SteadyCore
@@ -6,6 +5,7 @@ import SteadyHTTP
 import SteadyPlatforms
 import SteadyBackground
 import SteadyStore
+import SteadySystem
 
 /// One account's reconciliation: read its own timeline over the window (with the platform's
 /// paging), match it against the store (`TimelineMatcher`), and, unless it is a dry run, apply
@@ -141,7 +141,7 @@ extension AccountReconciler {
                         waits += 1
                         let wait = max(0, until - now) + Self.rateLimitMarginMs
                         logger.notice("reconcile: rate limited for \(wait) ms (within rate_limit_wait): waiting it out", metadata: meta)
-                        Self.pause(wait)
+                        sleepMillis(wait)
                         read.waitedMs += wait
                         continue
                     }
@@ -165,15 +165,6 @@ extension AccountReconciler {
     static let maxRateLimitWaits = 4
     /// Asked again this long after the announced reset (clocks differ by a little).
     static let rateLimitMarginMs: Int64 = 250
-
-    static func pause(_ ms: Int64) {
-        var left = ms
-        while left > 0 {
-            let step = min(left, 1_000)
-            usleep(UInt32(step * 1000))
-            left -= step
-        }
-    }
 }
 
 struct ReadFailure: Error {

@@ -23,7 +23,7 @@ public final class FileLock: @unchecked Sendable {
         let fd = try syscall("open(\(path))") { open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }
         let file = Descriptor(fd)
         let deadline = SteadyClock.monotonicMillis() + max(0, timeoutMillis)
-        var pause: UInt32 = 2_000
+        var pause: Int64 = 2
         while true {
             do {
                 if try syscallNonBlocking("flock(\(path))", { flock(fd, LOCK_EX | LOCK_NB) }) != nil {
@@ -38,8 +38,8 @@ public final class FileLock: @unchecked Sendable {
                 throw SystemError("flock(\(path)): still held by another holder after \(timeoutMillis) ms", errno: EWOULDBLOCK)
             }
             // flock has no timed wait; a short, growing nap keeps the wait bounded and cheap.
-            usleep(pause)
-            pause = min(pause * 2, 50_000)
+            sleepMillis(pause)
+            pause = min(pause * 2, 50)
         }
     }
 

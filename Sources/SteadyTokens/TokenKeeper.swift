@@ -1,4 +1,3 @@
-import Glibc
 import Logging
 import SteadyCore
 import SteadyPlatforms
@@ -202,7 +201,7 @@ public final class TokenKeeper: @unchecked Sendable {
                         return .transient("the token refresh failed \(failures) time(s), last: \(what); retried later with the same refresh token")
                     }
                     logger.notice("token refresh failed (\(what)); retrying in \(delay) ms with the same refresh token", metadata: meta)
-                    Self.pause(delay)
+                    sleepMillis(delay)
                 }
             }
         }
@@ -226,14 +225,5 @@ public final class TokenKeeper: @unchecked Sendable {
             return "HTTP \(status)" + (error.evidence.platformError.map { " (\($0))" } ?? "")
         }
         return error.evidence.transport ?? error.message
-    }
-
-    static func pause(_ ms: Int64) {
-        var left = ms
-        while left > 0 {
-            let step = min(left, 1_000)
-            usleep(UInt32(step * 1000))
-            left -= step
-        }
     }
 }
