@@ -15,8 +15,9 @@ public struct ReconcilerConfig: Sendable, Equatable {
     /// An `unknown` post found live is decided here only once its last attempt is this old:
     /// until then the posting worker's own verification is on it.
     public var unknownGraceMs: Int64
-    /// A rate limit whose reset is at most this far off is waited out inside the pass; a
-    /// longer one ends the pass for that account as `partial`, resumed after the reset.
+    /// Rate limits are waited out inside the pass while one account's waits add up to no
+    /// more than this; past it the pass ends for that account as `partial`, resumed after
+    /// the reset.
     public var rateLimitWaitMs: Int64
 
     public init(quickIntervalMs: Int64 = 3_600_000, quickWindowMs: Int64 = 86_400_000, deepIntervalMs: Int64 = 86_400_000,

@@ -35,7 +35,7 @@ struct AccountReconciler {
             // What was read is matched and fixed as usual (a fix needs only the post found
             // live); the rest of the window waits for the follow-up pass after the reset.
             report.partial = "rate limited by \(account.platform.rawValue) until \(HTTPTime.formatISO8601(millis: limit.untilMs)) "
-                + "(longer than rate_limit_wait \(settings.config.rateLimitWaitMs / 1000) s) after \(read.pages) page(s): \(limit.message); "
+                + "(past rate_limit_wait, \(settings.config.rateLimitWaitMs) ms for this account and pass) after \(read.pages) page(s): \(limit.message); "
                 + "this account is read again once the limit resets"
             report.resumeAt = limit.untilMs
             logger.notice("reconcile: partial: \(report.partial!)", metadata: meta)
@@ -115,31 +115,28 @@ extension AccountReconciler {
     }
 
     /// The own timeline from `since`, at most `max_pages` pages, through the shared
-    /// `ReadingAccount` (tokens renewed as every process renews them). A rate limit that
-    /// resets within `rate_limit_wait` is waited out and the same page asked again (at most
-    /// `maxRateLimitWaits` times a pass); a longer one ends the read there, partial.
+    /// `ReadingAccount` (tokens renewed as every process renews them). A rate limit is waited
+    /// out and the same page asked again while the account's waits in this pass add up to no
+    /// more than `rate_limit_wait`; past that the read ends there, partial.
     func readTimeline(_ reader: ReadingAccount, since: Int64, meta: Logger.Metadata) -> Result<TimelineRead, ReadFailure> {
         let pages = settings.config.maxPages
         let maxWait = settings.config.rateLimitWaitMs
-        let (logger, maxWaits) = (logger, Self.maxRateLimitWaits)
+        let logger = logger
         do throws(PlatformError) {
             return .success(try reader.withAdapter(store: store) { (adapter: any PlatformAdapter) throws(PlatformError) in
                 var read = TimelineRead()
                 var cursor: PageCursor?
-                var waits = 0
                 while read.pages < pages {
                     let page: Page<RemotePost>
                     do throws(PlatformError) {
                         page = try adapter.ownPosts(since: since, cursor: cursor, limit: 100)
                     } catch {
                         guard case .rateLimited(let until) = error.errorClass else { throw error }
-                        let now = SteadyClock.wallMillis()
-                        guard until - now <= maxWait, waits < maxWaits else {
+                        let wait = max(0, until - SteadyClock.wallMillis()) + Self.rateLimitMarginMs
+                        guard read.waitedMs + wait <= maxWait + Self.rateLimitMarginMs else {
                             read.rateLimit = (until, error.message)
                             return read
                         }
-                        waits += 1
-                        let wait = max(0, until - now) + Self.rateLimitMarginMs
                         logger.notice("reconcile: rate limited for \(wait) ms (within rate_limit_wait): waiting it out", metadata: meta)
                         sleepMillis(wait)
                         read.waitedMs += wait
@@ -160,10 +157,9 @@ extension AccountReconciler {
         }
     }
 
-    /// Short rate limits waited out per account and pass, at most (a platform that keeps
-    /// answering 429 ends the read as partial instead).
-    static let maxRateLimitWaits = 4
-    /// Asked again this long after the announced reset (clocks differ by a little).
+    /// Asked again this long after the announced reset (clocks differ by a little); it also
+    /// makes every wait count, so a platform that keeps answering 429 with a reset of "now"
+    /// still ends the read as partial once the budget is spent.
     static let rateLimitMarginMs: Int64 = 250
 }
 

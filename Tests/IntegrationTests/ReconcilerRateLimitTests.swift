@@ -75,4 +75,24 @@ struct ReconcilerRateLimitTests {
         let ra = try PostingDaemon.accountReport(resumed, account)
         #expect(ra["status"]?.string == "ok" && ra["complete"]?.bool == true && ra["known"]?.int == 1, "\(ra.serialized)")
     }
+
+    @Test("429s that keep coming (1 s each) are waited out only up to rate_limit_wait for the account; then partial, the pass bounded")
+    func repeatedShortRateLimitsBoundedByBudget() throws {
+        let sim = try Sim()
+        defer { sim.stop() }
+        let account = "rl-again-m"
+        let d = try Self.daemon(sim, account, wait: "3s")
+        defer { d.cleanUp() }
+        try sim.fault("rate-limit", account: account, endpoint: "timeline", count: nil, extra: [("retry_after_s", JSON(1))])
+        let started = SteadyClock.monotonicMillis()
+        let r = d.reconcile(["--account", account])
+        let took = SteadyClock.monotonicMillis() - started
+        #expect(r.code == 0, "exit \(r.code): \(r.report?.serialized ?? r.stderr)")
+        let a = try PostingDaemon.accountReport(r.report, account)
+        #expect(a["status"]?.string == "partial", "\(a.serialized)")
+        let waited = a["rate_limit_waited_ms"]?.int ?? 0
+        #expect(waited >= 1_000 && waited <= 3_250, "waited \(waited) ms within the 3 s budget")
+        #expect(took < 15_000, "the pass took \(took) ms")
+        try sim.clearFaults()
+    }
 }
