@@ -100,7 +100,7 @@ struct ReconcileReportView: Decodable {
         var out = "reconcile \(id) (\(pass)\(dry ? ", dry run: nothing changed" : "")): \(!ok ? "FAILED" : status == "partial" ? "partial" : "ok"), \(changes ?? 0) change(s)\n"
         if let error { out += "error: \(error)\n" }
         for a in accounts ?? [] {
-            out += "\(a.account) (\(a.platform)): \(a.scanned) post(s) on the timeline\(a.complete ? "" : " (scan incomplete: page budget reached)"), \(a.known) already recorded\n"
+            out += "\(a.account) (\(a.platform)): \(a.scanned) post(s) on the timeline\(a.complete ? "" : a.partial != nil ? " (scan incomplete: rate limited)" : " (scan incomplete: page budget reached)"), \(a.known) already recorded\n"
             for f in a.fixes {
                 let what = "\(f.post_id) \(f.from) → posted as \(f.platform_id) (\(f.adopted ? "adopted, " : "")by \(f.by))"
                 out += "  \(f.applied ? "fixed" : dry ? "would fix" : "not fixed"): \(what)\(f.applied || dry ? "" : ": \(f.note ?? "")")\n"

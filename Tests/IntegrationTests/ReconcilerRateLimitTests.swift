@@ -65,6 +65,7 @@ struct ReconcilerRateLimitTests {
         let text = d.cli(["reconcile", "--account", account, "--timeout", "60"])
         #expect(text.code == 0, "exit \(text.code): \(text.stderr)")
         #expect(text.stdout.contains("): partial,") && text.stdout.contains("  partial: rate limited by mastodon"), "\(text.stdout)")
+        #expect(text.stdout.contains("(scan incomplete: rate limited)") && !text.stdout.contains("page budget"), "\(text.stdout)")
 
         // The follow-up pass after the reset reads the account in full.
         let resumed = try waitFor("the follow-up pass", timeoutMillis: 40_000) { () -> JSON? in
