@@ -36,8 +36,13 @@ let package = Package(
         .target(name: "SteadySupervisor", dependencies: ["SteadyCore", "SteadySystem", "SteadyProtocol", "SteadyConfig"]),
         .target(name: "SteadyWorker", dependencies: ["SteadyCore", "SteadySystem", "SteadyProtocol", "SteadyConfig"]),
         .target(name: "SteadyStore", dependencies: ["CSQLite", "SteadyCore"]),
+        // Every process's token renewals: one renewer per account at a time (a flock under
+        // state_dir/tokens), rotated tokens stored before use (posting and the readers share it).
+        .target(name: "SteadyTokens", dependencies: [
+            "SteadyCore", "SteadySystem", "SteadyStore", "SteadyPlatforms", .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "SteadyPosting", dependencies: [
-            "SteadyCore", "SteadySystem", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyWorker", "SteadyConfig",
+            "SteadyCore", "SteadySystem", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyWorker", "SteadyConfig", "SteadyTokens",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The reconciler worker: each account's timeline against the store (F26, F30).
@@ -49,7 +54,7 @@ let package = Package(
         // The periodic workers: metrics and replies, over a shared background-thread base.
         .target(name: "SteadyBackground", dependencies: [
             "SteadyCore", "SteadySystem", "SteadyConfig", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyPosting", "SteadyWorker",
-            .product(name: "Logging", package: "swift-log"),
+            "SteadyTokens", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SteadyMetrics", dependencies: [
             "SteadyBackground", "SteadyCore", "SteadyConfig", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyWorker",
@@ -103,7 +108,8 @@ let package = Package(
         ]),
         .executableTarget(name: "steadypost-api", dependencies: ["SteadyAPI", "SteadyWorker", "SteadyConfig", "SteadySystem", "SteadyCore"]),
         .executableTarget(name: "steadypost-bench", dependencies: [
-            "SteadyCore", "SteadySystem", "SteadyProtocol", "SteadyControl", "SteadyStore", "SteadyHTTP",
+            "SteadyCore", "SteadySystem", "SteadyProtocol", "SteadyControl", "SteadyStore", "SteadyHTTP", "SteadyPlatforms", "SteadyTokens",
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         // What the process-level test targets share: the simulator process, a scripted HTTP
@@ -121,7 +127,11 @@ let package = Package(
         ]),
         .testTarget(name: "SteadyPlatformsTests", dependencies: ["SteadyPlatforms", "SteadyHTTP", "SteadyCore", "SteadySystem", "SteadyTestSupport"]),
         .testTarget(name: "SteadyStoreTests", dependencies: ["SteadyStore", "CSQLite", "SteadyCore"]),
-        .testTarget(name: "SteadyPostingTests", dependencies: ["SteadyPosting", "SteadyCore", "SteadyStore", "SteadyPlatforms"]),
+        .testTarget(name: "SteadyPostingTests", dependencies: ["SteadyPosting", "SteadyCore", "SteadyStore", "SteadyPlatforms", "SteadyTokens"]),
+        .testTarget(name: "SteadyTokensTests", dependencies: [
+            "SteadyTokens", "SteadyStore", "SteadyPlatforms", "SteadySystem", "SteadyCore", "SteadyHTTP", "SteadyTestSupport",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "SteadyBrowserTests", dependencies: [
             "SteadyBrowser", "SteadySystem", "SteadyCore", "SteadyProtocol", "SteadyPosting", "SteadyPlatforms", "SteadyConfig", "SteadyTestSupport",
         ]),

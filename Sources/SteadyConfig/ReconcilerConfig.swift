@@ -15,9 +15,14 @@ public struct ReconcilerConfig: Sendable, Equatable {
     /// An `unknown` post found live is decided here only once its last attempt is this old:
     /// until then the posting worker's own verification is on it.
     public var unknownGraceMs: Int64
+    /// Rate limits are waited out inside the pass while one account's waits add up to no
+    /// more than this; past it the pass ends for that account as `partial`, resumed after
+    /// the reset.
+    public var rateLimitWaitMs: Int64
 
     public init(quickIntervalMs: Int64 = 3_600_000, quickWindowMs: Int64 = 86_400_000, deepIntervalMs: Int64 = 86_400_000,
-                deepWindowMs: Int64 = 7 * 86_400_000, maxPages: Int = 50, matchSlackMs: Int64 = 60_000, unknownGraceMs: Int64 = 600_000) {
+                deepWindowMs: Int64 = 7 * 86_400_000, maxPages: Int = 50, matchSlackMs: Int64 = 60_000, unknownGraceMs: Int64 = 600_000,
+                rateLimitWaitMs: Int64 = 15_000) {
         self.quickIntervalMs = quickIntervalMs
         self.quickWindowMs = quickWindowMs
         self.deepIntervalMs = deepIntervalMs
@@ -25,15 +30,17 @@ public struct ReconcilerConfig: Sendable, Equatable {
         self.maxPages = maxPages
         self.matchSlackMs = matchSlackMs
         self.unknownGraceMs = unknownGraceMs
+        self.rateLimitWaitMs = rateLimitWaitMs
     }
 
     /// The keys, as `[workers.reconciler]` accepts them.
-    static let keys = ["quick_interval", "quick_window", "deep_interval", "deep_window", "max_pages", "match_slack", "unknown_grace"]
+    static let keys = ["quick_interval", "quick_window", "deep_interval", "deep_window", "max_pages", "match_slack", "unknown_grace", "rate_limit_wait"]
     static let intervalRange: ClosedRange<Int64> = 1_000...(7 * 86_400_000)
     static let windowRange: ClosedRange<Int64> = 1_000...(30 * 86_400_000)
     static let pagesRange: ClosedRange<Int64> = 1...1_000
     static let slackRange: ClosedRange<Int64> = 0...3_600_000
     static let graceRange: ClosedRange<Int64> = 0...86_400_000
+    static let rateLimitWaitRange: ClosedRange<Int64> = 0...60_000
 }
 
 extension ConfigDecoder {
@@ -49,6 +56,7 @@ extension ConfigDecoder {
         if let v = read(s, "max_pages", { Self.integer($0, ReconcilerConfig.pagesRange) }) { r.maxPages = Int(v) }
         if let v = read(s, "match_slack", { Self.duration($0, ReconcilerConfig.slackRange) }) { r.matchSlackMs = v }
         if let v = read(s, "unknown_grace", { Self.duration($0, ReconcilerConfig.graceRange) }) { r.unknownGraceMs = v }
+        if let v = read(s, "rate_limit_wait", { Self.duration($0, ReconcilerConfig.rateLimitWaitRange) }) { r.rateLimitWaitMs = v }
         return r
     }
 }

@@ -40,7 +40,7 @@ public final class MetricsEngine: PeriodicRole<ScrapeReport> {
                                   backoff: Backoff(baseMillis: settings.retryBaseDelayMs, maxMillis: settings.retryMaxDelayMs))
         store = try SharedStore.open(config)
         let http = HTTPClientOptions(connectTimeoutMillis: 5_000, totalTimeoutMillis: 20_000)
-        accounts = Dictionary(uniqueKeysWithValues: config.accounts.map { ($0.name, ReadingAccount(config: $0, daemon: config, httpOptions: http)) })
+        accounts = Dictionary(uniqueKeysWithValues: config.accounts.map { ($0.name, ReadingAccount(config: $0, daemon: config, httpOptions: http, logger: logger)) })
         try super.init(job: PeriodicJob(name: "scrape", intervalMs: settings.scanIntervalMs, createdAt: SteadyClock.wallMillis()), logger: logger)
     }
 

@@ -183,7 +183,7 @@ public final class BlueskyAdapter: PlatformAdapter {
             let request = xrpc(.post, "com.atproto.server.refreshSession", bearer: refresh)
             do throws(PlatformError) {
                 let json = try sessionCall(request, operation: "refresh")
-                return .refreshed(adopt(json))
+                return .refreshed(take(json))
             } catch where error.errorClass != .auth {
                 throw error
             } catch {
@@ -195,7 +195,7 @@ public final class BlueskyAdapter: PlatformAdapter {
                                   headers: ["Content-Type": "application/json", "Accept": "application/json"], body: body.bytes)
         request.allowsTransparentResend = false
         let json = try sessionCall(request, operation: "session")
-        return .refreshed(adopt(json))
+        return .refreshed(take(json))
     }
 
     // MARK: helpers
@@ -208,14 +208,60 @@ public final class BlueskyAdapter: PlatformAdapter {
         return json
     }
 
-    private func adopt(_ json: JSON) -> SessionTokens {
+    private func take(_ json: JSON) -> SessionTokens {
         session.accessToken = json["accessJwt"]?.string
         session.refreshToken = json["refreshJwt"]?.string
         if let did = json["did"]?.string { session.userId = did }
         if let handle = json["handle"]?.string { session.handle = handle }
-        session.accessExpiresAtMs = transport.now() + Self.accessLifetimeMs
+        let now = transport.now()
+        // The JWT's own `exp` when it can be read (clamped to the documented 120 minutes).
+        let exp = session.accessToken.flatMap(Self.jwtExpiryMs)
+        session.accessExpiresAtMs = min(exp ?? Int64.max, now + Self.accessLifetimeMs)
+        session.accessIssuedAtMs = now
         updateRedactor()
         return session
+    }
+
+    /// Takes a session another process renewed (and stored) in place of this adapter's.
+    public func adopt(_ tokens: SessionTokens) {
+        var s = tokens
+        if s.userId == nil { s.userId = session.userId }
+        if s.handle == nil { s.handle = session.handle }
+        session = s
+        updateRedactor()
+    }
+
+    /// A JWT's `exp` (seconds) in ms, from its unverified payload; nil if it cannot be read.
+    static func jwtExpiryMs(_ jwt: String) -> Int64? {
+        let parts = jwt.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let bytes = base64URLDecode(parts[1]), let json = try? JSON.parse(bytes),
+              let exp = json["exp"]?.int, exp > 0 else { return nil }
+        return Int64(exp) * 1000
+    }
+
+    static func base64URLDecode(_ text: Substring) -> [UInt8]? {
+        var out: [UInt8] = []
+        var buffer: UInt32 = 0
+        var bits = 0
+        for c in text.utf8 {
+            let v: UInt8
+            switch c {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): v = c - UInt8(ascii: "A")
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): v = c - UInt8(ascii: "a") + 26
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): v = c - UInt8(ascii: "0") + 52
+            case UInt8(ascii: "-"), UInt8(ascii: "+"): v = 62
+            case UInt8(ascii: "_"), UInt8(ascii: "/"): v = 63
+            case UInt8(ascii: "="): continue
+            default: return nil
+            }
+            buffer = buffer << 6 | UInt32(v)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8(truncatingIfNeeded: buffer >> UInt32(bits)))
+            }
+        }
+        return out
     }
 
     private func read(_ request: HTTPRequest, operation: String) throws(PlatformError) -> JSON {

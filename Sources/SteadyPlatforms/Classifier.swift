@@ -46,7 +46,7 @@ public enum Classifier {
                                message: "the request was sent but no complete answer came back (\(error.kind.rawValue)): the post may be live; verify before any retry")
             case .consumingRefresh:
                 return Outcome(errorClass: .unknownOutcome, platformError: nil,
-                               message: "the refresh was sent but no answer came back (\(error.kind.rawValue)): the refresh token may have been consumed")
+                               message: "the refresh was sent but no answer came back (\(error.kind.rawValue)): no new tokens; try again with the same refresh token (only a refusal then says it was consumed)")
             case .read, .session:
                 return Outcome(errorClass: .noEffect, platformError: nil,
                                message: "no complete answer (\(error.kind.rawValue)); the request had no effect")
@@ -98,7 +98,7 @@ public enum Classifier {
                                message: "HTTP \(status) on create\(saidSuffix): the post may or may not be live; verify before any retry")
             case .consumingRefresh:
                 return Outcome(errorClass: .unknownOutcome, platformError: name,
-                               message: "HTTP \(status) on token refresh\(saidSuffix): the refresh token may have been consumed")
+                               message: "HTTP \(status) on token refresh\(saidSuffix): no new tokens; try again with the same refresh token (only a refusal then says it was consumed)")
             case .read, .session:
                 return Outcome(errorClass: .noEffect, platformError: name, message: "HTTP \(status)\(saidSuffix): retry later")
             }

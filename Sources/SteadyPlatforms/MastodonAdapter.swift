@@ -26,6 +26,12 @@ public final class MastodonAdapter: PlatformAdapter {
         transport.redactor = Redactor(secrets: [credentials.accessToken])
     }
 
+    /// Mastodon tokens never rotate: only the cached own id and handle are taken.
+    public func adopt(_ tokens: SessionTokens) {
+        if let id = tokens.userId { session.userId = id }
+        if let handle = tokens.handle { session.handle = handle }
+    }
+
     private func authorized(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], json: JSON? = nil) -> HTTPRequest {
         var headers: HTTPHeaders = ["Authorization": "Bearer \(credentials.accessToken)", "Accept": "application/json"]
         if json != nil { headers.add("Content-Type", "application/json") }

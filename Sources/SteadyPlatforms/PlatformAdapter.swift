@@ -55,6 +55,10 @@ public protocol PlatformAdapter: AnyObject {
     /// Renews credentials: X refresh-token rotation; Bluesky refreshSession, else
     /// createSession with the app password; Mastodon has nothing to refresh.
     func refreshAuth() throws(PlatformError) -> RefreshOutcome
+
+    /// Takes `tokens` (renewed and stored by another process or thread, see `TokenKeeper`)
+    /// as the ones the next request uses, in place of its own, which may be spent.
+    func adopt(_ tokens: SessionTokens)
 }
 
 extension PlatformAdapter {

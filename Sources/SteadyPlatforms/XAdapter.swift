@@ -139,9 +139,22 @@ public final class XAdapter: PlatformAdapter {
         session.accessToken = access
         // Rotation: the new refresh token replaces the used one; keep the old only if none came.
         if let newRefresh = json["refresh_token"]?.string, !newRefresh.isEmpty { session.refreshToken = newRefresh }
-        session.accessExpiresAtMs = json["expires_in"]?.int.map { transport.now() + Int64($0) * 1000 }
+        let issued = transport.now()
+        session.accessExpiresAtMs = json["expires_in"]?.int.map { issued + Int64($0) * 1000 }
+        session.accessIssuedAtMs = session.accessExpiresAtMs == nil ? nil : issued
         updateRedactor()
         return .refreshed(session)
+    }
+
+    /// Takes tokens another process renewed (and stored) in place of this adapter's.
+    public func adopt(_ tokens: SessionTokens) {
+        var s = tokens
+        if s.accessToken == nil { s.accessToken = credentials.accessToken }
+        if s.refreshToken == nil { s.refreshToken = credentials.refreshToken }
+        if s.userId == nil { s.userId = session.userId }
+        if s.handle == nil { s.handle = session.handle }
+        session = s
+        updateRedactor()
     }
 
     // MARK: helpers

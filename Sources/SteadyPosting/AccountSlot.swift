@@ -1,11 +1,14 @@
+import Logging
 import SteadyConfig
 import SteadyCore
 import SteadyHTTP
 import SteadyPlatforms
+import SteadyStore
+import SteadyTokens
 
 /// One configured account inside the posting worker.
 ///
-/// Threading: `adapter`, `unsavedTokens` and `refusalsAfterRefresh` belong to whoever holds the slot: the job
+/// Threading: `adapter`, `tokens` and `refusalsAfterRefresh` belong to whoever holds the slot: the job
 /// thread the loop handed it to (`busy == true`), else the loop. One job per account runs at
 /// a time, so the adapter (not thread-safe) is only ever used by one thread; the hand-over
 /// goes through the loop's thread start and the completion queue's lock. Everything else is
@@ -16,16 +19,15 @@ final class AccountSlot: @unchecked Sendable {
     var platform: Platform { config.platform }
     /// Why the account cannot post (its credentials file is missing or unusable), if so.
     let credentialsError: String?
-    /// Identifies the credentials file's secrets (see `TokenRecord`).
-    let credentialsFingerprint: String
     /// Makes the requests (nil without usable credentials).
     let adapter: (any PlatformAdapter)?
     /// The API adapter's HTTP client: test fault points watch its transfers.
     let adapterClient: HTTPClient?
     /// Checks drafts on the loop thread; never sends anything.
     let validator: any PlatformAdapter
-    /// Tokens a refresh returned that the store has not taken yet: stored before any use.
-    var unsavedTokens: SessionTokens?
+    /// The account's tokens as every process shares them (nil without usable credentials):
+    /// renewals under the account's lock, rotated tokens stored before any use.
+    let tokens: TokenKeeper?
     /// Attempts in a row whose freshly refreshed token was refused too (see
     /// `PostingSettings.authRefusalsAfterRefresh`); back to 0 when a create is accepted.
     var refusalsAfterRefresh = 0
@@ -38,15 +40,16 @@ final class AccountSlot: @unchecked Sendable {
     var quotaBlockedUntil: Int64?
 
     init(config: AccountConfig, credentials: Result<Credentials, CredentialsLoadError>, storedTokens: String?,
-         breaker: CircuitBreaker, pause: AccountPause?, httpOptions: HTTPClientOptions, browser: BrowserSubmitLink? = nil) {
+         breaker: CircuitBreaker, pause: AccountPause?, httpOptions: HTTPClientOptions, browser: BrowserSubmitLink? = nil,
+         store: SQLitePostStore, stateDir: String, logger: Logger) {
         self.config = config
         self.breaker = breaker
         self.pause = pause
         switch credentials {
         case .success(let c):
             credentialsError = nil
-            credentialsFingerprint = TokenRecord.fingerprint(c)
-            let session = TokenRecord.decode(storedTokens, fingerprint: credentialsFingerprint)
+            tokens = TokenKeeper(account: config.name, platform: config.platform, credentials: c, store: store, stateDir: stateDir, logger: logger)
+            let session = TokenRecord.decode(storedTokens, fingerprint: TokenRecord.fingerprint(c))
             let client = HTTPClient(options: httpOptions)
             let api = AdapterFactory.make(credentials: c, baseURL: config.baseURL, session: session, client: client)
             adapter = browser?.adapter(for: config, api: api) ?? api
@@ -57,7 +60,7 @@ final class AccountSlot: @unchecked Sendable {
             validator = browser?.adapter(for: config, api: apiRules) ?? apiRules
         case .failure(let e):
             credentialsError = e.message
-            credentialsFingerprint = ""
+            tokens = nil
             adapter = nil
             adapterClient = nil
             validator = AdapterFactory.make(credentials: Self.placeholder(config.platform), baseURL: config.baseURL,

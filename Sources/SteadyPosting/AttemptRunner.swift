@@ -48,6 +48,9 @@ struct AttemptRunner: Sendable {
         }
         guard let adapter = slot.adapter else { return notStarted("account has no usable credentials: \(slot.credentialsError ?? "?")") }
         guard refresher.flushUnsaved(slot) else { return notStarted("rotated tokens cannot be stored yet") }
+        // Tokens another process renewed since, or a renewal ahead of expiry: before the
+        // attempt begins, so its time comes out of the claim, not the attempt's lease.
+        refresher.prepare(slot, adapter: adapter, deadline: SteadyClock.wallMillis() + settings.leaseMillis / 4)
 
         // 1. Intent before effect.
         crashPoint(.beforeIntent, post)
@@ -101,7 +104,9 @@ struct AttemptRunner: Sendable {
                 // the same attempt (same key) once more.
                 refreshed = true
                 logger.notice("credentials refused; refreshing once: \(error)", metadata: meta)
-                switch refresher.refresh(slot, adapter: adapter) {
+                // Refresh tries must leave the lease room for the create after them.
+                let deadline = attempt.startedAt + settings.leaseMillis - 2 * settings.httpTimeoutMillis - 1_000
+                switch refresher.refresh(slot, adapter: adapter, deadline: deadline) {
                 case .refreshed:
                     refreshedOK = true
                     continue attemptLoop

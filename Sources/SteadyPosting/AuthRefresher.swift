@@ -2,10 +2,14 @@ import Logging
 import SteadyCore
 import SteadyPlatforms
 import SteadyStore
+import SteadyTokens
 
-/// Refreshing an account's credentials once, on a job thread, with the rule that rotated
-/// tokens reach the store before they are used (X refresh tokens are single-use: a worker
-/// that used new tokens it had not stored could lose the account at its next crash).
+/// The posting worker's side of token renewal, on a job thread. The renewal itself is the
+/// one every process shares (`TokenKeeper`: one renewer per account at a time across
+/// processes, rotated tokens stored before use, transient failures retried with the same
+/// refresh token); this maps its outcome onto the account: renewed → send again; refused
+/// by the platform → pause for re-authorization with the platform's reason; transient → no
+/// pause, the post is due again shortly; rate limited → pause until the reset.
 struct AuthRefresher: Sendable {
     let store: SQLitePostStore
     let settings: PostingSettings
@@ -21,53 +25,46 @@ struct AuthRefresher: Sendable {
     /// Stores tokens a previous refresh could not store; false if the store still refuses
     /// (then nothing may be sent with them).
     func flushUnsaved(_ slot: AccountSlot) -> Bool {
-        guard let tokens = slot.unsavedTokens else { return true }
-        do {
-            try store.saveTokens(account: slot.name, tokens: TokenRecord.encode(tokens, fingerprint: slot.credentialsFingerprint), now: SteadyClock.wallMillis())
-            slot.unsavedTokens = nil
-            logger.notice("rotated tokens stored after an earlier failure", metadata: ["ACCOUNT": "\(slot.name)"])
-            return true
-        } catch {
-            logger.error("rotated tokens still cannot be stored; not sending with them: \(error)", metadata: ["ACCOUNT": "\(slot.name)"])
-            return false
+        slot.tokens?.flushUnsaved() ?? true
+    }
+
+    /// Before a job's first request: takes tokens another process renewed since, and renews
+    /// ahead of expiry when the platform said when the token expires. A failure here keeps
+    /// the current token (still valid); a refusal shows again on the request itself.
+    func prepare(_ slot: AccountSlot, adapter: any PlatformAdapter, deadline: Int64) {
+        guard let keeper = slot.tokens else { return }
+        keeper.adoptStored(into: adapter)
+        if let renewal = keeper.renewIfDue(adapter, deadline: deadline), !renewal.renewed {
+            logger.notice("renewing ahead of expiry did not succeed; the current token is used meanwhile: \(renewal)",
+                          metadata: ["ACCOUNT": "\(slot.name)", "PLATFORM": "\(slot.platform.rawValue)"])
         }
     }
 
-    func refresh(_ slot: AccountSlot, adapter: any PlatformAdapter) -> Result {
-        let now = SteadyClock.wallMillis()
+    /// Renews the adapter's tokens, which the platform just refused. No refresh try starts
+    /// after `deadline` (wall-clock ms).
+    func refresh(_ slot: AccountSlot, adapter: any PlatformAdapter, deadline: Int64) -> Result {
         let meta: Logger.Metadata = ["ACCOUNT": "\(slot.name)", "PLATFORM": "\(slot.platform.rawValue)"]
-        do {
-            switch try adapter.refreshAuth() {
-            case .refreshed(let tokens):
-                do {
-                    try store.saveTokens(account: slot.name, tokens: TokenRecord.encode(tokens, fingerprint: slot.credentialsFingerprint), now: SteadyClock.wallMillis())
-                } catch {
-                    slot.unsavedTokens = tokens
-                    logger.critical("credentials refreshed but the new tokens cannot be stored; not using them until they are: \(error)", metadata: meta)
-                    return .failed(reason: "refreshed tokens could not be stored: \(error)", pause: nil)
-                }
-                logger.notice("credentials refreshed; new tokens stored", metadata: meta)
-                return .refreshed
-            case .notRefreshable(let why):
-                let pause = AccountPause(kind: .auth, until: now + settings.authPauseMillis, reason: "credentials refused and not refreshable: \(why)")
-                logger.error("refresh impossible: \(pause.reason)", metadata: meta)
-                return .failed(reason: pause.reason, pause: pause)
-            }
-        } catch {
-            switch error.errorClass {
-            case .auth, .unknownOutcome, .permanent:
-                // Refused, or (X) the single-use refresh token may have been consumed without
-                // an answer: only an operator can help. The account waits; others go on.
-                let pause = AccountPause(kind: .auth, until: now + settings.authPauseMillis,
-                                         reason: "credentials refused and the refresh failed (\(error.errorClass.name)): re-authorize the account")
-                logger.error("refresh failed: \(error)", metadata: meta)
-                return .failed(reason: "\(pause.reason): \(error)", pause: pause)
-            case .rateLimited(let until):
-                let pause = AccountPause(kind: .rateLimit, until: max(until, now + 1), reason: "token refresh rate limited")
-                return .failed(reason: error.description, pause: pause)
-            case .noEffect:
-                return .failed(reason: "the refresh did not get through: \(error)", pause: nil)
-            }
+        guard let keeper = slot.tokens else {
+            return .failed(reason: "the account has no usable credentials: \(slot.credentialsError ?? "?")", pause: nil)
+        }
+        let now = SteadyClock.wallMillis()
+        switch keeper.renew(adapter, refused: adapter.session, deadline: deadline) {
+        case .adopted, .refreshed:
+            return .refreshed
+        case .unsaved(let why):
+            return .failed(reason: why, pause: nil)
+        case .refused(let reason):
+            // Only the platform's refusal of the token itself: an operator must re-authorize.
+            return .failed(reason: reason, pause: AccountPause(kind: .auth, until: now + settings.authPauseMillis, reason: reason))
+        case .notRefreshable(let why):
+            let pause = AccountPause(kind: .auth, until: now + settings.authPauseMillis, reason: "credentials refused and not refreshable: \(why)")
+            logger.error("refresh impossible: \(pause.reason)", metadata: meta)
+            return .failed(reason: pause.reason, pause: pause)
+        case .transient(let why):
+            // The refresh token is still good: the post is due again shortly, no pause.
+            return .failed(reason: why, pause: nil)
+        case .rateLimited(let until, let why):
+            return .failed(reason: why, pause: AccountPause(kind: .rateLimit, until: max(until, now + 1), reason: "token refresh rate limited"))
         }
     }
 }

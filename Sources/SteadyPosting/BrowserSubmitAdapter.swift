@@ -181,6 +181,8 @@ public final class BrowserSubmitAdapter: PlatformAdapter {
         if webLoginRefused { return .notRefreshable("the web login of \(account) was refused; only a new web_password helps") }
         return try api.refreshAuth()
     }
+
+    public func adopt(_ tokens: SessionTokens) { api.adopt(tokens) }
 }
 
 /// Sends one routed request (`ROLE.method`) and blocks until its answer or `timeoutMs`.

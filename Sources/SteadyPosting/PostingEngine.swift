@@ -126,7 +126,7 @@ public final class PostingEngine: WorkerRole {
             }
             slots.append(AccountSlot(config: account, credentials: credentials, storedTokens: state?.tokens,
                                      breaker: CircuitBreaker.restored(json: state?.breaker, base: settings.breaker), pause: pause,
-                                     httpOptions: settings.httpOptions, browser: browserLink))
+                                     httpOptions: settings.httpOptions, browser: browserLink, store: store, stateDir: dir, logger: logger))
         }
         self.slots = slots
         slotByName = Dictionary(uniqueKeysWithValues: slots.map { ($0.name, $0) })

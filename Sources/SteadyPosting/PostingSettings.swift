@@ -14,7 +14,9 @@ import SteadyHTTP
 /// | `STEADYPOST_POSTING_BREAKER_OPEN_MS` | 30000 | a circuit breaker's first open time (doubling on re-opening) |
 ///
 /// The lease always exceeds the longest attempt (create, refresh, create again: three
-/// request timeouts), so a live attempt's lease never runs out under it.
+/// request timeouts), so a live attempt's lease never runs out under it. A refresh that
+/// waits for another renewer's lock or retries after a transient failure starts no try
+/// later than two request timeouts and a second before the lease ends (`AttemptRunner`).
 public struct PostingSettings: Sendable, Equatable {
     public var leaseMillis: Int64
     public var httpTimeoutMillis: Int64

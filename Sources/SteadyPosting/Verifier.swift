@@ -37,6 +37,7 @@ struct Verifier: Sendable {
         var readFailure: PlatformHealth = .silent
         var result: SQLitePostStore.VerificationResult
         if let adapter = slot.adapter, let attempt = job.attempt, refresher.flushUnsaved(slot) {
+            refresher.prepare(slot, adapter: adapter, deadline: started + settings.leaseMillis / 4)
             verifyLoop: while true {
                 do {
                     result = try check(post: post, attempt: attempt, adapter: adapter, backoff: backoff, meta: meta)
@@ -45,7 +46,7 @@ struct Verifier: Sendable {
                     switch error.errorClass {
                     case .auth where !refreshed:
                         refreshed = true
-                        switch refresher.refresh(slot, adapter: adapter) {
+                        switch refresher.refresh(slot, adapter: adapter, deadline: started + settings.leaseMillis / 2) {
                         case .refreshed: continue verifyLoop
                         case .failed(let reason, let p):
                             pause = p

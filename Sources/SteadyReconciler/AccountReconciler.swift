@@ -1,9 +1,11 @@
 import Logging
 import SteadyConfig
 import SteadyCore
+import SteadyHTTP
 import SteadyPlatforms
 import SteadyBackground
 import SteadyStore
+import SteadySystem
 
 /// One account's reconciliation: read its own timeline over the window (with the platform's
 /// paging), match it against the store (`TimelineMatcher`), and, unless it is a dry run, apply
@@ -19,8 +21,8 @@ struct AccountReconciler {
         var report = AccountReport(account: account.name, platform: account.platform.rawValue, since: now - windowMs)
         let meta: Logger.Metadata = ["ACCOUNT": "\(account.name)", "PLATFORM": "\(account.platform.rawValue)"]
         // 1. The timeline, newest first, back to the window's start.
-        let read: (timeline: [RemotePost], complete: Bool)
-        switch readTimeline(reader, since: report.since) {
+        let read: TimelineRead
+        switch readTimeline(reader, since: report.since, meta: meta) {
         case .success(let r): read = r
         case .failure(let why):
             report.error = why.message
@@ -28,6 +30,16 @@ struct AccountReconciler {
             return report
         }
         report.complete = read.complete
+        report.rateLimitWaitedMs = read.waitedMs
+        if let limit = read.rateLimit {
+            // What was read is matched and fixed as usual (a fix needs only the post found
+            // live); the rest of the window waits for the follow-up pass after the reset.
+            report.partial = "rate limited by \(account.platform.rawValue) until \(HTTPTime.formatISO8601(millis: limit.untilMs)) "
+                + "(past rate_limit_wait, \(settings.config.rateLimitWaitMs) ms for this account and pass) after \(read.pages) page(s): \(limit.message); "
+                + "this account is read again once the limit resets"
+            report.resumeAt = limit.untilMs
+            logger.notice("reconcile: partial: \(report.partial!)", metadata: meta)
+        }
         let timeline = read.timeline
         report.scanned = timeline.count
         // 2. The plan.
@@ -90,28 +102,65 @@ struct AccountReconciler {
 }
 
 extension AccountReconciler {
+    /// The own timeline as far as one pass read it.
+    struct TimelineRead {
+        var timeline: [RemotePost] = []
+        /// The listing reached the window's start within the page budget.
+        var complete = false
+        var pages = 0
+        /// Time spent waiting out short rate limits.
+        var waitedMs: Int64 = 0
+        /// A rate limit too long to wait out in the pass: the read stopped there.
+        var rateLimit: (untilMs: Int64, message: String)?
+    }
+
     /// The own timeline from `since`, at most `max_pages` pages, through the shared
-    /// `ReadingAccount` (the posting worker's stored session; a Bluesky session of its own when
-    /// that one is refused; X and Mastodon tokens never renewed here).
-    func readTimeline(_ reader: ReadingAccount, since: Int64) -> Result<(timeline: [RemotePost], complete: Bool), ReadFailure> {
+    /// `ReadingAccount` (tokens renewed as every process renews them). A rate limit is waited
+    /// out and the same page asked again while the account's waits in this pass add up to no
+    /// more than `rate_limit_wait`; past that the read ends there, partial.
+    func readTimeline(_ reader: ReadingAccount, since: Int64, meta: Logger.Metadata) -> Result<TimelineRead, ReadFailure> {
         let pages = settings.config.maxPages
+        let maxWait = settings.config.rateLimitWaitMs
+        let logger = logger
         do throws(PlatformError) {
             return .success(try reader.withAdapter(store: store) { (adapter: any PlatformAdapter) throws(PlatformError) in
-                var timeline: [RemotePost] = []
+                var read = TimelineRead()
                 var cursor: PageCursor?
-                for _ in 0..<pages {
-                    let page = try adapter.ownPosts(since: since, cursor: cursor, limit: 100)
-                    timeline += page.items.filter { ($0.createdAtMs ?? since) >= since }
-                    guard let next = page.next else { return (timeline, true) }
+                while read.pages < pages {
+                    let page: Page<RemotePost>
+                    do throws(PlatformError) {
+                        page = try adapter.ownPosts(since: since, cursor: cursor, limit: 100)
+                    } catch {
+                        guard case .rateLimited(let until) = error.errorClass else { throw error }
+                        let wait = max(0, until - SteadyClock.wallMillis()) + Self.rateLimitMarginMs
+                        guard read.waitedMs + wait <= maxWait + Self.rateLimitMarginMs else {
+                            read.rateLimit = (until, error.message)
+                            return read
+                        }
+                        logger.notice("reconcile: rate limited for \(wait) ms (within rate_limit_wait): waiting it out", metadata: meta)
+                        sleepMillis(wait)
+                        read.waitedMs += wait
+                        continue
+                    }
+                    read.pages += 1
+                    read.timeline += page.items.filter { ($0.createdAtMs ?? since) >= since }
+                    guard let next = page.next else {
+                        read.complete = true
+                        return read
+                    }
                     cursor = next
                 }
-                return (timeline, false)
+                return read
             })
         } catch {
-            let auth = error.errorClass == .auth
-            return .failure(ReadFailure(message: "reading the timeline: \(error)\(auth ? " (the posting worker renews these tokens; the reconciler never does)" : "")"))
+            return .failure(ReadFailure(message: "reading the timeline: \(error)"))
         }
     }
+
+    /// Asked again this long after the announced reset (clocks differ by a little); it also
+    /// makes every wait count, so a platform that keeps answering 429 with a reset of "now"
+    /// still ends the read as partial once the budget is spent.
+    static let rateLimitMarginMs: Int64 = 250
 }
 
 struct ReadFailure: Error {
@@ -146,6 +195,14 @@ struct AccountReport: Sendable {
     var unknownNotFound: [String] = []
     var unknownDeferred: [String] = []
     var error: String?
+    /// Why the read stopped before the window's start (a rate limit too long to wait out):
+    /// the account is `partial`, read again after `resumeAt`.
+    var partial: String?
+    var resumeAt: Int64?
+    var rateLimitWaitedMs: Int64 = 0
+
+    /// `failed` (an error), `partial` (stopped by a long rate limit) or `ok`.
+    var status: String { error != nil ? "failed" : partial != nil ? "partial" : "ok" }
 
     init(account: String, platform: String, since: Int64) {
         self.account = account
@@ -159,13 +216,15 @@ struct AccountReport: Sendable {
 
     var json: JSON {
         .obj([
-            ("account", JSON(account)), ("platform", JSON(platform)), ("since", JSON(Int(since))), ("scanned", JSON(scanned)), ("changes", JSON(changes)),
+            ("account", JSON(account)), ("platform", JSON(platform)), ("status", JSON(status)), ("since", JSON(Int(since))),
+            ("scanned", JSON(scanned)), ("changes", JSON(changes)),
             ("complete", .bool(complete)), ("known", JSON(known)), ("fixes", .array(fixes.map(\.json))),
             ("foreign_new", .array(foreignNew.map(JSON.init))), ("foreign_known", JSON(foreignKnown)),
             ("duplicates", .array(duplicates.map { d in
                 .obj([("content_hash", JSON(d.contentHash)), ("platform_ids", .array(d.platformIds.map(JSON.init))), ("post_id", d.postId.map(JSON.init))])
             })),
             ("unknown_not_found", .array(unknownNotFound.map(JSON.init))), ("unknown_deferred", .array(unknownDeferred.map(JSON.init))), ("error", error.map(JSON.init)),
+            ("partial", partial.map(JSON.init)), ("resume_at", resumeAt.map { JSON(Int($0)) }), ("rate_limit_waited_ms", JSON(Int(rateLimitWaitedMs))),
         ])
     }
 }

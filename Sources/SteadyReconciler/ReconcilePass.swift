@@ -36,6 +36,13 @@ struct ReconcilePass: Sendable {
         var duplicateCopies: Int
         /// The report as `steadypost reconcile --json` prints it.
         var report: [UInt8]
+        /// Accounts a long rate limit stopped before the window's start (the pass is
+        /// `partial`, not failed), and when the latest of their limits resets.
+        var partialAccounts: [String] = []
+        var resumeAt: Int64?
+
+        /// `failed`, `partial` or `ok`.
+        var status: String { !ok ? "failed" : partialAccounts.isEmpty ? "ok" : "partial" }
     }
 
     func run(settings: ReconcilerSettings, store: SQLitePostStore, journal: OutcomeJournal, logger: Logger) -> Result {
@@ -80,9 +87,12 @@ struct ReconcilePass: Sendable {
         let finished = SteadyClock.wallMillis()
         let changes = reports.reduce(0) { $0 + $1.changes }
         let ok = errors.isEmpty
+        let partial = reports.filter { $0.status == "partial" }
+        let status = !ok ? "failed" : partial.isEmpty ? "ok" : "partial"
         let report = JSON.obj([
             ("id", JSON(id)), ("pass", JSON(name)), ("dry_run", .bool(dryRun)), ("account", accountFilter.map(JSON.init)),
-            ("started_at", JSON(Int(started))), ("finished_at", JSON(Int(finished))), ("ok", .bool(ok)), ("changes", JSON(changes)),
+            ("started_at", JSON(Int(started))), ("finished_at", JSON(Int(finished))), ("ok", .bool(ok)), ("status", JSON(status)),
+            ("partial_accounts", .array(partial.map { JSON($0.account) })), ("changes", JSON(changes)),
             ("journal", journalJSON), ("accounts", .array(reports.map(\.json))),
             ("errors", .array(errors.map(JSON.init))),
         ])
@@ -99,6 +109,7 @@ struct ReconcilePass: Sendable {
                       foreignNew: dryRun ? 0 : reports.reduce(0) { $0 + $1.foreignNew.count },
                       duplicates: reports.reduce(0) { $0 + $1.duplicates.count },
                       orphaned: reports.reduce(0) { $0 + $1.foreignNew.count + $1.foreignKnown + $1.fixes.filter { !$0.applied }.count },
-                      duplicateCopies: reports.reduce(0) { $0 + $1.duplicates.reduce(0) { $0 + $1.platformIds.count - 1 } }, report: report.bytes)
+                      duplicateCopies: reports.reduce(0) { $0 + $1.duplicates.reduce(0) { $0 + $1.platformIds.count - 1 } }, report: report.bytes,
+                      partialAccounts: partial.map(\.account), resumeAt: partial.compactMap(\.resumeAt).max())
     }
 }

@@ -33,11 +33,16 @@ public final class ReconcilerRole: WorkerRole {
     var running: ReconcilePass?
     var draining = false
     var stats = Stats()
+    /// Accounts a long rate limit cut short (a `partial` pass): read again in a
+    /// `reconcile-resume` pass over the same window once the latest of their limits resets.
+    var resume: (accounts: Set<String>, at: Int64, windowMs: Int64)?
     static let maxQueued = 8
 
     struct Stats {
         var runs: Int64 = 0
         var runFailures: Int64 = 0
+        /// Passes some account of which a long rate limit cut short (not failures).
+        var partialRuns: Int64 = 0
         var fixed: Int64 = 0
         var foreign: Int64 = 0
         var duplicates: Int64 = 0
@@ -56,7 +61,7 @@ public final class ReconcilerRole: WorkerRole {
         journal = OutcomeJournal(path: config.daemon.stateDir + "/outcomes.journal")
         completions = try JobCompletions()
         let options = settings.httpOptions
-        readers = config.accounts.map { ReadingAccount(config: $0, daemon: config, httpOptions: options) }
+        readers = config.accounts.map { ReadingAccount(config: $0, daemon: config, httpOptions: options, logger: logger) }
         let now = SteadyClock.wallMillis()
         jobs = [PeriodicJob(name: "reconcile-quick", intervalMs: settings.config.quickIntervalMs, createdAt: now),
                 // The deep pass first runs one quick interval after start, not on top of the quick one.
@@ -80,7 +85,7 @@ public final class ReconcilerRole: WorkerRole {
     public var counters: [String: Int64] {
         let now = SteadyClock.wallMillis()
         var out: [String: Int64] = [
-            "runs": stats.runs, "run_failures": stats.runFailures, "fixed": stats.fixed, "foreign": stats.foreign,
+            "runs": stats.runs, "run_failures": stats.runFailures, "partial_runs": stats.partialRuns, "fixed": stats.fixed, "foreign": stats.foreign,
             "duplicates": stats.duplicates, "in_flight": Int64(inFlight),
         ]
         for job in jobs { out.merge(job.counters(now: now)) { a, _ in a } }
@@ -109,7 +114,7 @@ public final class ReconcilerRole: WorkerRole {
         guard !draining, running == nil else { return nil }
         let mono = SteadyClock.monotonicMillis()
         if !queued.isEmpty { return mono }
-        guard let next = jobs.map(\.nextRunAt).min() else { return nil }
+        guard let next = (jobs.map(\.nextRunAt) + [resume?.at].compactMap { $0 }).min() else { return nil }
         return mono + max(0, next - SteadyClock.wallMillis())
     }
 
@@ -120,6 +125,13 @@ public final class ReconcilerRole: WorkerRole {
             return
         }
         let wall = SteadyClock.wallMillis()
+        if let r = resume, r.at <= wall {
+            resume = nil
+            let chosen = readers.filter { r.accounts.contains($0.name) }
+            launch(ReconcilePass(name: "reconcile-resume", readers: chosen, accountFilter: chosen.count == 1 ? chosen[0].name : nil,
+                                 windowMs: r.windowMs, dryRun: false))
+            return
+        }
         if let i = jobs.indices.first(where: { jobs[$0].isDue(now: wall) }) {
             jobs[i].started(now: wall)
             launch(ReconcilePass(name: jobs[i].name, readers: readers, accountFilter: nil, windowMs: window(of: jobs[i].name), dryRun: false))
@@ -200,13 +212,34 @@ public final class ReconcilerRole: WorkerRole {
             stats.orphaned = Int64(result.orphaned)
             stats.duplicateCopies = Int64(result.duplicateCopies)
         }
-        if result.ok {
+        if !result.pass.dryRun { noteResume(result) }
+        if result.ok, !result.partialAccounts.isEmpty {
+            stats.partialRuns += 1
+            let cut = result.partialAccounts.joined(separator: ", ")
+            logger.notice("reconcile pass \(result.pass.name) partial (\(result.id)): \(result.changes) change(s); \(cut) cut short by a rate limit, read again after it resets")
+        } else if result.ok {
             logger.info("reconcile pass \(result.pass.name) done (\(result.id)): \(result.changes) change(s), \(result.duplicates) duplicate finding(s)")
         } else {
             logger.error("reconcile pass \(result.pass.name) failed (\(result.id)): \(result.error ?? "?")")
         }
         record(result.pass, ok: result.ok, error: result.error)
         answer(result.pass, .ok(result.report))
+    }
+
+    /// Accounts this pass read in full leave the follow-up list; those a long rate limit cut
+    /// short join it, due when the latest limit resets (at least a second from now).
+    func noteResume(_ result: ReconcilePass.Result) {
+        let partial = Set(result.partialAccounts)
+        var accounts = resume?.accounts ?? []
+        if result.ok { accounts.subtract(result.pass.readers.map(\.name).filter { !partial.contains($0) }) }
+        accounts.formUnion(partial)
+        guard !accounts.isEmpty else {
+            resume = nil
+            return
+        }
+        let now = SteadyClock.wallMillis()
+        let at = max(result.resumeAt ?? resume?.at ?? now, now + 1_000)
+        resume = (accounts, max(at, resume?.at ?? at), max(result.pass.windowMs, resume?.windowMs ?? 0))
     }
 
     /// The job's heartbeat: success, or failure retried at the next interval.

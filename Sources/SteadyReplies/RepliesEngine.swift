@@ -42,7 +42,7 @@ public final class RepliesEngine: PeriodicRole<RepliesReport> {
         store = try SharedStore.open(config)
         let names = settings.accounts.isEmpty ? config.accounts.map(\.name) : settings.accounts
         let http = HTTPClientOptions(connectTimeoutMillis: 5_000, totalTimeoutMillis: 20_000)
-        accounts = config.accounts.filter { names.contains($0.name) }.map { ReadingAccount(config: $0, daemon: config, httpOptions: http) }
+        accounts = config.accounts.filter { names.contains($0.name) }.map { ReadingAccount(config: $0, daemon: config, httpOptions: http, logger: logger) }
         switch settings.generator {
         case .template: generator = TemplateGenerator(template: settings.template)
         case .openai: generator = ChatCompletionsGenerator(settings: settings.openAI, keyPath: SharedStore.credentialsFile(settings.openAI.keyFile, config: config),

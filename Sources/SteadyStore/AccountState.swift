@@ -43,6 +43,12 @@ extension SQLitePostStore {
         return out
     }
 
+    /// One account's stored tokens (nil when none were stored): the cheap read a process
+    /// makes before using its adapter, to take tokens another process renewed since.
+    public func tokens(account: String) throws(StoreError) -> String? {
+        try query("SELECT tokens FROM account_state WHERE account = ?", [.text(account)]).first?.text(0)
+    }
+
     /// Stores rotated tokens; returns once committed (callers persist before first use: X
     /// refresh tokens are single-use).
     public func saveTokens(account: String, tokens: String, now: Int64) throws(StoreError) {

@@ -36,6 +36,7 @@ extension SteadypostCLI {
             } else {
                 fail("the reconciler's report is unreadable: \(String(decoding: answer.prefix(300), as: UTF8.self))", code: 1)
             }
+            // A partial pass (a long rate limit cut an account short) is not a failure: 0.
             if report?.ok != true { throw ExitCode(1) }
         }
     }
@@ -78,12 +79,17 @@ struct ReconcileReportView: Decodable {
         var unknown_not_found: [String]
         var unknown_deferred: [String]?
         var error: String?
+        /// `ok`, `partial` or `failed` (absent from daemons before it).
+        var status: String?
+        var partial: String?
     }
 
     var id: String
     var pass: String
     var dry_run: Bool?
     var ok: Bool
+    /// `ok`, `partial` (some account cut short by a long rate limit: not a failure) or `failed`.
+    var status: String?
     var changes: Int?
     var error: String?
     var accounts: [Account]?
@@ -91,10 +97,10 @@ struct ReconcileReportView: Decodable {
 
     var text: String {
         let dry = dry_run == true
-        var out = "reconcile \(id) (\(pass)\(dry ? ", dry run: nothing changed" : "")): \(ok ? "ok" : "FAILED"), \(changes ?? 0) change(s)\n"
+        var out = "reconcile \(id) (\(pass)\(dry ? ", dry run: nothing changed" : "")): \(!ok ? "FAILED" : status == "partial" ? "partial" : "ok"), \(changes ?? 0) change(s)\n"
         if let error { out += "error: \(error)\n" }
         for a in accounts ?? [] {
-            out += "\(a.account) (\(a.platform)): \(a.scanned) post(s) on the timeline\(a.complete ? "" : " (scan incomplete: page budget reached)"), \(a.known) already recorded\n"
+            out += "\(a.account) (\(a.platform)): \(a.scanned) post(s) on the timeline\(a.complete ? "" : a.partial != nil ? " (scan incomplete: rate limited)" : " (scan incomplete: page budget reached)"), \(a.known) already recorded\n"
             for f in a.fixes {
                 let what = "\(f.post_id) \(f.from) → posted as \(f.platform_id) (\(f.adopted ? "adopted, " : "")by \(f.by))"
                 out += "  \(f.applied ? "fixed" : dry ? "would fix" : "not fixed"): \(what)\(f.applied || dry ? "" : ": \(f.note ?? "")")\n"
@@ -110,6 +116,7 @@ struct ReconcileReportView: Decodable {
             if let d = a.unknown_deferred, !d.isEmpty {
                 out += "  unknown, live, attempted within unknown_grace (left to the posting worker's verification): \(d.joined(separator: ", "))\n"
             }
+            if let p = a.partial { out += "  partial: \(p)\n" }
             if let e = a.error { out += "  error: \(e)\n" }
         }
         return out

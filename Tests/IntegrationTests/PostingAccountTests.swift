@@ -25,9 +25,13 @@ struct PostingAccountTests {
         #expect(try sim.posts("f21-x").count == 1)
         #expect(try Self.requests(sim, account: "f21-x", path: "/2/oauth2/token").count == 1, "refreshed once")
         let creates = try Self.requests(sim, account: "f21-x", path: "/2/tweets").filter { $0["method"]?.string == "POST" }
-        #expect(creates.map { $0["status"]?.int ?? 0 } == [401, 201], "refused, refreshed, sent again within the attempt")
+        // Refused, renewed, sent again within the attempt; or, when another process reading
+        // the account (replies, metrics) renewed the token first, the posting worker took the
+        // stored rotation before its create. Either way the refresh token was spent once.
+        let statuses = creates.map { $0["status"]?.int ?? 0 }
+        #expect(statuses == [401, 201] || statuses == [201], "\(statuses)")
         #expect(try d.show(first)["attempts"]?.int == 1, "one attempt")
-        #expect(try d.counters()["refreshed"]?.int == 1)
+        #expect(try d.counters()["refreshed"]?.int == (statuses == [401, 201] ? 1 : 0))
 
         // The file's tokens are spent (the access token expired, X refresh tokens are
         // single-use): a new worker can only post with the rotation the store holds.

@@ -3,6 +3,7 @@ import SteadyCore
 import SteadyPlatforms
 import SteadyStore
 @testable import SteadyPosting
+import SteadyTokens
 
 /// The posting worker's pure decisions: the taxonomy's answer to each failure, breaker input,
 /// wake-up planning, request parsing, persisted forms.

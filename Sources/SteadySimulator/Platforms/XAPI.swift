@@ -420,7 +420,7 @@ extension Store {
             200,
             [
                 "token_type": "bearer",
-                "expires_in": 7200,
+                "expires_in": .int(accessLifetimeMs / 1000),
                 "access_token": .string(access),
                 "scope": "tweet.read tweet.write users.read offline.access",
                 "refresh_token": .string(newRefresh),

@@ -90,6 +90,7 @@ extension Simulator {
         admin(.post, "/_sim/mentions") { store, request in store.adminMention(request) }
         admin(.post, "/_sim/metrics") { store, request in store.adminMetrics(request) }
         admin(.post, "/_sim/tokens/expire") { store, request in store.adminExpire(request) }
+        admin(.post, "/_sim/tokens/lifetime") { store, request in store.adminTokenLifetime(request) }
         admin(.post, "/_sim/tokens/revoke") { store, request in store.adminRevoke(request) }
         admin(.get, "/_sim/clock") { store, request in store.adminClock(request) }
         admin(.post, "/_sim/clock") { store, request in store.adminClock(request) }

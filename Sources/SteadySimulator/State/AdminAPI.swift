@@ -234,6 +234,22 @@ extension Store {
         }
     }
 
+    /// `POST /_sim/tokens/lifetime` `{"access_s"}`: X and Bluesky access tokens issued from now
+    /// on live this long (X's `expires_in` says so; Bluesky's JWT `exp`); tokens already
+    /// issued keep their expiry.
+    mutating func adminTokenLifetime(_ request: SimRequest) -> SimResponse {
+        let body: JSON
+        switch Store.adminBody(request) {
+        case .failure(let response): return response
+        case .success(let b): body = b
+        }
+        guard let seconds = body["access_s"]?.intValue, (1...(30 * 86_400)).contains(seconds) else {
+            return Store.adminError(400, "access_s must be a whole number of seconds from 1 to 2592000")
+        }
+        accessLifetimeMs = seconds * 1000
+        return .json(200, ["access_s": .int(seconds)])
+    }
+
     /// `POST /_sim/tokens/revoke` `{"account"}`
     mutating func adminRevoke(_ request: SimRequest) -> SimResponse {
         switch Store.adminBody(request).flatMap({ adminAccount($0) }) {

@@ -43,6 +43,9 @@ struct Store {
 
     /// Multiplies every rate-limit window's limit (`--rate-limit-scale`; 1 is faithful).
     var rateLimitScale = 1
+    /// How long X and Bluesky access tokens issued from now on live (`POST
+    /// /_sim/tokens/lifetime`; 2 hours is faithful, tests shorten it to see tokens expire).
+    var accessLifetimeMs: Int64 = Store.twoHoursMs
 
     init(seed: UInt64) {
         rng = SplitMix64(seed: seed)
@@ -139,7 +142,7 @@ struct Store {
         switch kind {
         case .xAccess:
             value = Identifiers.base64URL(86, using: &rng)
-            expires = now + Store.twoHoursMs
+            expires = now + accessLifetimeMs
         case .xRefresh:
             value = Identifiers.base64URL(86, using: &rng)
         case .mastodon:
@@ -147,7 +150,7 @@ struct Store {
         case .blueskyAccess, .blueskyRefresh:
             let did = accounts[account]?.userID ?? ""
             let isAccess = kind == .blueskyAccess
-            let lifetime = isAccess ? Store.twoHoursMs : Store.ninetyDaysMs
+            let lifetime = isAccess ? accessLifetimeMs : Store.ninetyDaysMs
             expires = now + lifetime
             let header: JSON = ["typ": .string(isAccess ? "at+jwt" : "refresh+jwt"), "alg": "HS256"]
             let payload: JSON = [

@@ -1,0 +1,229 @@
+import Logging
+import SteadyCore
+import SteadyPlatforms
+import SteadyStore
+import SteadySystem
+
+/// One account's tokens as every process that reads or posts to the platform keeps them: the
+/// posting worker's attempts and verifications, and the metrics, replies and reconciler
+/// workers' reads all renew through here, so any of them can renew an expired token and
+/// none spends X's single-use refresh token twice.
+///
+/// The rule: a renewal happens only under the account's lock (`state_dir/tokens/ACCOUNT.lock`,
+/// an exclusive `flock`, so one renewer at a time across processes and threads). Under it,
+/// the stored tokens are read again: if they are no longer the ones the caller found refused
+/// or expiring, someone else renewed them meanwhile and those are taken (`adopted`); else the
+/// platform is asked, and the rotated tokens are stored before the lock is let go and before
+/// any use. A transient failure of the refresh (5xx, timeout, connection) is retried with
+/// the same refresh token after short growing delays; only the platform's refusal of the
+/// token (`invalid_grant`, `invalid_request`, a 401) means the account must be
+/// re-authorized.
+///
+/// Threading: one keeper per account and process, used by whoever holds that account's
+/// adapter (one thread at a time, as the adapter).
+public final class TokenKeeper: @unchecked Sendable {
+    /// How renewals retry and wait.
+    public struct Policy: Sendable, Equatable {
+        /// Delays before the 2nd, 3rd, … refresh try after a transient failure.
+        public var retryDelaysMs: [Int64]
+        /// Renew ahead of expiry once less than a fifth of the token's life, and at most
+        /// this much, remains.
+        public var maxLeadMs: Int64
+
+        public init(retryDelaysMs: [Int64] = [1_000, 2_000, 4_000], maxLeadMs: Int64 = 300_000) {
+            self.retryDelaysMs = retryDelaysMs
+            self.maxLeadMs = maxLeadMs
+        }
+    }
+
+    /// What a renewal came to.
+    public enum Renewal: Sendable, Equatable {
+        /// Another process (or thread) had renewed them: the stored tokens are in the adapter.
+        case adopted
+        /// Renewed here, stored, and in the adapter.
+        case refreshed
+        /// Renewed, but the store refused them: they are held (`unsaved`) and must not be
+        /// used until `flushUnsaved()` stores them.
+        case unsaved(String)
+        /// The platform refused the refresh token (or the credentials): only re-authorizing
+        /// the account helps. The reason says so precisely.
+        case refused(String)
+        /// The platform has nothing to renew (Mastodon), or the adapter cannot.
+        case notRefreshable(String)
+        /// The refresh did not get through (5xx, timeout, connection, the lock's wait) within
+        /// the tries and the deadline; the same refresh token is still good for a later try.
+        case transient(String)
+        /// The token endpoint is rate limited until then.
+        case rateLimited(untilMs: Int64, String)
+
+        /// New tokens are in the adapter: the refused request may be sent again.
+        public var renewed: Bool {
+            switch self {
+            case .adopted, .refreshed: return true
+            default: return false
+            }
+        }
+    }
+
+    public let account: String
+    public let platform: Platform
+    /// Identifies the credentials file's secrets (`TokenRecord`).
+    public let fingerprint: String
+    public let lockPath: String
+    let store: SQLitePostStore
+    let policy: Policy
+    let logger: Logger
+    /// Tokens a refresh returned that the store has not taken yet: stored before any use.
+    public private(set) var unsaved: SessionTokens?
+
+    public init(account: String, platform: Platform, credentials: Credentials, store: SQLitePostStore, stateDir: String,
+                policy: Policy = Policy(), logger: Logger) {
+        self.account = account
+        self.platform = platform
+        fingerprint = TokenRecord.fingerprint(credentials)
+        lockPath = Self.lockPath(stateDir: stateDir, account: account)
+        self.store = store
+        self.policy = policy
+        self.logger = logger
+    }
+
+    /// `STATE_DIR/tokens/ACCOUNT.lock` (account names are `[a-z0-9-]+`).
+    public static func lockPath(stateDir: String, account: String) -> String {
+        (stateDir.hasSuffix("/") ? stateDir : stateDir + "/") + "tokens/" + account + ".lock"
+    }
+
+    var meta: Logger.Metadata { ["ACCOUNT": "\(account)", "PLATFORM": "\(platform.rawValue)"] }
+
+    /// The stored session of these credentials (nil if none, or from an older credentials file).
+    public func stored() throws(StoreError) -> SessionTokens? {
+        TokenRecord.decode(try store.tokens(account: account), fingerprint: fingerprint)
+    }
+
+    /// Stores tokens a refresh returned that the store refused then; false while it still
+    /// refuses (nothing may be sent with them, nor with the spent ones before them).
+    public func flushUnsaved() -> Bool {
+        guard let tokens = unsaved else { return true }
+        do {
+            try save(tokens)
+            unsaved = nil
+            logger.notice("rotated tokens stored after an earlier failure", metadata: meta)
+            return true
+        } catch {
+            logger.error("rotated tokens still cannot be stored; not sending with them: \(error)", metadata: meta)
+            return false
+        }
+    }
+
+    /// Before using the adapter: takes tokens another process stored since it last looked
+    /// (one small read, no lock). Never while tokens of its own wait to be stored.
+    public func adoptStored(into adapter: any PlatformAdapter) {
+        guard unsaved == nil, let stored = try? stored(), !stored.sameTokens(as: adapter.session) else { return }
+        adapter.adopt(stored)
+        logger.debug("took the tokens another process renewed", metadata: meta)
+    }
+
+    /// Renews ahead of expiry when the platform said when the access token expires and the
+    /// time has come (`SessionTokens.renewalDue`); nil when it has not. A failure here leaves
+    /// the current (still valid) token in use: a refusal shows again when it matters.
+    public func renewIfDue(_ adapter: any PlatformAdapter, deadline: Int64) -> Renewal? {
+        guard unsaved == nil, adapter.session.renewalDue(nowMs: SteadyClock.wallMillis(), maxLeadMs: policy.maxLeadMs) else { return nil }
+        logger.info("access token near its expiry: renewing ahead of it", metadata: meta)
+        return renew(adapter, refused: adapter.session, deadline: deadline)
+    }
+
+    /// Renews the tokens `refused` (the ones the platform refused or that are expiring; the
+    /// adapter's session when the caller found them). No refresh try starts after `deadline`
+    /// (wall-clock ms), and the lock is waited for until then at most.
+    public func renew(_ adapter: any PlatformAdapter, refused: SessionTokens, deadline: Int64) -> Renewal {
+        guard flushUnsaved() else { return .unsaved("rotated tokens from an earlier refresh cannot be stored yet") }
+        do {
+            try Files.makeDirectories(String(lockPath[..<(lockPath.lastIndex(of: "/") ?? lockPath.endIndex)]), mode: 0o700)
+        } catch {
+            return .transient("cannot make the token lock's directory: \(error)")
+        }
+        let lock: FileLock
+        do {
+            lock = try FileLock.acquire(lockPath, timeoutMillis: max(0, deadline - SteadyClock.wallMillis()))
+        } catch {
+            return .transient("the token lock is busy: \(error)")
+        }
+        defer { lock.release() }
+
+        // Under the lock: has someone renewed them since the caller looked?
+        let current: SessionTokens?
+        do {
+            current = try stored()
+        } catch {
+            // Unknown whether a rotation is stored: refreshing with a maybe-spent token could
+            // lose the account, so not now.
+            return .transient("cannot read the stored tokens: \(error)")
+        }
+        if let current, !current.sameTokens(as: refused) {
+            adapter.adopt(current)
+            logger.notice("tokens already renewed by another process; using those", metadata: meta)
+            return .adopted
+        }
+        if let current, !current.sameTokens(as: adapter.session) {
+            adapter.adopt(current)
+        }
+
+        var failures = 0
+        while true {
+            do {
+                switch try adapter.refreshAuth() {
+                case .refreshed(let tokens):
+                    do {
+                        try save(tokens)
+                    } catch {
+                        unsaved = tokens
+                        logger.critical("credentials refreshed but the new tokens cannot be stored; not using them until they are: \(error)", metadata: meta)
+                        return .unsaved("refreshed tokens could not be stored: \(error)")
+                    }
+                    logger.notice("credentials refreshed; new tokens stored", metadata: meta)
+                    return .refreshed
+                case .notRefreshable(let why):
+                    return .notRefreshable(why)
+                }
+            } catch {
+                switch error.errorClass {
+                case .auth, .permanent:
+                    let reason = Self.refusalReason(error)
+                    logger.error("refresh refused: \(reason) [\(error)]", metadata: meta)
+                    return .refused(reason)
+                case .rateLimited(let until):
+                    return .rateLimited(untilMs: until, "token refresh rate limited: \(error.message)")
+                case .noEffect, .unknownOutcome:
+                    failures += 1
+                    let what = Self.transientSummary(error)
+                    let delay = failures <= policy.retryDelaysMs.count ? policy.retryDelaysMs[failures - 1] : nil
+                    guard let delay, SteadyClock.wallMillis() + delay < deadline else {
+                        logger.warning("token refresh failed \(failures) time(s) (\(what)); the refresh token is kept for a later try", metadata: meta)
+                        return .transient("the token refresh failed \(failures) time(s), last: \(what); retried later with the same refresh token")
+                    }
+                    logger.notice("token refresh failed (\(what)); retrying in \(delay) ms with the same refresh token", metadata: meta)
+                    sleepMillis(delay)
+                }
+            }
+        }
+    }
+
+    func save(_ tokens: SessionTokens) throws(StoreError) {
+        try store.saveTokens(account: account, tokens: TokenRecord.encode(tokens, fingerprint: fingerprint), now: SteadyClock.wallMillis())
+    }
+
+    /// "the platform refused the refresh token (invalid_grant): re-authorize the account", or
+    /// the adapter's own reason when nothing was sent (no refresh token at all).
+    static func refusalReason(_ error: PlatformError) -> String {
+        guard let status = error.evidence.httpStatus else { return "cannot refresh: \(error.message)" }
+        let name = error.evidence.platformError ?? "HTTP \(status)"
+        return "the platform refused the refresh token (\(name)): re-authorize the account"
+    }
+
+    /// "HTTP 504 (Gateway Time-out)", "timeout", …: what failed, no secrets.
+    static func transientSummary(_ error: PlatformError) -> String {
+        if let status = error.evidence.httpStatus {
+            return "HTTP \(status)" + (error.evidence.platformError.map { " (\($0))" } ?? "")
+        }
+        return error.evidence.transport ?? error.message
+    }
+}
