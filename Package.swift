@@ -126,6 +126,7 @@ let package = Package(
             "SteadyBrowser", "SteadySystem", "SteadyCore", "SteadyProtocol", "SteadyPosting", "SteadyPlatforms", "SteadyConfig", "SteadyTestSupport",
         ]),
         .testTarget(name: "SteadyReconcilerTests", dependencies: ["SteadyReconciler", "SteadyStore", "SteadyPlatforms", "SteadyConfig", "SteadyCore"]),
+        .testTarget(name: "SteadySystemTests", dependencies: ["SteadySystem", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SteadyAPITests", dependencies: [
             "SteadyAPI", "SteadyConfig", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyCore", "SteadySystem",
             .product(name: "Logging", package: "swift-log"),
