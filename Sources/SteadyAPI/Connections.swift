@@ -1,6 +1,7 @@
 import HummingbirdCore
 import Logging
 import NIOCore
+import SteadyCore
 import Synchronization
 
 /// Every open HTTP connection of the api worker, with the two limits that keep silent
@@ -40,6 +41,8 @@ final class Connections: Sendable {
         var refused: Int64 = 0
         var headerTimeouts: Int64 = 0
         var peak = 0
+        /// When the cap last made us say so (monotonic ms), so a flood logs once a minute.
+        var lastNoticeAt: Int64?
     }
 
     let limit: Int
@@ -56,28 +59,16 @@ final class Connections: Sendable {
     /// A connection was accepted: counted, its header timer started, and the cap enforced.
     func opened(_ channel: any Channel) {
         let id = ObjectIdentifier(channel)
-        enum Decision { case keep, evict(any Channel), refuse }
-        let decision = state.withLock { s -> Decision in
-            s.accepted += 1
-            s.clock += 1
-            guard s.open >= limit else {
-                s.entries[id] = Entry(channel: channel, idleSince: s.clock)
-                s.open += 1
-                s.peak = max(s.peak, s.open)
-                return .keep
-            }
-            // At the cap: the connection idle longest makes room, else the newcomer goes.
-            let victim = s.entries.filter { !$0.value.busy && !$0.value.closing }.min { $0.value.idleSince < $1.value.idleSince }
-            guard let (victimId, entry) = victim else {
-                s.refused += 1
-                return .refuse
-            }
-            s.entries[victimId]?.closing = true
-            s.entries[victimId]?.headerTimer = nil
-            entry.headerTimer?.cancel()
-            s.evicted += 1
-            s.entries[id] = Entry(channel: channel, idleSince: s.clock)  // `open` unchanged: one in, one out
-            return .evict(entry.channel)
+        let now = SteadyClock.monotonicMillis()
+        let (decision, notice) = state.withLock { s -> (Decision, (evicted: Int64, refused: Int64)?) in
+            let decision = decide(&s, id, channel)
+            guard decision.closesSomething, now - (s.lastNoticeAt ?? now - 60_000) >= 60_000 else { return (decision, nil) }
+            s.lastNoticeAt = now
+            return (decision, (s.evicted, s.refused))
+        }
+        if let notice {
+            logger.notice("at the HTTP connection cap (\(limit)): closing the connections idle longest, or new ones when all are busy",
+                          metadata: ["http.connections_evicted_total": "\(notice.evicted)", "http.connections_refused_total": "\(notice.refused)"])
         }
         switch decision {
         case .refuse:
@@ -90,6 +81,36 @@ final class Connections: Sendable {
             break
         }
         startHeaderTimer(id, channel)
+    }
+
+    private enum Decision {
+        case keep, evict(any Channel), refuse
+        var closesSomething: Bool { if case .keep = self { false } else { true } }
+    }
+
+    /// Counts the new connection in, or picks who goes: the connection idle longest, else
+    /// the newcomer.
+    private func decide(_ s: inout State, _ id: ObjectIdentifier, _ channel: any Channel) -> Decision {
+        s.accepted += 1
+        s.clock += 1
+        guard s.open >= limit else {
+            s.entries[id] = Entry(channel: channel, idleSince: s.clock)
+            s.open += 1
+            s.peak = max(s.peak, s.open)
+            return .keep
+        }
+        // At the cap: the connection idle longest makes room, else the newcomer goes.
+        let victim = s.entries.filter { !$0.value.busy && !$0.value.closing }.min { $0.value.idleSince < $1.value.idleSince }
+        guard let (victimId, entry) = victim else {
+            s.refused += 1
+            return .refuse
+        }
+        s.entries[victimId]?.closing = true
+        s.entries[victimId]?.headerTimer = nil
+        entry.headerTimer?.cancel()
+        s.evicted += 1
+        s.entries[id] = Entry(channel: channel, idleSince: s.clock)  // `open` unchanged: one in, one out
+        return .evict(entry.channel)
     }
 
     /// Bytes arrived: if no request is in flight and no header timer runs (a kept-alive

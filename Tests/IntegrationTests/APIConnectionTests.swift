@@ -85,6 +85,9 @@ struct APIConnectionTests {
         #expect(open <= 512, "\(open) connections open past the cap")
         #expect((after.counters["http_connections_evicted"] ?? 0) >= Int64(wanted - 512), "\(after.counters)")
         #expect(closed >= wanted - 512, "the server closed only \(closed) of \(wanted) silent connections")
+        // The operator is told, once (a flood logs once a minute, not once a connection).
+        let notices = d.daemon.log().split(separator: "\n").filter { $0.contains("at the HTTP connection cap (512)") }.count
+        #expect(notices == 1, "\(notices) cap notices in the log")
 
         for c in held { c.close() }
         held.removeAll()
