@@ -41,6 +41,14 @@ struct APIConnectionTests {
         let fdsBefore = openDescriptors(before.pid)
 
         let wanted = 2000
+        // This process holds them all: make sure its own descriptor limit allows it.
+        var limit = rlimit()
+        try #require(getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0)
+        if limit.rlim_cur < rlim_t(wanted + 256) {
+            try #require(limit.rlim_max >= rlim_t(wanted + 256), "this process may hold at most \(limit.rlim_max) descriptors; the test needs \(wanted + 256)")
+            limit.rlim_cur = rlim_t(wanted + 256)
+            try #require(setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0)
+        }
         var held: [LoopbackConnection] = []
         defer { for c in held { c.close() } }
         var refusedConnects = 0
