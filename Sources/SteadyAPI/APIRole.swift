@@ -38,7 +38,9 @@ public final class APIRole: WorkerRole {
         server = try APIServer.start(service: service, host: config.api.host, port: config.api.port, logger: logger) {
             inbox.post(.serverStopped)
         }
-        logger.info("serving HTTP on \(config.api.host):\(server.port)")
+        logger.info("serving HTTP on \(config.api.host):\(server.port)",
+                    metadata: ["http.max_connections": "\(server.connectionCounters["http_connection_limit"] ?? 0)",
+                               "http.header_timeout_ms": "\(config.api.headerTimeoutMs)", "http.idle_timeout_ms": "\(config.api.idleTimeoutMs)"])
     }
 
     public var summary: String {
@@ -49,6 +51,7 @@ public final class APIRole: WorkerRole {
 
     public var counters: [String: Int64] {
         service.counters.merging(["http_port": Int64(server.port), "http_in_flight": Int64(server.inFlight)]) { a, _ in a }
+            .merging(server.connectionCounters) { a, _ in a }
     }
 
     public func beginDrain() {

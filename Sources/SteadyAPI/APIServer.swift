@@ -2,9 +2,11 @@ import Dispatch
 import Hummingbird
 import HummingbirdCore
 import Logging
+import SteadyConfig
 import SteadyCore
 import SteadyHTTP
 import SteadyPlatforms
+import SteadySystem
 import Synchronization
 
 /// The request context: the peer's address is kept, for the loopback rule of `/health`,
@@ -43,7 +45,12 @@ public final class APIServer: Sendable {
     /// Requests in flight, and whether the server has ended.
     final class ServerState: Sendable {
         private let counts = Mutex<(inFlight: Int, stopped: Bool)>((0, false))
+        private let connectionsBox = Mutex<Connections?>(nil)
         func withLock<T: Sendable>(_ body: (inout (inFlight: Int, stopped: Bool)) -> T) -> T { counts.withLock { body(&$0) } }
+        var connections: Connections? {
+            get { connectionsBox.withLock { $0 } }
+            set { connectionsBox.withLock { $0 = newValue } }
+        }
     }
 
     private init(port: Int, task: Task<Void, Never>, state: ServerState) {
@@ -54,6 +61,8 @@ public final class APIServer: Sendable {
 
     /// Requests being answered now.
     public var inFlight: Int { state.withLock { $0.inFlight } }
+    /// The connection figures for the heartbeat (open, peak, evicted, refused, header timeouts).
+    public var connectionCounters: [String: Int64] { state.connections?.counters ?? [:] }
     /// True once the listener is closed and the server task has ended.
     public var stopped: Bool { state.withLock { $0.stopped } }
 
@@ -80,32 +89,44 @@ public final class APIServer: Sendable {
             }
         }
         let serverLogger = { var l = logger; l.logLevel = .critical; return l }()
+        let config = service.config.api
+        let connections = Connections(limit: service.config.apiConnectionLimit(descriptorLimit: try? openFilesLimit()),
+                                      headerTimeoutMs: config.headerTimeoutMs, logger: logger)
+        state.connections = connections
         // The server without `Application`: its run adds a task that rewrites a cached Date
         // header every second, and those wake-ups were most of this idle worker's CPU (P5).
         // An operator's API answers few requests, so each formats its own Date.
         let responder = router.buildResponder()
-        let built = Result {
-            try HTTPServerBuilder.http1().buildServer(
-                configuration: ServerConfiguration(address: .hostname(host, port: port), serverName: nil),
-                eventLoopGroup: EventLoopGroupProvider.singleton.eventLoopGroup,
-                logger: serverLogger,
-                responder: { request, responseWriter, channel in
+        let http1 = HTTP1Channel(
+            responder: { request, responseWriter, channel in
+                connections.requestStarted(channel)
+                defer { connections.requestFinished(channel) }
+                var response: Response
+                let boundPort = bound.withLock { $0.port } ?? port
+                if !config.allowsHost(request.head.authority, boundPort: boundPort) {
+                    // Before routing: a page on another name (DNS rebinding) learns nothing.
+                    service.count("http_refused_host")
+                    response = Self.misdirected(request.head.authority, config: config, boundPort: boundPort).response
+                } else {
                     let context = APIRequestContext(source: .init(channel: channel, logger: serverLogger))
-                    var response: Response
                     do { response = try await responder.respond(to: request, context: context) } catch {
                         response = Response(status: .internalServerError)
                     }
-                    response.headers[.date] = HTTPTime.formatHTTPDate(millis: SteadyClock.wallMillis())
-                    try await responseWriter.write(response: response.head, body: response.body)
-                },
-                onServerRunning: { channel in
-                    bound.withLock { $0.port = channel.localAddress?.port ?? port }
-                    listening.signal()
-                })
-        }
-        guard case .success(let server) = built else {
-            throw APIServerError(description: "cannot set up the HTTP server on \(host):\(port): \(built)")
-        }
+                }
+                response.headers[.date] = HTTPTime.formatHTTPDate(millis: SteadyClock.wallMillis())
+                Self.addSecurityHeaders(&response.headers)
+                try await responseWriter.write(response: response.head, body: response.body)
+            },
+            configuration: .init(idleTimeout: .milliseconds(config.idleTimeoutMs)))
+        let server = Server(
+            childChannelSetup: GuardedHTTP1Channel(inner: http1, connections: connections),
+            configuration: ServerConfiguration(address: .hostname(host, port: port), serverName: nil),
+            onServerRunning: { channel in
+                bound.withLock { $0.port = channel.localAddress?.port ?? port }
+                listening.signal()
+            },
+            eventLoopGroup: EventLoopGroupProvider.singleton.eventLoopGroup,
+            logger: serverLogger)
         // Cancelling the task ends the listener and then each connection.
         let task = Task.detached {
             do { try await server.run() } catch {
@@ -124,6 +145,31 @@ public final class APIServer: Sendable {
             throw APIServerError(description: "cannot serve HTTP on \(host):\(port): \(result.error ?? "the server stopped")")
         }
         return APIServer(port: boundPort, task: task, state: state)
+    }
+
+    /// What every response carries. The dashboard needs no script, so none may run: a
+    /// string that got past the escaping still could not execute. `nosniff` stops a browser
+    /// from reading JSON or text as HTML.
+    static let securityHeaders: [(HTTPFields.Element.Name, String)] = [
+        (HTTPFields.Element.Name("Content-Security-Policy")!, "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+        (HTTPFields.Element.Name("X-Content-Type-Options")!, "nosniff"),
+        (HTTPFields.Element.Name("Referrer-Policy")!, "no-referrer"),
+    ]
+
+    static func addSecurityHeaders(_ fields: inout HTTPFields) {
+        for (name, value) in securityHeaders { fields[name] = value }
+    }
+
+    /// 421 for a `Host` this server does not answer to, naming it and the way to allow it.
+    static func misdirected(_ host: String?, config: APIConfig, boundPort: Int) -> APIAnswer {
+        guard let host else {
+            return .error(400, "bad-host", field: "Host", "the request has no Host header; send the address you connect to, e.g. Host: 127.0.0.1:\(boundPort)")
+        }
+        let printable = String(String.UnicodeScalarView(host.unicodeScalars.prefix(200).map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
+        let allowed = config.allowedHosts.map { $0.joined(separator: ", ") }
+            ?? "\(config.host.contains(":") ? "[\(config.host)]" : config.host):\(boundPort), localhost:\(boundPort), 127.0.0.1:\(boundPort), [::1]:\(boundPort)"
+        return .error(421, "misdirected", field: "Host",
+                      "this server does not answer to Host \"\(printable)\" (it answers to \(allowed); add the name to api.allowed_hosts to allow it)")
     }
 
     /// Closes the listener and ends the server (requests in flight are cut at the drain deadline).

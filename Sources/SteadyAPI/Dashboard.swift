@@ -161,19 +161,24 @@ struct HTML {
         text += "<section id=\"\(id)\"><h2>\(HTML.escape(title))</h2>"
     }
 
+    /// `s` as HTML text or attribute value: `& < > " '` become references, scalar by
+    /// scalar. Walking `Character`s was wrong: a combining or format mark before `<`
+    /// (`"\u{0600}<"`, `"\u{0301}<"`) makes one grapheme that equals none of them, and the
+    /// `<` went through raw. NUL becomes U+FFFD (as an HTML parser would make it); every
+    /// other scalar is kept as it is, so the page shows the text literally.
     static func escape(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.utf8.count)
-        for c in s {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(c)
+        var out = String.UnicodeScalarView()
+        for u in s.unicodeScalars {
+            switch u {
+            case "&": out.append(contentsOf: "&amp;".unicodeScalars)
+            case "<": out.append(contentsOf: "&lt;".unicodeScalars)
+            case ">": out.append(contentsOf: "&gt;".unicodeScalars)
+            case "\"": out.append(contentsOf: "&quot;".unicodeScalars)
+            case "'": out.append(contentsOf: "&#39;".unicodeScalars)
+            case "\u{0}": out.append("\u{FFFD}")
+            default: out.append(u)
             }
         }
-        return out
+        return String(out)
     }
 }

@@ -19,17 +19,19 @@ struct MetricsWriter {
         text += " " + Self.number(value) + "\n"
     }
 
+    /// A label value as the format asks (`\\`, `\"`, `\n`), scalar by scalar: by
+    /// `Character`, `"\r\n"` or a quote followed by a combining mark went through raw.
     static func escape(_ s: String) -> String {
-        var out = ""
-        for c in s {
-            switch c {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            default: out.append(c)
+        var out = String.UnicodeScalarView()
+        for u in s.unicodeScalars {
+            switch u {
+            case "\\": out.append(contentsOf: "\\\\".unicodeScalars)
+            case "\"": out.append(contentsOf: "\\\"".unicodeScalars)
+            case "\n": out.append(contentsOf: "\\n".unicodeScalars)
+            default: out.append(u)
             }
         }
-        return out
+        return String(out)
     }
 
     static func number(_ v: Double) -> String {

@@ -47,6 +47,18 @@ public struct Config: Sendable, Equatable {
         workers[role] ?? WorkerConfig.defaults(for: role)
     }
 
+    /// How many HTTP connections the api worker keeps open at most: `api.max_connections`,
+    /// else `APIConfig.defaultMaxConnections` but never more than the api worker's
+    /// `open_files_max` less `APIConfig.reservedDescriptors` (at least 1); validation refuses
+    /// a configured `max_connections` above that bound.
+    /// `descriptorLimit` (the process's RLIMIT_NOFILE, when known) bounds it the same way.
+    public func apiConnectionLimit(descriptorLimit: Int? = nil) -> Int {
+        var limit = api.maxConnections
+            ?? min(APIConfig.defaultMaxConnections, worker(.api).openFilesMax - APIConfig.reservedDescriptors)
+        if let descriptorLimit { limit = min(limit, descriptorLimit - APIConfig.reservedDescriptors) }
+        return max(1, limit)
+    }
+
     /// The account named `name`, if any.
     public func account(named name: String) -> AccountConfig? {
         accounts.first { $0.name == name }
@@ -127,16 +139,92 @@ public struct APIConfig: Sendable, Equatable {
     public var port: Int
     /// `/health` and `/metrics` answer peers other than loopback only when true.
     public var healthPublic: Bool
+    /// How long a client may take to send a request's head: from connecting, and on a
+    /// kept-alive connection from the first byte of its next request. Past it the connection
+    /// is closed.
+    public var headerTimeoutMs: Int64
+    /// A connection with no request in flight is closed after this long.
+    public var idleTimeoutMs: Int64
+    /// Open connections at most, as configured; nil: `defaultMaxConnections`, bounded by the
+    /// api worker's `open_files_max` (see `Config.apiConnectionLimit`).
+    public var maxConnections: Int?
+    /// `Host` header values accepted, as configured: `HOST` (any port) or `HOST:PORT`, IPv6
+    /// in brackets, `"*"` for any. nil: the listen address, `localhost`, `127.0.0.1` and
+    /// `[::1]`, each with the listen port.
+    public var allowedHosts: [String]?
 
-    public init(host: String = "127.0.0.1", port: Int = 8787, healthPublic: Bool = false) {
+    public static let defaultHeaderTimeoutMs: Int64 = 10_000
+    public static let defaultIdleTimeoutMs: Int64 = 60_000
+    public static let defaultMaxConnections = 512
+    /// Descriptors the api worker keeps for itself beside its connections (the store, its
+    /// supervisor socket, NIO's epoll and wake-up descriptors, logs, a spare for each accept).
+    public static let reservedDescriptors = 64
+
+    public init(host: String = "127.0.0.1", port: Int = 8787, healthPublic: Bool = false,
+                headerTimeoutMs: Int64 = APIConfig.defaultHeaderTimeoutMs, idleTimeoutMs: Int64 = APIConfig.defaultIdleTimeoutMs,
+                maxConnections: Int? = nil, allowedHosts: [String]? = nil) {
         self.host = host
         self.port = port
         self.healthPublic = healthPublic
+        self.headerTimeoutMs = headerTimeoutMs
+        self.idleTimeoutMs = idleTimeoutMs
+        self.maxConnections = maxConnections
+        self.allowedHosts = allowedHosts
     }
 
     /// `HOST:PORT`, with an IPv6 host in brackets.
     public var listen: String {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+
+    /// A `Host` header value (or an `allowed_hosts` entry) split into its host, lowercased,
+    /// without brackets, and its port (nil when absent). nil when malformed: a name must be
+    /// letters, digits, `-`, `.` and `_`; an IPv6 address is in brackets; a port is 1-65535.
+    public static func parseHostHeader(_ text: String) -> (host: String, port: Int?)? {
+        let lower = text.lowercased()
+        var host: Substring
+        var rest: Substring
+        if lower.hasPrefix("[") {
+            guard let close = lower.firstIndex(of: "]") else { return nil }
+            host = lower[lower.index(after: lower.startIndex)..<close]
+            rest = lower[lower.index(after: close)...]
+            guard !host.isEmpty, host.contains(":"),
+                  host.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) || ("a"..."f").contains($0) || $0 == ":" || $0 == "." })
+            else { return nil }
+        } else {
+            let colon = lower.firstIndex(of: ":") ?? lower.endIndex
+            host = lower[..<colon]
+            rest = lower[colon...]
+            guard !host.isEmpty, host.utf8.count <= 253,
+                  host.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "." || $0 == "_" })
+            else { return nil }
+        }
+        guard !rest.isEmpty else { return (String(host), nil) }
+        guard rest.hasPrefix(":") else { return nil }
+        let digits = rest.dropFirst()
+        guard !digits.isEmpty, digits.count <= 5, digits.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) }),
+              let port = Int(digits), (1...65535).contains(port) else { return nil }
+        return (String(host), port)
+    }
+
+    /// Whether a request's `Host` header may be answered by the server listening on
+    /// `boundPort` (the port actually bound, when `port` is 0): an entry of `allowedHosts`
+    /// (`HOST` matching any port), or by default the listen host, `localhost`, `127.0.0.1`
+    /// or `::1` with `boundPort` (a header without a port means 80). Refusing every other
+    /// name is what stops DNS rebinding: a page on `evil.example` whose name now points at
+    /// 127.0.0.1 still sends `Host: evil.example`.
+    public func allowsHost(_ header: String?, boundPort: Int) -> Bool {
+        guard let header, let (host, port) = Self.parseHostHeader(header) else { return allowedHosts?.contains("*") == true }
+        if let allowedHosts {
+            for entry in allowedHosts {
+                if entry == "*" { return true }
+                guard let allowed = Self.parseHostHeader(entry), allowed.host == host else { continue }
+                if allowed.port == nil || allowed.port == (port ?? 80) { return true }
+            }
+            return false
+        }
+        guard (port ?? 80) == boundPort else { return false }
+        return [self.host.lowercased(), "localhost", "127.0.0.1", "::1"].contains(host)
     }
 
     /// Splits `HOST:PORT` (`[v6]:PORT` for IPv6); nil when malformed or the port is not 0-65535.

@@ -62,6 +62,9 @@ enum Limits {
     static let stuckAfter: ClosedRange<Int64> = 1000...86_400_000
     static let healthDuration: ClosedRange<Int64> = 0...86_400_000
     static let healthCount: ClosedRange<Int64> = 0...1_000_000
+    static let headerTimeout: ClosedRange<Int64> = 100...600_000
+    static let idleTimeout: ClosedRange<Int64> = 100...3_600_000
+    static let maxConnections: ClosedRange<Int64> = 1...1_048_576
     static let accountName = 1...64
     static let groupName = 1...32
     /// `sockaddr_un.sun_path` holds 108 bytes including the terminating NUL.
@@ -173,7 +176,22 @@ struct ConfigDecoder {
                 decodeRoleKeys(role, worker, into: &config)
             }
         }
+        checkConnectionLimit(config, top)
         return config
+    }
+
+    /// `api.max_connections` must leave the api worker descriptors of its own under its
+    /// `open_files_max` (RLIMIT_NOFILE): past it, accept fails with EMFILE and the worker
+    /// stops answering anyone.
+    mutating func checkConnectionLimit(_ config: Config, _ top: Section) {
+        guard let configured = config.api.maxConnections,
+              case .table(let api)? = top.table["api"]?.value, let node = api["max_connections"] else { return }
+        let files = config.worker(.api).openFilesMax
+        let bound = files - APIConfig.reservedDescriptors
+        if configured > bound {
+            report(node.line, "api.max_connections",
+                   "must be at most workers.api.open_files_max (\(files)) less \(APIConfig.reservedDescriptors) descriptors the worker needs for itself, i.e. \(max(bound, 0)), got \(configured)")
+        }
     }
 
     // MARK: [daemon]
@@ -216,8 +234,12 @@ struct ConfigDecoder {
 
     mutating func decodeAPI(_ s: Section) -> APIConfig {
         var api = APIConfig()
-        checkKnown(s, ["listen", "health_public"])
+        checkKnown(s, ["listen", "health_public", "header_timeout", "idle_timeout", "max_connections", "allowed_hosts"])
         if let v = read(s, "health_public", Self.bool) { api.healthPublic = v }
+        if let v = read(s, "header_timeout", { Self.duration($0, Limits.headerTimeout) }) { api.headerTimeoutMs = v }
+        if let v = read(s, "idle_timeout", { Self.duration($0, Limits.idleTimeout) }) { api.idleTimeoutMs = v }
+        if let v = read(s, "max_connections", { Self.integer($0, Limits.maxConnections) }) { api.maxConnections = Int(v) }
+        if let v = read(s, "allowed_hosts", { Self.list($0, Self.allowedHost) }) { api.allowedHosts = v }
         if let (host, port) = read(s, "listen", { value -> Conversion<(String, Int)> in
             switch Self.string(value) {
             case .bad(let message): return .bad(message)
@@ -450,6 +472,18 @@ struct ConfigDecoder {
     static func string(_ value: TOMLValue) -> Conversion<String> {
         guard case .string(let s) = value else { return .bad("expected a string, got \(value.typeName)") }
         return .ok(s)
+    }
+
+    /// An `api.allowed_hosts` entry: `HOST` or `HOST:PORT` (IPv6 in brackets), or `"*"`;
+    /// kept lowercased, as `Host` headers are compared.
+    static func allowedHost(_ value: TOMLValue) -> Conversion<String> {
+        guard case .string(let text) = value else { return .bad("expected a string, got \(value.typeName)") }
+        if text == "*" { return .ok(text) }
+        let lower = text.lowercased()
+        guard APIConfig.parseHostHeader(lower) != nil else {
+            return .bad("expected a host name or address, optionally with :PORT (IPv6 in brackets), or \"*\"; got \"\(text)\"")
+        }
+        return .ok(lower)
     }
 
     static func bool(_ value: TOMLValue) -> Conversion<Bool> {

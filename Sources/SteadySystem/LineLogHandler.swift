@@ -39,7 +39,7 @@ public struct LineLogHandler: LogHandler {
         for key in all.keys.sorted() {
             line += " \(key)=\(LineLogHandler.quoted("\(all[key]!)"))"
         }
-        line = line.replacingNewlines() + "\n"
+        line = line.flattenedToOneLine() + "\n"
         let bytes = Array(line.utf8)
         var offset = 0
         while offset < bytes.count {
@@ -67,8 +67,20 @@ public struct LineLogHandler: LogHandler {
 }
 
 extension String {
-    fileprivate func replacingNewlines() -> String {
-        String(map { $0 == "\n" || $0 == "\r" ? " " : $0 })
+    /// One log line out of any text: every line break (CR, LF, NEL U+0085, LS U+2028, PS
+    /// U+2029) and every other C0 control but tab, and DEL, become a space, scalar by
+    /// scalar. By `Character` it was wrong: `"\r\n"` is one Character that equals neither
+    /// `"\r"` nor `"\n"`, so a value holding it forged a second journal line.
+    func flattenedToOneLine() -> String {
+        var out = String.UnicodeScalarView()
+        for u in unicodeScalars {
+            switch u.value {
+            case 0x09: out.append(u)
+            case 0x00..<0x20, 0x7F, 0x85, 0x2028, 0x2029: out.append(" ")
+            default: out.append(u)
+            }
+        }
+        return String(out)
     }
 }
 

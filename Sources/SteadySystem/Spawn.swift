@@ -97,6 +97,14 @@ public func setResourceLimit(pid: Int32, resource: Int32, value: UInt64) throws(
     _ = try syscall("prlimit") { steady_prlimit(pid, resource, value, value) }
 }
 
+/// This process's soft limit on open descriptors (RLIMIT_NOFILE, what the supervisor's
+/// `open_files_max` set); nil when unlimited.
+public func openFilesLimit() throws(SystemError) -> Int? {
+    var limit = rlimit()
+    _ = try syscall("getrlimit") { getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) }
+    return limit.rlim_cur == rlim_t.max ? nil : Int(clamping: limit.rlim_cur)
+}
+
 /// A pidfd for a process this one did not necessarily start (readable once it exits).
 public func openPidfd(_ pid: Int32) throws(SystemError) -> Descriptor {
     Descriptor(try syscall("pidfd_open") { steady_pidfd_open(pid) })

@@ -16,13 +16,17 @@ final class APIDaemon {
 
     var base: String { "http://127.0.0.1:\(port)" }
 
-    /// `health`: extra `[health]` TOML.
-    init(accounts: [(Platform, String, String?)] = [(.x, "news-x", nil)], health: String = "", faultInjection: Bool = true) throws {
+    /// `health`: extra `[health]` TOML; `api`: extra `[api]` lines; `apiWorker`: extra
+    /// `[workers.api]` lines.
+    init(accounts: [(Platform, String, String?)] = [(.x, "news-x", nil)], health: String = "", api: String = "", apiWorker: String = "",
+         faultInjection: Bool = true) throws {
         sim = try Sim()
         daemon = try PostingDaemon(sim: sim, accounts: accounts, faultInjection: faultInjection)
-        if !health.isEmpty {
-            try Files.writeAtomically(daemon.configPath, (Files.read(daemon.configPath) ?? "") + "\n[health]\n" + health + "\n")
-        }
+        var toml = Files.read(daemon.configPath) ?? ""
+        if !health.isEmpty { toml += "\n[health]\n" + health + "\n" }
+        if !api.isEmpty { toml = toml.replacing("[api]\n", with: "[api]\n" + api + "\n") }
+        if !apiWorker.isEmpty { toml = toml.replacing("[workers.api]\n", with: "[workers.api]\n" + apiWorker + "\n") }
+        try Files.writeAtomically(daemon.configPath, toml)
         try daemon.start()
         port = try waitFor("the api worker serving", timeoutMillis: 30_000) { () -> Int? in
             guard let w = try? self.daemon.client.status().workers.first(where: { $0.role == .api }), w.state == "running",

@@ -36,7 +36,7 @@ struct ConfigValidationTests {
         ("[bogus]\nx = 1", "t.toml:1: bogus: unknown key (expected one of: daemon, api, health, accounts, workers)"),
         ("[deamon]", "t.toml:1: deamon: unknown key (did you mean \"daemon\"?)"),
         ("[daemon]\nstate_dirr = \"/x\"", "t.toml:2: daemon.state_dirr: unknown key (did you mean \"state_dir\"?)"),
-        ("[api]\nport = 1", "t.toml:2: api.port: unknown key (expected one of: listen, health_public)"),
+        ("[api]\nport = 1", "t.toml:2: api.port: unknown key (expected one of: listen, health_public, header_timeout, idle_timeout, max_connections, allowed_hosts)"),
         ("[workers.posting]\nhang = 1", "t.toml:2: workers.posting.hang: unknown key (did you mean \"hang_timeout\"?)"),
         ("[workers.poster]", "t.toml:1: workers.poster: unknown worker role \"poster\" (valid roles: \(roles))"),
         ("[workers]\n\"a b\" = {}", "t.toml:2: workers.\"a b\": unknown worker role \"a b\" (valid roles: \(roles))"),
