@@ -145,14 +145,15 @@ extension PostRequest {
         }
     }
 
-    /// Why `text` cannot be a post: a NUL or another control character (tab, line feed and
-    /// carriage return are text). A NUL would cut the text wherever C reads it; the others
-    /// are invisible and turn into different text, or none, on the platforms.
+    /// Why `text` cannot be a post: a NUL or another C0 or C1 control character (tab, line
+    /// feed and carriage return are text). A NUL would cut the text wherever C reads it; the
+    /// others are invisible, drive terminals (ESC, CSI) and turn into different text, or
+    /// none, on the platforms.
     public static func controlCharacter(in text: String) -> String? {
         for (offset, scalar) in text.unicodeScalars.enumerated() {
             let v = scalar.value
             if v == 0x09 || v == 0x0A || v == 0x0D { continue }
-            if v < 0x20 || v == 0x7F {
+            if v < 0x20 || (0x7F...0x9F).contains(v) {
                 return "control character U+\(hex4(v)) at character \(offset + 1); only tab and line breaks are allowed"
             }
         }

@@ -252,4 +252,57 @@ struct OutsideFindingsTests {
         #expect(throws: (any Error).self) { _ = try d.daemon.call("create", final) }
         #expect(try stored() == 12_000, "nothing of the lost stage was stored")
     }
+
+    /// Strings an attacker or a careless client sends: combining and format marks before
+    /// markup, bidi overrides, CR/LF, NUL, ESC and CSI, line separators, 200 KB.
+    static let hostileCorpus: [String] = [
+        "\u{0600}<img src=x onerror=alert(1)>", "e\u{0301}\u{0301}\u{0301}<b>", "\u{202E}txt.exe\u{202C}", "\u{2066}rtl\u{2069}",
+        "line\r\nstate:       posted", "a\rb", "nul\u{0}after", "\u{1B}[2J\u{1B}]0;owned\u{07}", "\u{9B}31m", "sep\u{2028}par\u{2029}end",
+        "\u{FEFF}bom", "\"'<>&", String(repeating: "\u{2028}", count: 70_000), String(repeating: "a", count: 200_000),
+    ]
+
+    @Test("the hostile-strings corpus through every entry point: refused by name, or stored exactly and printed inert")
+    func hostileCorpusThroughEveryEntry() throws {
+        let d = try APIDaemon(faultInjection: false)
+        defer { d.cleanUp() }
+        let token = try d.createToken("ci")
+        let later = Self.laterMillis()
+        func inert(_ output: String) -> Bool {
+            !output.unicodeScalars.contains { v in
+                let c = v.value
+                return (c < 0x20 && c != 0x0A && c != 0x09) || (0x7F...0x9F).contains(c) || c == 0x202E || c == 0x2028 || c == 0x2029
+            }
+        }
+        var stored: [(String, String)] = []
+        for (n, text) in Self.hostileCorpus.enumerated() {
+            // The API.
+            let api = try d.send(.post, "/api/posts", token: token,
+                                 body: .obj([("account", JSON("news-x")), ("text", JSON(text)), ("at", .number(Double(later), raw: String(later)))]))
+            #expect(api.status == 201 || api.status == 400, "corpus[\(n)] → \(api.status)")
+            #expect(inert(api.text), "corpus[\(n)]: the API's answer carries raw controls")
+            if api.status == 201, let id = try JSON.parse(api.body)["id"]?.string { stored.append((id, text)) }
+            // The CLI's TEXT argument (a NUL cannot be in an argument, nor more than 128 KiB).
+            if !text.contains("\u{0}") && text.utf8.count < 100_000 {
+                let cli = d.daemon.cli(["post", "--account", "news-x", "--in", "1h", text])
+                #expect((cli.code == 0) == (api.status == 201), "corpus[\(n)]: the CLI and the API disagree (\(cli.code) vs \(api.status))")
+                #expect(inert(cli.stdout + cli.stderr), "corpus[\(n)]: the CLI printed raw controls")
+            }
+            // A batch line.
+            let file = d.daemon.dir.path + "/hostile-\(n).jsonl"
+            try Files.writeAtomically(file, JSON.obj([("text", JSON(text)), ("at", .number(Double(later), raw: String(later)))]).serialized + "\n")
+            let batch = d.daemon.cli(["post", "--account", "news-x", "--file", file])
+            #expect((batch.code == 0) == (api.status == 201), "corpus[\(n)]: the batch and the API disagree")
+            #expect(inert(batch.stderr), "corpus[\(n)]: the batch error printed raw controls")
+        }
+        #expect(stored.count >= 6, "the harmless-but-odd strings are stored, not refused: \(stored.count)")
+        for (id, text) in stored {
+            let json = d.daemon.cli(["show", id, "--json"])
+            #expect(try JSON.parse(json.stdout)["text"]?.string == text, "stored exactly")
+            let human = d.daemon.cli(["show", id])
+            #expect(human.code == 0 && inert(human.stdout), "show \(id) printed raw controls")
+        }
+        let jobs = d.daemon.cli(["jobs"])
+        #expect(inert(jobs.stdout))
+        for path in ["/", "/metrics", "/health"] { #expect(inert(try d.send(.get, path).text), "\(path) carries raw controls") }
+    }
 }
