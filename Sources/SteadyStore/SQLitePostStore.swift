@@ -233,31 +233,19 @@ public final class SQLitePostStore: @unchecked Sendable {
         }
     }
 
-    /// Leases up to `limit` due posts to `owner` until `now + leaseMillis`, in one
-    /// transaction: two claimers can never both get one post (F06). Due means
-    /// `COALESCE(next_try_at, due_at) <= now`, in integer ms (F10).
+    /// Leases up to `limit` due posts to `owner`, earliest first, each through the posting
+    /// worker's own claim (`claimDue(owner:now:leaseMillis:account:)`: one transaction per
+    /// post, the state change checked by `PostTransitions`). For tools and tests that want
+    /// several at once; the engine claims per account.
     public func claimDue(owner: String, now: Int64, leaseMillis: Int64, limit: Int, accounts: Set<String>? = nil) throws(StoreError) -> [Post] {
-        try transaction { db throws(StoreError) in
-            do throws(SQLiteError) {
-                let rows = try db.prepare("SELECT \(Self.postColumns) FROM posts WHERE state = 'scheduled' AND COALESCE(next_try_at, due_at) <= ? ORDER BY COALESCE(next_try_at, due_at), id LIMIT ?")
-                    .run([.integer(now), .integer(Int64(accounts == nil ? limit : limit * 50))])
-                var claimed: [Post] = []
-                let update = try db.prepare("UPDATE posts SET state = 'claimed', lease_owner = ?, lease_expires_at = ?, updated_at = ? WHERE id = ? AND state = 'scheduled'")
-                for row in rows where claimed.count < limit {
-                    var post = Self.post(row)
-                    if let accounts, !accounts.contains(post.account) { continue }
-                    try update.run([.text(owner), .integer(now + leaseMillis), .integer(now), .text(post.id)])
-                    guard db.changes == 1 else { continue }
-                    post.state = .claimed
-                    post.leaseOwner = owner
-                    post.leaseExpiresAt = now + leaseMillis
-                    claimed.append(post)
-                }
-                return claimed
-            } catch {
-                throw .database(error)
-            }
+        var claimed: [Post] = []
+        while claimed.count < limit {
+            let due = try nextDueByAccount().filter { $0.value <= now && (accounts?.contains($0.key) ?? true) }
+            guard let account = due.min(by: { ($0.value, $0.key) < ($1.value, $1.key) })?.key,
+                  let post = try claimDue(owner: owner, now: now, leaseMillis: leaseMillis, account: account) else { break }
+            claimed.append(post)
         }
+        return claimed
     }
 
     /// Commits the attempt before any request (intent before effect): the post becomes

@@ -191,7 +191,8 @@ struct PostStoreTests {
         // once, then each works its claim as a posting worker would (attempt, outcome).
         DispatchLike.concurrentPerform(iterations: stores.count, rounds: 50) { i, _ in
             do {
-                guard let post = try stores[i].claimDue(owner: "w\(i)", now: 1000, leaseMillis: 60_000, limit: 1).first else { return }
+                // The posting worker's own claim path (one account's earliest due post).
+                guard let post = try stores[i].claimDue(owner: "w\(i)", now: 1000, leaseMillis: 60_000, account: "news-x") else { return }
                 results.withLock { claimedBy["w\(i)", default: []].append(post.id) }
                 let attempt = try stores[i].beginAttempt(postId: post.id, owner: "w\(i)", idempotencyKey: post.id, adapter: "x", now: 1001, leaseMillis: 60_000)
                 _ = try stores[i].recordOutcome(postId: post.id, attemptId: attempt.id, outcome: .published(platformId: post.id), now: 1002)
