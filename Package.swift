@@ -38,11 +38,11 @@ let package = Package(
         .target(name: "SteadyConfig", dependencies: ["SteadyCore"]),
         .target(name: "SteadySupervisor", dependencies: ["SteadyCore", "SteadySystem", "SteadyProtocol", "SteadyConfig"]),
         .target(name: "SteadyWorker", dependencies: ["SteadyCore", "SteadySystem", "SteadyProtocol", "SteadyConfig"]),
-        .target(name: "SteadyStore", dependencies: ["CSQLite", "SteadyCore"]),
+        .target(name: "SteadyStore", dependencies: ["CSQLite", "SteadyCore", "SteadyJSON"]),
         // Every process's token renewals: one renewer per account at a time (a flock under
         // state_dir/tokens), rotated tokens stored before use (posting and the readers share it).
         .target(name: "SteadyTokens", dependencies: [
-            "SteadyCore", "SteadySystem", "SteadyStore", "SteadyPlatforms", .product(name: "Logging", package: "swift-log"),
+            "SteadyCore", "SteadySystem", "SteadyConfig", "SteadyStore", "SteadyPlatforms", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SteadyPosting", dependencies: [
             "SteadyCore", "SteadySystem", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyWorker", "SteadyConfig", "SteadyTokens",
@@ -50,13 +50,13 @@ let package = Package(
         ]),
         // The reconciler worker: each account's timeline against the store (F26, F30).
         .target(name: "SteadyReconciler", dependencies: [
-            "SteadyCore", "SteadySystem", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyPosting", "SteadyBackground", "SteadyWorker", "SteadyConfig",
+            "SteadyCore", "SteadySystem", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyBackground", "SteadyWorker", "SteadyConfig",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SteadyControl", dependencies: ["SteadyCore", "SteadySystem", "SteadyProtocol"]),
         // The periodic workers: metrics and replies, over a shared background-thread base.
         .target(name: "SteadyBackground", dependencies: [
-            "SteadyCore", "SteadySystem", "SteadyConfig", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyPosting", "SteadyWorker",
+            "SteadyCore", "SteadySystem", "SteadyConfig", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyWorker",
             "SteadyTokens", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SteadyMetrics", dependencies: [
@@ -105,7 +105,7 @@ let package = Package(
         // The api worker: HTTP API, /health, /metrics, dashboard (Hummingbird). Its own
         // executable, so only this process maps Hummingbird and NIO.
         .target(name: "SteadyAPI", dependencies: [
-            "SteadyCore", "SteadySystem", "SteadyConfig", "SteadyWorker", "SteadyStore", "SteadyPlatforms", "SteadyPosting",
+            "SteadyCore", "SteadySystem", "SteadyConfig", "SteadyWorker", "SteadyStore", "SteadyPlatforms",
             "SteadyHTTP", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
         ]),

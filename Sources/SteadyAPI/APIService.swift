@@ -4,7 +4,6 @@ import SteadyConfig
 import SteadyCore
 import SteadyHTTP
 import SteadyPlatforms
-import SteadyPosting
 import SteadyStore
 import Synchronization
 
@@ -95,7 +94,7 @@ public final class APIService: Sendable {
         if let states = read("account state", { () throws(StoreError) in try store.accountStates() }) {
             let configured = Set(config.accounts.map(\.name))
             let current = states.values.filter { configured.contains($0.account) }
-            f.openBreakers = current.filter { CircuitBreaker.restored(json: $0.breaker).state != .closed }.count
+            f.openBreakers = current.filter { StoredBreaker.parse($0.breaker).state != .closed }.count
             f.pausedAccounts = current.filter { ($0.pausedUntil ?? 0) > now }.count
         }
         if let reconciler = Self.worker("reconciler", in: status)?["counters"] {

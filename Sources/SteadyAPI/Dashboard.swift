@@ -1,7 +1,6 @@
 import SteadyCore
 import SteadyHTTP
 import SteadyPlatforms
-import SteadyPosting
 import SteadyStore
 
 /// The dashboard at `/`: one server-rendered page (no script, no build step) that reloads
@@ -74,7 +73,7 @@ extension APIService {
         h.raw("<table><thead><tr><th>account</th><th>breaker</th><th>paused until</th><th>reason</th></tr></thead><tbody>")
         for account in config.accounts {
             let s = states[account.name]
-            let breaker = CircuitBreaker.restored(json: s?.breaker).state.rawValue
+            let breaker = StoredBreaker.parse(s?.breaker).state.rawValue
             let paused = s.flatMap { ($0.pausedUntil ?? 0) > now ? $0 : nil }
             h.raw("<tr data-account=\"\(HTML.escape(account.name))\" data-breaker=\"\(breaker)\"><td>\(HTML.escape(account.name))</td><td>\(breaker)</td>")
             h.raw("<td>\(paused?.pausedUntil.map { HTML.escape(HTTPTime.formatISO8601(millis: $0)) } ?? "-")</td><td>\(HTML.escape(paused?.pauseReason ?? ""))</td></tr>")

@@ -1,5 +1,4 @@
 import SteadyPlatforms
-import SteadyPosting
 import SteadyStore
 
 /// Prometheus text exposition (format 0.0.4), written family by family: each with its HELP
@@ -82,8 +81,8 @@ extension APIService {
         if let states = read({ () throws(StoreError) in try store.accountStates() }) {
             m.family("steadypost_breaker_state", "gauge", "Each account's circuit breaker: 1 for its current state.")
             for account in config.accounts {
-                let state = CircuitBreaker.restored(json: states[account.name]?.breaker).state
-                for s in [CircuitBreaker.State.closed, .open, .halfOpen] {
+                let state = StoredBreaker.parse(states[account.name]?.breaker).state
+                for s in [StoredBreaker.State.closed, .open, .halfOpen] {
                     m.sample("steadypost_breaker_state", [("account", account.name), ("state", s.rawValue)], state == s ? 1 : 0)
                 }
             }

@@ -1,5 +1,6 @@
 import Glibc
 import SteadyCore
+import SteadySystem
 import SteadyWorker
 
 /// One serial background thread for a worker's blocking work (platform requests, store calls,
@@ -29,9 +30,7 @@ public final class BackgroundQueue<Output: Sendable>: @unchecked Sendable {
     }
 
     private func startThread() throws(BackgroundStartError) {
-        // Not generic: a C thread entry cannot name the generic class.
-        let rc = ThreadEntry.spawn(stackBytes: 2 << 20) { [self] in serve() }
-        guard rc == 0 else { throw BackgroundStartError("pthread_create: error \(rc)") }
+        do { try DetachedThread.start { [self] in serve() } } catch { throw BackgroundStartError("\(error)") }
     }
 
     /// On the loop: queues `body` behind what is already queued.
@@ -65,29 +64,4 @@ public final class BackgroundQueue<Output: Sendable>: @unchecked Sendable {
 public struct BackgroundStartError: Error, Sendable, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
-}
-
-/// Starts a detached pthread running a closure (signals stay blocked in it: the worker's loop
-/// blocked them before any thread was made).
-enum ThreadEntry {
-    final class Body {
-        let run: @Sendable () -> Void
-        init(_ run: @escaping @Sendable () -> Void) { self.run = run }
-    }
-
-    /// pthread_create's result: 0 when the thread runs.
-    static func spawn(stackBytes: Int, _ run: @escaping @Sendable () -> Void) -> Int32 {
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        defer { pthread_attr_destroy(&attributes) }
-        pthread_attr_setstacksize(&attributes, stackBytes)
-        let body = Unmanaged.passRetained(Body(run))
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, &attributes, { arg in
-            Unmanaged<Body>.fromOpaque(arg!).takeRetainedValue().run()
-            return nil
-        }, body.toOpaque())
-        if rc == 0 { pthread_detach(thread) } else { body.release() }
-        return rc
-    }
 }

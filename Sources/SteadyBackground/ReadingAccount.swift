@@ -3,7 +3,6 @@ import SteadyConfig
 import SteadyCore
 import SteadyHTTP
 import SteadyPlatforms
-import SteadyPosting
 import SteadyStore
 import SteadyTokens
 

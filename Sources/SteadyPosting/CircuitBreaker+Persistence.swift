@@ -1,4 +1,5 @@
 import SteadyPlatforms
+import SteadyStore
 
 extension CircuitBreaker {
     /// Whether `allow(now:)` would let a request go, without taking the half-open probe:
@@ -22,26 +23,22 @@ extension CircuitBreaker {
         }
     }
 
-    /// The JSON kept in `account_state.breaker`.
+    /// The JSON kept in `account_state.breaker` (`StoredBreaker`).
     public var json: String {
-        JSON.obj([
-            ("state", JSON(state.rawValue)), ("consecutive_failures", JSON(consecutiveFailures)),
-            ("opened_at", .number(Double(openedAt), raw: String(openedAt))),
-            ("open_ms", .number(Double(openMillis), raw: String(openMillis))),
-        ]).serialized
+        StoredBreaker(state: state, consecutiveFailures: consecutiveFailures, openedAt: openedAt, openMillis: openMillis).json
     }
 
     /// Restores a persisted breaker. A probe that was in flight died with its worker, so a
     /// half-open breaker comes back ready for a new probe.
     public static func restored(json text: String?, base: CircuitBreaker = CircuitBreaker()) -> CircuitBreaker {
         var b = base
-        guard let text, let j = try? JSON.parse(text) else { return b }
-        b.state = j["state"]?.string.flatMap(State.init(rawValue:)) ?? .closed
-        b.consecutiveFailures = j["consecutive_failures"]?.int ?? 0
-        b.openedAt = j["opened_at"]?.stringOrNumber.flatMap { Int64($0) } ?? 0
+        guard text != nil else { return b }
+        let stored = StoredBreaker.parse(text)
+        b.state = stored.state
+        b.consecutiveFailures = stored.consecutiveFailures
+        b.openedAt = stored.openedAt
         // Within this version's bounds, whatever an older one stored.
-        let stored = j["open_ms"]?.stringOrNumber.flatMap { Int64($0) } ?? b.baseOpenMillis
-        b.openMillis = min(max(stored, b.baseOpenMillis), b.maxOpenMillis)
+        b.openMillis = min(max(stored.openMillis ?? b.baseOpenMillis, b.baseOpenMillis), b.maxOpenMillis)
         b.probeInFlight = false
         return b
     }

@@ -1,3 +1,5 @@
+import SteadyStore
+
 /// A circuit breaker for one platform and account (DESIGN.md 3.6), pure and persisted by the
 /// caller. It counts only failures that mean the platform is unhealthy (5xx, timeouts,
 /// refused connections): never 4xx refusals of one post, rate limits or auth problems,
@@ -8,9 +10,8 @@
 /// half-open → probe succeeds → closed, open time back to its base
 /// half-open → probe fails → open again, for twice as long (capped)
 public struct CircuitBreaker: Equatable, Sendable, Codable {
-    public enum State: String, Equatable, Sendable, Codable {
-        case closed, open, halfOpen = "half-open"
-    }
+    /// closed, open, half-open: the stored shape's (`StoredBreaker`, which the api reads).
+    public typealias State = StoredBreaker.State
 
     public var state: State = .closed
     public var consecutiveFailures = 0

@@ -4,6 +4,7 @@ import SteadyConfig
 import SteadyCore
 import SteadyPlatforms
 import SteadyStore
+import SteadyTokens
 import SteadySystem
 import SteadyWorker
 
@@ -27,7 +28,7 @@ public final class PostingEngine: WorkerRole {
     var logger: Logger
     let slots: [AccountSlot]
     let slotByName: [String: AccountSlot]
-    let completions: CompletionQueue<JobResult>
+    let completions: LoopInbox<JobResult>
     /// Test fault points (`STEADYPOST_FAULTS`); nil, and never consulted, without the variable.
     let faults: PostingFaults?
     /// Browser-mode accounts post through the browser worker (`BrowserSubmitAdapter`).
@@ -101,7 +102,7 @@ public final class PostingEngine: WorkerRole {
         journal = OutcomeJournal(path: dir + "/outcomes.journal")
         ownersDir = dir + "/owners"
         (owner, lifeLock) = Self.takeLifeLock(pid: getpid(), dir: ownersDir, logger: logger)
-        completions = try CompletionQueue()
+        completions = try LoopInbox()
         faults = try PostingFaults.from(environment: environment, stateDir: dir)
         if let faults {
             store.setWriteFault { [faults] in faults.storeWriteFailure() }
@@ -375,9 +376,8 @@ public final class PostingEngine: WorkerRole {
     func launch(_ slot: AccountSlot, onFailure: () -> Void, _ body: @escaping @Sendable () -> JobResult) {
         slot.busy = true
         running += 1
-        let queue = completions
         do {
-            try startThread { queue.post(body()) }
+            try completions.run(body)
         } catch {
             slot.busy = false
             running -= 1

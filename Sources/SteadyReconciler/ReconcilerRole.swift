@@ -4,7 +4,6 @@ import SteadyConfig
 import SteadyCore
 import SteadyPlatforms
 import SteadyBackground
-import SteadyPosting
 import SteadyStore
 import SteadyWorker
 
@@ -24,7 +23,7 @@ public final class ReconcilerRole: WorkerRole {
     let readers: [ReadingAccount]
     var logger: Logger
     var replies: WorkerReplies?
-    let completions: JobCompletions<ReconcilePass.Result>
+    let completions: LoopInbox<ReconcilePass.Result>
     /// `reconcile-quick`, `reconcile-deep`.
     var jobs: [PeriodicJob]
     /// Manual runs waiting for the running pass to end (answered in order).
@@ -59,7 +58,7 @@ public final class ReconcilerRole: WorkerRole {
         settings = ReconcilerSettings(config: config.reconciler, environment: environment)
         store = try SharedStore.open(config)
         journal = OutcomeJournal(path: config.daemon.stateDir + "/outcomes.journal")
-        completions = try JobCompletions()
+        completions = try LoopInbox()
         let options = settings.httpOptions
         readers = config.accounts.map { ReadingAccount(config: $0, daemon: config, httpOptions: options, logger: logger) }
         let now = SteadyClock.wallMillis()

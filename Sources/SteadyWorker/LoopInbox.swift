@@ -5,7 +5,9 @@ import SteadySystem
 
 /// How other threads hand work to a worker's event loop: a locked queue plus a non-blocking
 /// pipe whose read end is in the loop's epoll set. A thread appends an item and writes one
-/// byte; the loop, woken by the pipe, drains both.
+/// byte; the loop, woken by the pipe, drains both. The one such queue in the product: the
+/// posting engine's attempt results, the reconciler's passes, the background queue's
+/// results and the outbox's requests all come through it.
 public final class LoopInbox<Item: Sendable>: @unchecked Sendable {
     private let lock = Lock()
     /// Guarded by `lock`.
@@ -34,6 +36,11 @@ public final class LoopInbox<Item: Sendable>: @unchecked Sendable {
         var byte: UInt8 = 1
         while write(writeFd, &byte, 1) < 0 && errno == EINTR {}
         // EAGAIN (pipe full) is fine: the loop is already due to wake and drains everything.
+    }
+
+    /// Runs `body` on a new thread (`DetachedThread`); its result arrives through `drain`.
+    public func run(_ body: @escaping @Sendable () -> Item) throws(SystemError) {
+        try DetachedThread.start { [self] in post(body()) }
     }
 
     /// On the loop: empties the pipe and returns every item posted so far.
