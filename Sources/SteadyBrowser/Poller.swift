@@ -8,24 +8,22 @@ import SteadySystem
 /// anything. Also a queue of work posted for "the next turn", which keeps callbacks from
 /// re-entering the code that triggered them.
 public final class Poller {
-    public let fd: Descriptor
+    private let epoll: Epoll
+    public var fd: Descriptor { epoll.fd }
     private var handlers: [UInt64: (UInt32) -> Void] = [:]
     private var tokens: [Int32: UInt64] = [:]
     private var nextToken: UInt64 = 1
     private var posted: [() -> Void] = []
 
     public init() throws(SystemError) {
-        fd = Descriptor(try syscall("epoll_create1") { epoll_create1(Int32(EPOLL_CLOEXEC)) })
+        epoll = try Epoll()
     }
 
     /// Watches `watched` for input and hang-up (and output when `writable`).
     public func register(_ watched: Int32, writable: Bool = false, _ handler: @escaping (UInt32) -> Void) throws(SystemError) {
         let token = nextToken
         nextToken += 1
-        var ev = epoll_event()
-        ev.events = Self.mask(writable)
-        ev.data.u64 = token
-        _ = try syscall("epoll_ctl(ADD)") { epoll_ctl(fd.raw, EPOLL_CTL_ADD, watched, &ev) }
+        try epoll.add(watched, token: token, writable: writable)
         handlers[token] = handler
         tokens[watched] = token
     }
@@ -33,21 +31,13 @@ public final class Poller {
     /// Turns interest in output on or off for a registered descriptor.
     public func setWritable(_ watched: Int32, _ on: Bool) {
         guard let token = tokens[watched] else { return }
-        var ev = epoll_event()
-        ev.events = Self.mask(on)
-        ev.data.u64 = token
-        _ = epoll_ctl(fd.raw, EPOLL_CTL_MOD, watched, &ev)
+        try? epoll.modify(watched, token: token, writable: on)
     }
 
     public func unregister(_ watched: Int32) {
         guard let token = tokens.removeValue(forKey: watched) else { return }
         handlers[token] = nil
-        var ev = epoll_event()
-        _ = epoll_ctl(fd.raw, EPOLL_CTL_DEL, watched, &ev)
-    }
-
-    private static func mask(_ writable: Bool) -> UInt32 {
-        EPOLLIN.rawValue | EPOLLRDHUP.rawValue | (writable ? EPOLLOUT.rawValue : 0)
+        epoll.remove(watched)
     }
 
     /// Runs `work` on the next `dispatch`, after the current callback has returned.
@@ -59,13 +49,9 @@ public final class Poller {
 
     /// Handles what is ready now (never blocks), then the posted work.
     public func dispatch() {
-        var events = [epoll_event](repeating: epoll_event(), count: 64)
-        let n = epoll_wait(fd.raw, &events, Int32(events.count), 0)
-        if n > 0 {
-            for i in 0..<Int(n) {
-                // A handler may have unregistered a later one in this batch.
-                if let handler = handlers[events[i].data.u64] { handler(events[i].events) }
-            }
+        for (token, events) in (try? epoll.waitEvents(timeoutMillis: 0)) ?? [] {
+            // A handler may have unregistered a later one in this batch.
+            if let handler = handlers[token] { handler(events) }
         }
         runPosted()
     }

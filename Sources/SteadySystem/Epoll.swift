@@ -11,10 +11,21 @@ public final class Epoll {
 
     /// Watches `watched` for input (and hang-up), tagged with `token`.
     public func add(_ watched: Int32, token: UInt64, writable: Bool = false) throws(SystemError) {
+        var ev = Self.event(token: token, writable: writable)
+        _ = try syscall("epoll_ctl(ADD)") { epoll_ctl(fd.raw, EPOLL_CTL_ADD, watched, &ev) }
+    }
+
+    /// Turns interest in output on or off for a watched descriptor.
+    public func modify(_ watched: Int32, token: UInt64, writable: Bool) throws(SystemError) {
+        var ev = Self.event(token: token, writable: writable)
+        _ = try syscall("epoll_ctl(MOD)") { epoll_ctl(fd.raw, EPOLL_CTL_MOD, watched, &ev) }
+    }
+
+    private static func event(token: UInt64, writable: Bool) -> epoll_event {
         var ev = epoll_event()
         ev.events = EPOLLIN.rawValue | EPOLLRDHUP.rawValue | (writable ? EPOLLOUT.rawValue : 0)
         ev.data.u64 = token
-        _ = try syscall("epoll_ctl(ADD)") { epoll_ctl(fd.raw, EPOLL_CTL_ADD, watched, &ev) }
+        return ev
     }
 
     public func remove(_ watched: Int32) {
@@ -24,9 +35,14 @@ public final class Epoll {
 
     /// Waits up to `timeoutMillis` (-1: forever) and returns the ready tokens.
     public func wait(timeoutMillis: Int32, max: Int = 64) throws(SystemError) -> [UInt64] {
+        try waitEvents(timeoutMillis: timeoutMillis, max: max).map(\.token)
+    }
+
+    /// As `wait`, with each token's ready events (EPOLLIN, EPOLLOUT, EPOLLRDHUP, ...).
+    public func waitEvents(timeoutMillis: Int32, max: Int = 64) throws(SystemError) -> [(token: UInt64, events: UInt32)] {
         var events = [epoll_event](repeating: epoll_event(), count: max)
         let n = try syscall("epoll_wait") { epoll_wait(fd.raw, &events, Int32(max), timeoutMillis) }
-        return (0..<Int(n)).map { events[$0].data.u64 }
+        return (0..<Int(n)).map { (events[$0].data.u64, events[$0].events) }
     }
 }
 
