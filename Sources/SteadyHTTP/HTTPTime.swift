@@ -1,15 +1,8 @@
+import SteadyCore
+
 /// Timestamps as the platforms write them, to and from integer milliseconds since the Unix
 /// epoch (UTC). No Foundation: plain civil-calendar arithmetic.
 public enum HTTPTime {
-    /// Days in `month` (1-12) of `year`, proleptic Gregorian.
-    static func daysIn(month: Int, year: Int) -> Int {
-        switch month {
-        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: return 30
-        default: return 31
-        }
-    }
-
     /// Parses ISO 8601 / RFC 3339 date-times: `2026-05-01T12:34:56Z`, with an optional
     /// fraction of any length (`.123456`), `Z`/`z` or an offset (`+02:00`, `+0200`, `-05`), and
     /// `T`, `t` or a space between date and time. A date-time without a zone is taken as UTC.
@@ -72,9 +65,9 @@ public enum HTTPTime {
         }
         guard i == b.count else { return nil }
         // A day the calendar has: 2099-02-31 is refused, not rolled over into March.
-        guard (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day),
+        guard (1...12).contains(month), (1...CivilCalendar.daysIn(month: month, year: year)).contains(day),
               hour <= 23, minute <= 59, second <= 60 else { return nil }
-        let days = daysFromCivil(year: year, month: month, day: day)
+        let days = CivilCalendar.days(year: year, month: month, day: day)
         let seconds = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second) - Int64(offsetSeconds)
         return seconds * 1000 + Int64(millis)
     }
@@ -83,7 +76,7 @@ public enum HTTPTime {
     public static func formatISO8601(millis: Int64) -> String {
         let (seconds, ms) = floorDivide(millis, 1000)
         let (days, secOfDay) = floorDivide(seconds, 86_400)
-        let (y, m, d) = civilFromDays(Int(days))
+        let (y, m, d) = CivilCalendar.date(days: Int(days))
         let h = Int(secOfDay) / 3600, mi = Int(secOfDay) % 3600 / 60, s = Int(secOfDay) % 60
         return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(h, 2)):\(pad(mi, 2)):\(pad(s, 2)).\(pad(Int(ms), 3))Z"
     }
@@ -98,7 +91,7 @@ public enum HTTPTime {
     public static func formatHTTPDate(millis: Int64) -> String {
         let (seconds, _) = floorDivide(millis, 1000)
         let (days, secOfDay) = floorDivide(seconds, 86_400)
-        let (y, m, d) = civilFromDays(Int(days))
+        let (y, m, d) = CivilCalendar.date(days: Int(days))
         // 1970-01-01 was a Thursday.
         let weekday = Int(floorDivide(days + 4, 7).1)
         let h = Int(secOfDay) / 3600, mi = Int(secOfDay) % 3600 / 60, s = Int(secOfDay) % 60
@@ -117,32 +110,8 @@ public enum HTTPTime {
         guard hms.count == 3, let h = Int(hms[0]), let mi = Int(hms[1]), let s = Int(hms[2]) else { return nil }
         // Ranges first: a wild year or hour must not overflow the arithmetic below.
         guard (1...9999).contains(year), (1...31).contains(day), (0...23).contains(h), (0...59).contains(mi), (0...60).contains(s) else { return nil }
-        let days = daysFromCivil(year: year, month: mIndex + 1, day: day)
+        let days = CivilCalendar.days(year: year, month: mIndex + 1, day: day)
         return (Int64(days) * 86_400 + Int64(h * 3600 + mi * 60 + s)) * 1000
-    }
-
-    // Howard Hinnant's days_from_civil / civil_from_days.
-    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = (month + 9) % 12
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
-
-    static func civilFromDays(_ z0: Int) -> (Int, Int, Int) {
-        let z = z0 + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let y = yoe + era * 400
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (m <= 2 ? y + 1 : y, m, d)
     }
 
     private static func floorDivide(_ a: Int64, _ b: Int64) -> (Int64, Int64) {

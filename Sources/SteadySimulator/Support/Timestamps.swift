@@ -1,3 +1,5 @@
+import SteadyCore
+
 /// ISO 8601 formatting and parsing of epoch milliseconds (UTC), without Foundation formatters.
 enum Timestamps {
     /// `2026-01-02T03:04:05.678Z`
@@ -73,7 +75,7 @@ enum Timestamps {
             return nil
         }
         guard i == chars.count else { return nil }
-        let days = daysFromCivil(year: year, month: month, day: day)
+        let days = CivilCalendar.days(year: year, month: month, day: day)
         let seconds = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second) - Int64(offsetMinutes * 60)
         return seconds * 1000 + Int64(millis)
     }
@@ -82,7 +84,7 @@ enum Timestamps {
         let seconds = floorDiv(ms, 1000)
         let days = floorDiv(seconds, 86_400)
         let secondOfDay = Int(seconds - days * 86_400)
-        let (y, m, d) = civilFromDays(Int(days))
+        let (y, m, d) = CivilCalendar.date(days: Int(days))
         let date = "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))"
         let time = "\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2))"
         return (date, time)
@@ -99,29 +101,5 @@ enum Timestamps {
 
     private static func mod(_ a: Int64, _ b: Int64) -> Int64 {
         a - floorDiv(a, b) * b
-    }
-
-    // Howard Hinnant's civil calendar algorithms.
-    private static func civilFromDays(_ z0: Int) -> (Int, Int, Int) {
-        let z = z0 + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let y = yoe + era * 400
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (m <= 2 ? y + 1 : y, m, d)
-    }
-
-    private static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = month > 2 ? month - 3 : month + 9
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
     }
 }
