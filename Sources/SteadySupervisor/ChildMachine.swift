@@ -249,7 +249,7 @@ public struct ChildMachine: Equatable, Sendable {
         case (.tick, .stopping(let pid, let reason, let killAt, false)):
             guard now >= killAt else { return [] }
             state = .stopping(pid: pid, reason: reason, killAt: killAt, killed: true)
-            return [.log(.warning, "still running at its \(reason == .hung ? "grace" : "drain") deadline: SIGKILL"), .signal(SIGKILL_)]
+            return [.log(.warning, "still running at its \(reason == .hung ? "grace" : "drain") deadline: SIGKILL"), .signal(ChildSignal.kill)]
         case (.tick, .backoff(let until)):
             guard now >= until else { return [] }
             return spawnNow(now)
@@ -274,7 +274,7 @@ public struct ChildMachine: Equatable, Sendable {
             }
             state = .stopping(pid: pid, reason: .hung, killAt: now + policy.termGraceMs, killed: false)
             hangExtendedUntil = nil
-            return [.log(.error, "hung: \(what); sending SIGTERM, SIGKILL in \(policy.termGraceMs) ms"), .signal(SIGTERM_)]
+            return [.log(.error, "hung: \(what); sending SIGTERM, SIGKILL in \(policy.termGraceMs) ms"), .signal(ChildSignal.terminate)]
     }
 
     private mutating func spawnNow(_ now: Int64) -> [ChildAction] {
@@ -313,6 +313,8 @@ public struct ChildMachine: Equatable, Sendable {
     }
 }
 
-/// Signal numbers, kept here so the machine needs no Glibc import.
-public let SIGTERM_: Int32 = 15
-public let SIGKILL_: Int32 = 9
+/// The signals the machine sends, by number, so it needs no Glibc import.
+public enum ChildSignal {
+    public static let terminate: Int32 = 15
+    public static let kill: Int32 = 9
+}
