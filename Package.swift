@@ -130,7 +130,7 @@ let package = Package(
         ]),
         .testTarget(name: "SteadyPlatformsTests", dependencies: ["SteadyPlatforms", "SteadyHTTP", "SteadyCore", "SteadySystem", "SteadyTestSupport"]),
         .testTarget(name: "SteadyStoreTests", dependencies: ["SteadyStore", "CSQLite", "SteadyCore"]),
-        .testTarget(name: "SteadyPostingTests", dependencies: ["SteadyPosting", "SteadyCore", "SteadyStore", "SteadyPlatforms", "SteadyTokens"]),
+        .testTarget(name: "SteadyPostingTests", dependencies: ["SteadyPosting", "SteadyConfig", "SteadyCore", "SteadyStore", "SteadyPlatforms", "SteadyTokens"]),
         .testTarget(name: "SteadyTokensTests", dependencies: [
             "SteadyTokens", "SteadyStore", "SteadyPlatforms", "SteadySystem", "SteadyCore", "SteadyHTTP", "SteadyTestSupport",
             .product(name: "Logging", package: "swift-log"),

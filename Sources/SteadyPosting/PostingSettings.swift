@@ -2,12 +2,13 @@ import SteadyConfig
 import SteadyCore
 import SteadyHTTP
 
-/// The posting worker's timing, from the config and (for tests and operators who need other
-/// values) environment variables read once at start:
+/// The posting worker's timing, from the config (`[workers.posting] lease`: the claim lease,
+/// an attempt's lease runs this long from its start; default 2 min) and (for tests)
+/// environment variables read once at start:
 ///
 /// | variable | default | what |
 /// |---|---|---|
-/// | `STEADYPOST_POSTING_LEASE_MS` | 120000 | claim lease; an attempt's lease runs this long from its start |
+/// | `STEADYPOST_POSTING_LEASE_MS` | `[workers.posting] lease` | claim lease; wins over the config |
 /// | `STEADYPOST_POSTING_HTTP_TIMEOUT_MS` | lease / 4, at most 30000 | total time of one platform request |
 /// | `STEADYPOST_POSTING_QUOTA_HOUR_MS` | 3600000 | the quota's hour (the day is 24 of them); tests shorten it |
 /// | `STEADYPOST_POSTING_SETTLE_MS` | 30000 | a complete timeline scan proves absence only this long after the attempt began |
@@ -53,7 +54,7 @@ public struct PostingSettings: Sendable, Equatable {
     /// still be finishing, and only their leases' expiry is proof.
     public var predecessorOwner: String?
 
-    public init(leaseMillis: Int64 = 120_000, httpTimeoutMillis: Int64? = nil, hourMillis: Int64 = 3_600_000,
+    public init(leaseMillis: Int64 = PostingConfig.defaultLeaseMs, httpTimeoutMillis: Int64? = nil, hourMillis: Int64 = 3_600_000,
                 settleMillis: Int64 = 30_000, firstVerifyDelayMillis: Int64 = 1_000, timelineSlackMillis: Int64 = 60_000,
                 concurrency: Int = 1, authPauseMillis: Int64 = 6 * 3_600_000, authRefusalsAfterRefresh: Int = 3, poisonLimit: Int = 2,
                 breakerOpenMillis: Int64 = 30_000, leaseLossIsEvidence: Bool = true, predecessorOwner: String? = nil) {
@@ -92,7 +93,7 @@ public struct PostingSettings: Sendable, Equatable {
             guard let text = environment[name], let v = Int64(text), v > 0 else { return nil }
             return v
         }
-        return PostingSettings(leaseMillis: ms("STEADYPOST_POSTING_LEASE_MS") ?? 120_000,
+        return PostingSettings(leaseMillis: ms("STEADYPOST_POSTING_LEASE_MS") ?? config.posting.leaseMs,
                                httpTimeoutMillis: ms("STEADYPOST_POSTING_HTTP_TIMEOUT_MS"),
                                hourMillis: ms("STEADYPOST_POSTING_QUOTA_HOUR_MS") ?? 3_600_000,
                                settleMillis: ms("STEADYPOST_POSTING_SETTLE_MS") ?? 30_000,
