@@ -3,8 +3,9 @@ import SteadyCore
 import SteadyHTTP
 
 /// The posting worker's timing, from the config (`[workers.posting] lease`: the claim lease,
-/// an attempt's lease runs this long from its start; default 2 min) and (for tests)
-/// environment variables read once at start:
+/// an attempt's lease runs this long from its start; default 2 min) and, in a build with the
+/// test hooks only (`TestHooks`), these environment variables read once at start, which let
+/// tests shorten it:
 ///
 /// | variable | default | what |
 /// |---|---|---|
@@ -87,18 +88,19 @@ public struct PostingSettings: Sendable, Equatable {
     /// A closed breaker with these settings' open time.
     public var breaker: CircuitBreaker { CircuitBreaker(baseOpenMillis: breakerOpenMillis) }
 
-    /// From the config's `[workers.posting]` and the environment.
+    /// From the config's `[workers.posting]`, the supervisor's `STEADYPOST_PREVIOUS_*`, and
+    /// (in a build with the test hooks only) the test hooks above, which win over the config.
     public static func from(config: Config, environment: [String: String]) -> PostingSettings {
-        func ms(_ name: String) -> Int64? {
-            guard let text = environment[name], let v = Int64(text), v > 0 else { return nil }
+        func ms(_ hook: TestHooks.Variable) -> Int64? {
+            guard let text = TestHooks.value(hook, in: environment), let v = Int64(text), v > 0 else { return nil }
             return v
         }
-        return PostingSettings(leaseMillis: ms("STEADYPOST_POSTING_LEASE_MS") ?? config.posting.leaseMs,
-                               httpTimeoutMillis: ms("STEADYPOST_POSTING_HTTP_TIMEOUT_MS"),
-                               hourMillis: ms("STEADYPOST_POSTING_QUOTA_HOUR_MS") ?? 3_600_000,
-                               settleMillis: ms("STEADYPOST_POSTING_SETTLE_MS") ?? 30_000,
+        return PostingSettings(leaseMillis: ms(.postingLeaseMillis) ?? config.posting.leaseMs,
+                               httpTimeoutMillis: ms(.postingHTTPTimeoutMillis),
+                               hourMillis: ms(.postingQuotaHourMillis) ?? 3_600_000,
+                               settleMillis: ms(.postingSettleMillis) ?? 30_000,
                                concurrency: maxConcurrency(config.worker(.posting)),
-                               breakerOpenMillis: ms("STEADYPOST_POSTING_BREAKER_OPEN_MS") ?? 30_000,
+                               breakerOpenMillis: ms(.postingBreakerOpenMillis) ?? 30_000,
                                leaseLossIsEvidence: ["crash", "oom", "hang"].contains(environment["STEADYPOST_PREVIOUS_EXIT"] ?? "crash"),
                                predecessorOwner: predecessor(environment))
     }
