@@ -27,7 +27,10 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
 
-        .target(name: "SteadyCore"),
+        // TestHooks.swift: the test hooks (STEADYPOST_FAULTS and the rest, ARCHITECTURE.md "Test
+        // hooks") exist in debug builds only, or in a release build made with
+        // `-Xswiftc -DSTEADYPOST_TEST_HOOKS`; every module reads them through SteadyCore.TestHooks.
+        .target(name: "SteadyCore", swiftSettings: [.define("STEADYPOST_TEST_HOOKS", .when(configuration: .debug))]),
         // A JSON value and a Codable coder over it, without Foundation: the supervisor's
         // protocol bodies and the adapters' platform bodies (ARCHITECTURE.md, "JSON").
         .target(name: "SteadyJSON"),
@@ -130,7 +133,7 @@ let package = Package(
         ]),
         .testTarget(name: "SteadyPlatformsTests", dependencies: ["SteadyPlatforms", "SteadyHTTP", "SteadyCore", "SteadySystem", "SteadyTestSupport"]),
         .testTarget(name: "SteadyStoreTests", dependencies: ["SteadyStore", "CSQLite", "SteadyCore"]),
-        .testTarget(name: "SteadyPostingTests", dependencies: ["SteadyPosting", "SteadyCore", "SteadyStore", "SteadyPlatforms", "SteadyTokens"]),
+        .testTarget(name: "SteadyPostingTests", dependencies: ["SteadyPosting", "SteadyConfig", "SteadyCore", "SteadyStore", "SteadyPlatforms", "SteadyTokens"]),
         .testTarget(name: "SteadyTokensTests", dependencies: [
             "SteadyTokens", "SteadyStore", "SteadyPlatforms", "SteadySystem", "SteadyCore", "SteadyHTTP", "SteadyTestSupport",
             .product(name: "Logging", package: "swift-log"),

@@ -17,8 +17,10 @@ if [ "$(id -u)" -eq 0 ]; then
   for p in s6 runit; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$p" >/dev/null; done
   command -v supervisord >/dev/null || pip install -q supervisor >/dev/null 2>&1 || true
 fi
-# Only what the benchmarks run: the daemon spawns steadypost-api (P5/P6 measure it) from
-# beside its own executable, and P8 and the leak figures need the simulator.
+# A plain release build: the benchmarks set no test hooks (BenchDaemon passes the daemon only
+# the variables it names; ARCHITECTURE.md "Test hooks"). Only what the benchmarks run: the
+# daemon spawns steadypost-api (P5/P6 measure it) from beside its own executable, and P8 and
+# the leak figures need the simulator.
 for product in steadypostd steadypost-worker steadypost steadypost-api steadypost-bench steadypost-sim; do swift build -c release --static-swift-stdlib --product "$product" >/dev/null; done
 bin=$(swift build -c release --show-bin-path)
 out=$(mktemp)

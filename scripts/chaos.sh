@@ -16,8 +16,11 @@ cd "$(dirname "$0")/.."
 . scripts/common.sh
 ensure_packages
 ensure_swift
-# The debug build the tests use: exactly-once does not depend on the optimizer, and CI has
-# that build already.
+# The debug build the tests use: exactly-once does not depend on the optimizer, CI has that
+# build already, and it has the test hooks the run sets (STEADYPOST_FAULTS, a shortened lease
+# and quota hour; ARCHITECTURE.md "Test hooks"). A plain release build refuses to start with
+# them; a release chaos run needs every product built with
+# `swift build -c release -Xswiftc -DSTEADYPOST_TEST_HOOKS`.
 for product in steadypostd steadypost-worker steadypost steadypost-api steadypost-bench steadypost-sim; do swift build --product "$product" >/dev/null; done
 bin=$(swift build --show-bin-path)
 exec "$bin/steadypost-bench" chaos "$@"

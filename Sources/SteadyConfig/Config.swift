@@ -17,6 +17,8 @@ public struct Config: Sendable, Equatable {
     public var accounts: [AccountConfig]
     /// Every role is present.
     public var workers: [Role: WorkerConfig]
+    /// `[workers.posting]`'s own keys: the claim lease.
+    public var posting = PostingConfig()
     /// `[workers.metrics]`'s own keys: the scrape schedule and its retries.
     public var metrics = MetricsConfig()
     /// `[workers.replies]`'s own keys: which mentions to answer, the quota, the generator.

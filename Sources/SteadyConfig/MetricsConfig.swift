@@ -30,6 +30,7 @@ extension ConfigDecoder {
     /// The keys a role's table has beyond the common worker keys.
     static func roleKeys(_ role: Role) -> [String] {
         switch role {
+        case .posting: PostingConfig.keys
         case .metrics: MetricsConfig.keys
         case .replies: RepliesConfig.keys
         case .reconciler: ReconcilerConfig.keys
@@ -39,6 +40,7 @@ extension ConfigDecoder {
 
     mutating func decodeRoleKeys(_ role: Role, _ s: Section, into config: inout Config) {
         switch role {
+        case .posting: config.posting = decodePosting(s)
         case .metrics: config.metrics = decodeMetrics(s)
         case .replies: config.replies = decodeReplies(s, accounts: config.accounts)
         case .reconciler: config.reconciler = decodeReconciler(s)

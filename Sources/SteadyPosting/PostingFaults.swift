@@ -3,9 +3,10 @@ import SteadyCore
 import SteadyStore
 import SteadySystem
 
-/// Test-only fault points along an attempt, switched on by `STEADYPOST_FAULTS` (read once,
-/// when the posting worker starts; a worker without it has no `PostingFaults` at all, so
-/// nothing is checked and nothing is paid). A comma-separated list of:
+/// Test-only fault points along an attempt, switched on by `STEADYPOST_FAULTS` (a test hook:
+/// read once, through `TestHooks`, when the posting worker starts, and only in a build with
+/// the hooks; a worker without it has no `PostingFaults` at all, so nothing is checked and
+/// nothing is paid). A comma-separated list of:
 ///
 /// | entry | effect |
 /// |---|---|
@@ -52,7 +53,7 @@ public final class PostingFaults: @unchecked Sendable {
         public var text: String
     }
 
-    public static let variable = "STEADYPOST_FAULTS"
+    public static let variable = TestHooks.Variable.faults.rawValue
 
     public let entries: [Entry]
     let firedPath: String
@@ -64,9 +65,10 @@ public final class PostingFaults: @unchecked Sendable {
     /// While the store refuses writes (wall ms), once `store-unwritable` has fired.
     private var unwritableUntil: Int64?
 
-    /// nil when the variable is not set (or empty); throws on an entry it does not know.
+    /// nil when the variable is not set (or empty), and always in a build without the test
+    /// hooks; throws on an entry it does not know.
     public static func from(environment: [String: String], stateDir: String) throws(PostingStartError) -> PostingFaults? {
-        guard let text = environment[variable], text.contains(where: { !$0.isWhitespace }) else { return nil }
+        guard let text = TestHooks.value(.faults, in: environment), text.contains(where: { !$0.isWhitespace }) else { return nil }
         return PostingFaults(entries: try parse(text), firedPath: stateDir + "/faults.fired")
     }
 

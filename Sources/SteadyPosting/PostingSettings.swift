@@ -2,12 +2,14 @@ import SteadyConfig
 import SteadyCore
 import SteadyHTTP
 
-/// The posting worker's timing, from the config and (for tests and operators who need other
-/// values) environment variables read once at start:
+/// The posting worker's timing, from the config (`[workers.posting] lease`: the claim lease,
+/// an attempt's lease runs this long from its start; default 2 min) and, in a build with the
+/// test hooks only (`TestHooks`), these environment variables read once at start, which let
+/// tests shorten it:
 ///
 /// | variable | default | what |
 /// |---|---|---|
-/// | `STEADYPOST_POSTING_LEASE_MS` | 120000 | claim lease; an attempt's lease runs this long from its start |
+/// | `STEADYPOST_POSTING_LEASE_MS` | `[workers.posting] lease` | claim lease; wins over the config |
 /// | `STEADYPOST_POSTING_HTTP_TIMEOUT_MS` | lease / 4, at most 30000 | total time of one platform request |
 /// | `STEADYPOST_POSTING_QUOTA_HOUR_MS` | 3600000 | the quota's hour (the day is 24 of them); tests shorten it |
 /// | `STEADYPOST_POSTING_SETTLE_MS` | 30000 | a complete timeline scan proves absence only this long after the attempt began |
@@ -53,7 +55,7 @@ public struct PostingSettings: Sendable, Equatable {
     /// still be finishing, and only their leases' expiry is proof.
     public var predecessorOwner: String?
 
-    public init(leaseMillis: Int64 = 120_000, httpTimeoutMillis: Int64? = nil, hourMillis: Int64 = 3_600_000,
+    public init(leaseMillis: Int64 = PostingConfig.defaultLeaseMs, httpTimeoutMillis: Int64? = nil, hourMillis: Int64 = 3_600_000,
                 settleMillis: Int64 = 30_000, firstVerifyDelayMillis: Int64 = 1_000, timelineSlackMillis: Int64 = 60_000,
                 concurrency: Int = 1, authPauseMillis: Int64 = 6 * 3_600_000, authRefusalsAfterRefresh: Int = 3, poisonLimit: Int = 2,
                 breakerOpenMillis: Int64 = 30_000, leaseLossIsEvidence: Bool = true, predecessorOwner: String? = nil) {
@@ -86,18 +88,19 @@ public struct PostingSettings: Sendable, Equatable {
     /// A closed breaker with these settings' open time.
     public var breaker: CircuitBreaker { CircuitBreaker(baseOpenMillis: breakerOpenMillis) }
 
-    /// From the config's `[workers.posting]` and the environment.
+    /// From the config's `[workers.posting]`, the supervisor's `STEADYPOST_PREVIOUS_*`, and
+    /// (in a build with the test hooks only) the test hooks above, which win over the config.
     public static func from(config: Config, environment: [String: String]) -> PostingSettings {
-        func ms(_ name: String) -> Int64? {
-            guard let text = environment[name], let v = Int64(text), v > 0 else { return nil }
+        func ms(_ hook: TestHooks.Variable) -> Int64? {
+            guard let text = TestHooks.value(hook, in: environment), let v = Int64(text), v > 0 else { return nil }
             return v
         }
-        return PostingSettings(leaseMillis: ms("STEADYPOST_POSTING_LEASE_MS") ?? 120_000,
-                               httpTimeoutMillis: ms("STEADYPOST_POSTING_HTTP_TIMEOUT_MS"),
-                               hourMillis: ms("STEADYPOST_POSTING_QUOTA_HOUR_MS") ?? 3_600_000,
-                               settleMillis: ms("STEADYPOST_POSTING_SETTLE_MS") ?? 30_000,
+        return PostingSettings(leaseMillis: ms(.postingLeaseMillis) ?? config.posting.leaseMs,
+                               httpTimeoutMillis: ms(.postingHTTPTimeoutMillis),
+                               hourMillis: ms(.postingQuotaHourMillis) ?? 3_600_000,
+                               settleMillis: ms(.postingSettleMillis) ?? 30_000,
                                concurrency: maxConcurrency(config.worker(.posting)),
-                               breakerOpenMillis: ms("STEADYPOST_POSTING_BREAKER_OPEN_MS") ?? 30_000,
+                               breakerOpenMillis: ms(.postingBreakerOpenMillis) ?? 30_000,
                                leaseLossIsEvidence: ["crash", "oom", "hang"].contains(environment["STEADYPOST_PREVIOUS_EXIT"] ?? "crash"),
                                predecessorOwner: predecessor(environment))
     }

@@ -1,8 +1,9 @@
 import SteadyConfig
+import SteadyCore
 import SteadyHTTP
 
-/// The reconciler's schedule and limits, from `[workers.reconciler]`, plus one test-only
-/// environment variable read once at start:
+/// The reconciler's schedule and limits, from `[workers.reconciler]`, plus one test hook
+/// (`TestHooks`: read once at start, in a build with the hooks only):
 ///
 /// | variable | what |
 /// |---|---|
@@ -22,7 +23,7 @@ public struct ReconcilerSettings: Sendable, Equatable {
 
     public init(config: ReconcilerConfig, environment: [String: String] = [:]) {
         self.config = config
-        if let text = environment["STEADYPOST_RECONCILER_FAULT"] {
+        if let text = TestHooks.value(.reconcilerFault, in: environment) {
             let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
             fault = parts.first.flatMap(Fault.init(rawValue:))
             faultJob = parts.count > 1 ? parts[1] : nil

@@ -8,7 +8,8 @@ import SteadySystem
 /// line the supervisor gives it (`worker ROLE --config PATH`), the process logger, the
 /// config with systemd's overrides, the role's job, and the worker loop until it ends.
 /// Every failure before the loop runs is one line on stderr naming the executable; usage
-/// errors exit 2, a config or start-up failure 1.
+/// errors exit 2, a config or start-up failure 1, and so does a test hook set in a build
+/// without the hooks (`TestHooks.refusal`).
 public enum WorkerMain {
     /// `roles`: what this executable runs; `elsewhere`: what to say for a role that another
     /// executable runs. `makeJob` builds the role's job from the loaded config.
@@ -28,6 +29,9 @@ public enum WorkerMain {
             fail(Role(rawValue: args[1]).flatMap(elsewhere) ?? "unknown role '\(args[1])'; roles: \(list)", code: 2)
         }
         let env = processEnvironment()
+        // Started by hand with a test hook that this build does not have (the supervisor
+        // refuses the same environment before it starts any worker).
+        if let refusal = TestHooks.refusal(environment: env) { fail(refusal, code: 1) }
         let logger = makeProcessLogger(label: "steadypost.\(role.rawValue)", identifier: role.logIdentifier, environment: env)
         let config: Config
         do {

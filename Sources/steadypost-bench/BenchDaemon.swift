@@ -33,6 +33,9 @@ final class BenchDaemon {
             } catch { die("\(error)") }
         }
         let log = Descriptor(open(dir + "/daemon.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644))
+        // Only the variables named here: no test hook reaches the daemon unless a caller
+        // passes one in `environment` (the chaos run does, on its debug build); a release
+        // build without the hooks refuses to start with one (TestHooks).
         var env = ["SWIFT_BACKTRACE=enable=no", "PATH=/usr/bin:/bin"]
         if let v = getenv("STEADYPOST_NO_CGROUPS") { env.append("STEADYPOST_NO_CGROUPS=\(String(cString: v))") }
         env += environment
@@ -56,6 +59,9 @@ final class BenchDaemon {
     func waitAllRunning() -> StatusReport {
         let deadline = SteadyClock.monotonicMillis() + 30_000
         while SteadyClock.monotonicMillis() < deadline {
+            if let status = try? reap(pid: process.pid) {
+                die("steadypostd ended (\(status)) before its workers ran; its log:\n\(Files.read(dir + "/daemon.log") ?? "")")
+            }
             if let r = try? client.status(), r.workers.allSatisfy({ $0.state == "running" }) { return r }
             var ts = timespec(tv_sec: 0, tv_nsec: 20_000_000)
             nanosleep(&ts, nil)

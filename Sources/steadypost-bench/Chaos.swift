@@ -99,8 +99,10 @@ enum Chaos {
         try? Files.writeAtomically(prepared.config, config)
         // An attempt's lease bounds how long a killed worker's post waits before verification.
         // The store write after a 2xx fails 5 % of the time (the outcome goes to the journal).
-        let environment = ["STEADYPOST_POSTING_LEASE_MS=12000", "STEADYPOST_POSTING_QUOTA_HOUR_MS=\(o.quotaWindowMillis)",
-                           "STEADYPOST_FAULTS=\(storeFault)"]
+        // Test hooks: the daemon must be a build that has them (scripts/chaos.sh builds debug).
+        let environment = ["\(TestHooks.Variable.postingLeaseMillis.rawValue)=12000",
+                           "\(TestHooks.Variable.postingQuotaHourMillis.rawValue)=\(o.quotaWindowMillis)",
+                           "\(TestHooks.Variable.faults.rawValue)=\(storeFault)"]
         var daemon = BenchDaemon(workerToml: "", reuse: prepared.asReuse(), environment: environment)
         _ = daemon.waitAllRunning()
         for rule in faults where sim.admin(.post, "/_sim/faults", json: rule) == nil {

@@ -95,6 +95,12 @@ func readLink(_ path: String) throws -> String {
 /// `run`: the supervisor in the foreground until SIGTERM/SIGINT.
 func runSupervisor(configPath: String) -> Never {
     let env = processEnvironment()
+    // A test hook (STEADYPOST_FAULTS, ...) in a build without them: refused before anything
+    // starts, rather than passed to every worker and silently ignored (TestHooks).
+    if let refusal = TestHooks.refusal(environment: env) {
+        writeStderr("steadypostd: \(refusal)\n")
+        exit(1)
+    }
     let logger = makeProcessLogger(label: "steadypostd", identifier: "steadypostd", environment: env)
     // systemd's RuntimeDirectory=, StateDirectory= and credentials win over the file.
     let config = loadConfig(configPath).applyingEnvironment(env)

@@ -69,6 +69,7 @@ struct ConfigTests {
         #expect(config.api == APIConfig())
         // The example shows every worker key at its default.
         #expect(config.workers == WorkerConfig.allDefaults())
+        #expect(config.posting == PostingConfig())
         #expect(config.accounts.map(\.name) == ["news-x", "news-mastodon", "news-bluesky"])
         #expect(config.accounts.map(\.platform) == [.x, .mastodon, .bluesky])
         #expect(config.accounts.map(\.baseURL) == ["https://api.x.com", "https://mastodon.social", "https://bsky.social"])
@@ -84,7 +85,7 @@ struct ConfigTests {
         "listen", "name", "platform", "base_url", "credentials", "quota", "hourly", "daily", "enabled", "memory_max",
         "pids_max", "open_files_max", "heartbeat_interval", "hang_timeout", "term_grace", "drain_timeout",
         "restart_base_delay", "restart_max_delay", "restart_intensity", "restart_window", "stable_after", "concurrency",
-        "allow_insecure_http",
+        "allow_insecure_http", "lease",
     ])
     func exampleDocumentsKey(key: String) throws {
         let lines = try readText(examplePath).split(separator: "\n", omittingEmptySubsequences: false)
@@ -116,6 +117,9 @@ struct ConfigTests {
             #expect(worker.heartbeatIntervalMs == 500)
             #expect(worker.hangTimeoutMs == 5000)
         }
+        // scripts/demo.sh runs a release build, which has no STEADYPOST_POSTING_LEASE_MS: a
+        // post whose worker it kills is resolved within seconds through this short lease.
+        #expect(config.posting.leaseMs == 10_000)
     }
 
     @Test func relativePathsResolveAgainstTheFilesDirectory() throws {
