@@ -29,6 +29,11 @@ public enum TestHooks {
         case postingSettleMillis = "STEADYPOST_POSTING_SETTLE_MS"
         /// A circuit breaker's first open time, ms.
         case postingBreakerOpenMillis = "STEADYPOST_POSTING_BREAKER_OPEN_MS"
+        /// The executable the supervisor starts for the non-api workers (tests of exec-failure
+        /// reporting); in production it is the `steadypost-worker` beside `steadypostd`.
+        case workerExecutable = "STEADYPOST_WORKER_EXECUTABLE"
+        /// The executable the supervisor starts for the api worker.
+        case apiExecutable = "STEADYPOST_API_EXECUTABLE"
     }
 
     /// Whether this build has the hooks (the `STEADYPOST_TEST_HOOKS` compilation condition).

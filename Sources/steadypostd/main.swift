@@ -108,9 +108,11 @@ func runSupervisor(configPath: String) -> Never {
     // The workers are executables of their own, installed beside this one:
     // `steadypost-worker` (posting, metrics, replies, browser, reconciler) and
     // `steadypost-api` (only it maps Hummingbird and NIO).
-    // STEADYPOST_WORKER_EXECUTABLE: for tests of exec-failure reporting only.
-    let executable = env["STEADYPOST_WORKER_EXECUTABLE"] ?? workerExecutable(for: .posting)
-    let apiExecutable = env["STEADYPOST_API_EXECUTABLE"] ?? workerExecutable(for: .api)
+    // Test hooks (debug builds only): another executable to start, for tests of
+    // exec-failure reporting. Otherwise one Environment= line could make the supervisor
+    // exec any binary as the service.
+    let executable = TestHooks.value(.workerExecutable, in: env) ?? workerExecutable(for: .posting)
+    let apiExecutable = TestHooks.value(.apiExecutable, in: env) ?? workerExecutable(for: .api)
     let supervisor: Supervisor
     do {
         supervisor = try Supervisor(

@@ -62,6 +62,8 @@ struct DaemonCommandLineTests {
             .faults: "crash:after_send@hooks-x", .reconcilerFault: "fail", .postingLeaseMillis: "60000",
             .postingHTTPTimeoutMillis: "5000", .postingQuotaHourMillis: "3600000", .postingSettleMillis: "30000",
             .postingBreakerOpenMillis: "30000",
+            // The real executables, named through the hooks: the workers still start.
+            .workerExecutable: Binaries.directory + "/steadypost-worker", .apiExecutable: Binaries.directory + "/steadypost-api",
         ]
         #expect(Set(values.keys) == Set(TestHooks.Variable.allCases))
         // One account (nothing is due, so nothing is sent to its closed port) for a posting
