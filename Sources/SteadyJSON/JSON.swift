@@ -193,6 +193,9 @@ public enum JSON: Sendable, Equatable {
             case UInt8(ascii: "{"):
                 i += 1
                 var members: [(String, JSON)] = []
+                // Strict mode's duplicate check, by hash: a body of many members must not
+                // cost their square.
+                var names = Set<String>()
                 skipSpace()
                 if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
                     i += 1
@@ -203,7 +206,7 @@ public enum JSON: Sendable, Equatable {
                     guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a member name") }
                     let keyStart = i
                     let key = try string()
-                    if strict, members.contains(where: { $0.0 == key }) {
+                    if strict, !names.insert(key).inserted {
                         i = keyStart
                         throw fail("member \"\(key)\" given twice")
                     }

@@ -4,7 +4,7 @@ import SteadyWorker
 
 // `steadypost-api worker api --config PATH`: the api worker, a separate executable so that
 // Hummingbird and NIO are mapped by this process only, not by the supervisor and the other
-// workers (ARCHITECTURE.md, "The api worker"). The supervisor starts it as it starts
+// workers (docs/design.md, "The api worker"). The supervisor starts it as it starts
 // `steadypost-worker worker ROLE`.
 
 WorkerMain.run(executable: "steadypost-api", roles: [.api],
