@@ -599,8 +599,8 @@ struct ConfigDecoder {
         switch string(value) {
         case .bad(let message): return .bad(message)
         case .ok(let text):
-            guard let platform = Platform(rawValue: text) else {
-                let valid = Platform.allCases.map(\.rawValue).joined(separator: ", ")
+            guard let platform = Platform(rawValue: text), platform.isBuiltIn else {
+                let valid = Platform.builtIn.map(\.rawValue).joined(separator: ", ")
                 return .bad("unknown platform \"\(text)\" (valid platforms: \(valid))")
             }
             return .ok(platform)

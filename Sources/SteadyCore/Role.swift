@@ -16,10 +16,3 @@ public enum Role: String, CaseIterable, Sendable, Codable, Hashable, Comparable 
     /// The journald identifier and log prefix of this role's process.
     public var logIdentifier: String { "steadypost-\(rawValue)" }
 }
-
-/// A social platform steadypost publishes to.
-public enum Platform: String, CaseIterable, Sendable, Codable, Hashable {
-    case x
-    case mastodon
-    case bluesky
-}

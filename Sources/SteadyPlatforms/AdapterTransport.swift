@@ -129,25 +129,3 @@ enum Base64 {
         return out
     }
 }
-
-extension PlatformAdapter {
-    /// The draft's length by this platform's rule, as a `permanent` error when too long.
-    static func checkLength(_ draft: PostDraft, platform: Platform, measured: TextLength) throws(PlatformError) {
-        let trimmed = draft.text.trimmingCharacters()
-        if trimmed.isEmpty {
-            throw PlatformError(platform: platform, errorClass: .permanent(reason: "empty post"),
-                                evidence: ErrorEvidence(operation: "validate"), message: "the post has no text")
-        }
-        if measured.count > measured.limit {
-            let unit = platform == .x ? "weighted characters" : "characters"
-            let reason = "text too long: \(measured.count) of \(measured.limit) \(unit), \(measured.excess) over"
-            throw PlatformError(platform: platform, errorClass: .permanent(reason: reason),
-                                evidence: ErrorEvidence(operation: "validate"), message: reason)
-        }
-        if let byteLimit = measured.byteLimit, measured.utf8Bytes > byteLimit {
-            let reason = "text too long: \(measured.utf8Bytes) of \(byteLimit) UTF-8 bytes, \(measured.utf8Bytes - byteLimit) over"
-            throw PlatformError(platform: platform, errorClass: .permanent(reason: reason),
-                                evidence: ErrorEvidence(operation: "validate"), message: reason)
-        }
-    }
-}

@@ -46,7 +46,7 @@ public final class BlueskyAdapter: PlatformAdapter {
     }
 
     public func validate(_ draft: PostDraft) throws(PlatformError) {
-        try Self.checkLength(draft, platform: .bluesky, measured: TextLength.measure(draft.text, for: .bluesky))
+        try BlueskyPlatform().validate(draft)
     }
 
     public func create(_ draft: PostDraft, attempt: AttemptKey) throws(PlatformError) -> RemotePost {

@@ -26,11 +26,13 @@ public enum Classifier {
 
     /// How long to pause when a 429 carries no usable reset: the platform's window.
     public static func defaultRateLimitPauseMs(_ platform: Platform) -> Int64 {
-        switch platform {
-        case .x: return 15 * 60_000
-        case .mastodon: return 5 * 60_000
-        case .bluesky: return 5 * 60_000
-        }
+        rules(platform).defaultRateLimitPauseMs
+    }
+
+    /// The platform's own reading of error bodies; a platform without a definition gets the
+    /// defaults (`PlatformDefinition`'s extension).
+    static func rules(_ platform: Platform) -> any PlatformDefinition {
+        PlatformRegistry.definition(for: platform) ?? UndefinedPlatform(platform: platform)
     }
 
     /// A transfer without a complete response.
@@ -58,16 +60,17 @@ public enum Classifier {
     public static func classify(status: Int, headers: HTTPHeaders, body: [UInt8], platform: Platform, operation: OperationKind,
                                 nowMs: Int64) -> Outcome {
         let json = try? JSON.parse(body)
-        let name = platformErrorName(json, platform: platform)
+        let rules = rules(platform)
+        let name = rules.errorName(json)
         let detail = errorDetail(json)
         let said = [name, detail].compactMap { $0 }.joined(separator: ": ")
         let saidSuffix = said.isEmpty ? "" : " (\(said))"
 
         // Rate limits and usage caps, whatever the body.
-        let usageCapped = platform == .x && (json?["type"]?.string ?? "").hasSuffix("/usage-capped")
+        let usageCapped = rules.isUsageCapped(json)
         if status == 429 || usageCapped {
             var info = RateLimitInfo.parse(headers, nowMs: nowMs) ?? RateLimitInfo()
-            var fallback = defaultRateLimitPauseMs(platform)
+            var fallback = rules.defaultRateLimitPauseMs
             if usageCapped {
                 // A 24-hour (or monthly) cap: the 15-minute window's reset means nothing.
                 info.resetAtMs = nil
@@ -79,15 +82,15 @@ public enum Classifier {
                            message: "rate limited by \(platform.rawValue)\(saidSuffix); resume at \(HTTPTime.formatISO8601(millis: until))")
         }
 
-        if isAuthFailure(status: status, name: name, detail: detail, json: json, platform: platform, operation: operation) {
+        if status == 401 || rules.isAuthFailure(status: status, name: name, json: json, operation: operation) {
             return Outcome(errorClass: .auth, platformError: name,
                            message: "\(platform.rawValue) refused the credentials (HTTP \(status))\(saidSuffix)")
         }
 
-        // X's duplicate-content refusal: the same text may already be live (perhaps ours).
-        if platform == .x, status == 403, operation == .create, isXDuplicate(detail: detail, json: json) {
+        // A duplicate-content refusal (X's 403): the same text may already be live (perhaps ours).
+        if operation == .create, rules.isDuplicateContentRefusal(status: status, detail: detail, json: json) {
             return Outcome(errorClass: .unknownOutcome, platformError: "DuplicateContent",
-                           message: "X refused the text as a duplicate: the post may already be live; verify, don't fail")
+                           message: "\(rules.displayName) refused the text as a duplicate: the post may already be live; verify, don't fail")
         }
 
         switch status {
@@ -121,47 +124,23 @@ public enum Classifier {
         }
     }
 
-    /// The platform's own error name: Bluesky `error`; Mastodon `error` text; X problem
-    /// `title` (or OAuth `error`, or the first `errors[].title`).
-    static func platformErrorName(_ json: JSON?, platform: Platform) -> String? {
-        guard let json else { return nil }
-        switch platform {
-        case .x:
-            return json["title"]?.string ?? json["error"]?.string ?? json["errors"]?[0]?["title"]?.string
-                ?? json["errors"]?[0]?["message"]?.string
-        case .mastodon, .bluesky:
-            return json["error"]?.string ?? json["title"]?.string
-        }
-    }
-
     static func errorDetail(_ json: JSON?) -> String? {
         guard let json else { return nil }
         return json["detail"]?.string ?? json["message"]?.string ?? json["error_description"]?.string
             ?? json["errors"]?[0]?["detail"]?.string
     }
+}
 
-    static func isXDuplicate(detail: String?, json: JSON?) -> Bool {
-        let texts = [detail, json?["title"]?.string, json?["errors"]?[0]?["message"]?.string, json?["errors"]?[0]?["detail"]?.string]
-        return texts.compactMap { $0?.lowercased() }.contains { $0.contains("duplicate") }
+/// The rules a platform without a definition gets: the defaults.
+struct UndefinedPlatform: PlatformDefinition {
+    var platform: Platform
+    var defaultBaseURL: String { "" }
+    var credentialFields: [CredentialField] { [] }
+    func makeAdapter(credentials: Credentials, baseURL: String, session: SessionTokens?, client: HTTPClient,
+                     now: @escaping @Sendable () -> Int64) -> any PlatformAdapter {
+        preconditionFailure("no adapter for platform \(platform)")
     }
-
-    static func isAuthFailure(status: Int, name: String?, detail: String?, json: JSON?, platform: Platform, operation: OperationKind) -> Bool {
-        if status == 401 { return true }
-        switch platform {
-        case .bluesky:
-            let authNames: Set<String> = ["ExpiredToken", "InvalidToken", "AuthenticationRequired", "AuthMissing", "AccountTakedown",
-                                          "AccountDeactivated", "InvalidEmail"]
-            return (status == 400 || status == 403) && authNames.contains(name ?? "")
-        case .x:
-            if operation == .consumingRefresh && status == 400 {
-                // invalid_request / invalid_grant: the refresh token is used, revoked or unknown.
-                return true
-            }
-            let type = json?["type"]?.string ?? ""
-            return status == 403 && (type.hasSuffix("/unsupported-authentication") || type.hasSuffix("/client-forbidden"))
-        case .mastodon:
-            let text = (name ?? "").lowercased()
-            return status == 403 && (text.contains("scope") || text.contains("token") || text.contains("login"))
-        }
+    func measure(_ text: String) -> TextLength {
+        TextLength(platform: platform, count: text.count, limit: Int.max, utf8Bytes: text.utf8.count, byteLimit: nil)
     }
 }

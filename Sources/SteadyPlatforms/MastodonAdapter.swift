@@ -39,9 +39,9 @@ public final class MastodonAdapter: PlatformAdapter {
     }
 
     public func validate(_ draft: PostDraft) throws(PlatformError) {
-        try Self.checkLength(draft, platform: .mastodon,
-                             measured: TextLength.measure(draft.text, for: .mastodon, mastodonLimit: maxCharacters,
-                                                          mastodonURLLength: charactersReservedPerURL))
+        let rules = MastodonPlatform()
+        try TextLength.check(draft, measured: rules.measure(draft.text, limit: maxCharacters, urlLength: charactersReservedPerURL),
+                             unit: rules.lengthUnit)
     }
 
     /// Reads `configuration.statuses.max_characters` and `characters_reserved_per_url`.

@@ -13,7 +13,7 @@ import SteadyHTTP
 /// one, the last persisted `SessionTokens`. It keeps no token anywhere else. `refreshAuth()`
 /// returns the new tokens for the caller to persist (X refresh tokens are single-use: persist
 /// before the next use); `session` always shows what the adapter will use next.
-public protocol PlatformAdapter: AnyObject {
+public protocol PlatformAdapter: AnyObject, DraftValidating {
     var platform: Platform { get }
     /// The tokens the next request will use (and the cached own user id).
     var session: SessionTokens { get }
@@ -59,6 +59,12 @@ public protocol PlatformAdapter: AnyObject {
     /// Takes `tokens` (renewed and stored by another process or thread, see `TokenKeeper`)
     /// as the ones the next request uses, in place of its own, which may be spent.
     func adopt(_ tokens: SessionTokens)
+}
+
+/// Checks drafts by a platform's rules without sending anything: an adapter (with what it
+/// learned of the instance), or a platform's definition (its default limits).
+public protocol DraftValidating {
+    func validate(_ draft: PostDraft) throws(PlatformError)
 }
 
 extension PlatformAdapter {

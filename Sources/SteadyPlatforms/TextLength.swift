@@ -21,6 +21,14 @@ public struct TextLength: Sendable, Equatable {
     public var utf8Bytes: Int
     public var byteLimit: Int?
 
+    public init(platform: Platform, count: Int, limit: Int, utf8Bytes: Int, byteLimit: Int?) {
+        self.platform = platform
+        self.count = count
+        self.limit = limit
+        self.utf8Bytes = utf8Bytes
+        self.byteLimit = byteLimit
+    }
+
     public var isWithinLimit: Bool { count <= limit && (byteLimit.map { utf8Bytes <= $0 } ?? true) }
     /// How far over the limit (0 when within).
     public var excess: Int { max(0, count - limit) }
@@ -32,17 +40,29 @@ public struct TextLength: Sendable, Equatable {
     public static let blueskyLimit = 300
     public static let blueskyByteLimit = 3000
 
-    public static func measure(_ text: String, for platform: Platform, mastodonLimit: Int = mastodonDefaultLimit,
-                               mastodonURLLength: Int = mastodonDefaultURLLength) -> TextLength {
-        let bytes = text.utf8.count
-        switch platform {
-        case .x:
-            return TextLength(platform: .x, count: xWeightedLength(text), limit: xLimit, utf8Bytes: bytes, byteLimit: nil)
-        case .mastodon:
-            return TextLength(platform: .mastodon, count: mastodonLength(text, urlLength: mastodonURLLength), limit: mastodonLimit,
-                              utf8Bytes: bytes, byteLimit: nil)
-        case .bluesky:
-            return TextLength(platform: .bluesky, count: text.count, limit: blueskyLimit, utf8Bytes: bytes, byteLimit: blueskyByteLimit)
+    /// `text` by `platform`'s rule (its definition's), with its default limits.
+    public static func measure(_ text: String, for platform: Platform) -> TextLength {
+        Classifier.rules(platform).measure(text)
+    }
+
+    /// The draft's length as a `permanent` error when it is empty or too long; `unit` names
+    /// what `measured` counts.
+    public static func check(_ draft: PostDraft, measured: TextLength, unit: String) throws(PlatformError) {
+        let platform = measured.platform
+        let trimmed = draft.text.trimmingCharacters()
+        if trimmed.isEmpty {
+            throw PlatformError(platform: platform, errorClass: .permanent(reason: "empty post"),
+                                evidence: ErrorEvidence(operation: "validate"), message: "the post has no text")
+        }
+        if measured.count > measured.limit {
+            let reason = "text too long: \(measured.count) of \(measured.limit) \(unit), \(measured.excess) over"
+            throw PlatformError(platform: platform, errorClass: .permanent(reason: reason),
+                                evidence: ErrorEvidence(operation: "validate"), message: reason)
+        }
+        if let byteLimit = measured.byteLimit, measured.utf8Bytes > byteLimit {
+            let reason = "text too long: \(measured.utf8Bytes) of \(byteLimit) UTF-8 bytes, \(measured.utf8Bytes - byteLimit) over"
+            throw PlatformError(platform: platform, errorClass: .permanent(reason: reason),
+                                evidence: ErrorEvidence(operation: "validate"), message: reason)
         }
     }
 

@@ -36,7 +36,7 @@ public final class XAdapter: PlatformAdapter {
     }
 
     public func validate(_ draft: PostDraft) throws(PlatformError) {
-        try Self.checkLength(draft, platform: .x, measured: TextLength.measure(draft.text, for: .x))
+        try XPlatform().validate(draft)
     }
 
     public func create(_ draft: PostDraft, attempt: AttemptKey) throws(PlatformError) -> RemotePost {

@@ -17,6 +17,8 @@ final class AccountSlot: @unchecked Sendable {
     let config: AccountConfig
     var name: String { config.name }
     var platform: Platform { config.platform }
+    /// What the platform is: its idempotency material, retry policy and rules.
+    let definition: any PlatformDefinition
     /// Why the account cannot post (its credentials file is missing or unusable), if so.
     let credentialsError: String?
     /// Makes the requests (nil without usable credentials).
@@ -24,7 +26,7 @@ final class AccountSlot: @unchecked Sendable {
     /// The API adapter's HTTP client: test fault points watch its transfers.
     let adapterClient: HTTPClient?
     /// Checks drafts on the loop thread; never sends anything.
-    let validator: any PlatformAdapter
+    let validator: any DraftValidating
     /// The account's tokens as every process shares them (nil without usable credentials):
     /// renewals under the account's lock, rotated tokens stored before any use.
     let tokens: TokenKeeper?
@@ -43,6 +45,11 @@ final class AccountSlot: @unchecked Sendable {
          breaker: CircuitBreaker, pause: AccountPause?, httpOptions: HTTPClientOptions, browser: BrowserSubmitLink? = nil,
          store: SQLitePostStore, stateDir: String, logger: Logger) {
         self.config = config
+        // The config names only built-in platforms, each of which has a definition.
+        guard let definition = PlatformRegistry.definition(for: config.platform) else {
+            preconditionFailure("no definition for platform \(config.platform)")
+        }
+        self.definition = definition
         self.breaker = breaker
         self.pause = pause
         switch credentials {
@@ -63,17 +70,7 @@ final class AccountSlot: @unchecked Sendable {
             tokens = nil
             adapter = nil
             adapterClient = nil
-            validator = AdapterFactory.make(credentials: Self.placeholder(config.platform), baseURL: config.baseURL,
-                                            client: HTTPClient(options: httpOptions))
-        }
-    }
-
-    /// Credentials that satisfy the validator's types; they are never sent anywhere.
-    static func placeholder(_ platform: Platform) -> Credentials {
-        switch platform {
-        case .x: return .x(XCredentials(accessToken: "unset"))
-        case .mastodon: return .mastodon(MastodonCredentials(accessToken: "unset"))
-        case .bluesky: return .bluesky(BlueskyCredentials(identifier: "unset", password: "unset"))
+            validator = definition
         }
     }
 

@@ -25,15 +25,6 @@ struct AttemptRunner: Sendable {
 
     var refresher: AuthRefresher { AuthRefresher(store: store, settings: settings, logger: logger) }
 
-    /// The idempotency material recorded with the attempt: what the platform will see.
-    static func idempotencyKey(_ platform: Platform, _ key: AttemptKey) -> String {
-        switch platform {
-        case .x: return key.attemptId
-        case .mastodon: return key.mastodonIdempotencyKey
-        case .bluesky: return key.blueskyRecordKey
-        }
-    }
-
     func run(_ post: Post, slot: AccountSlot) -> JobResult {
         var meta: Logger.Metadata = ["POST_ID": "\(post.id)", "ACCOUNT": "\(slot.name)", "PLATFORM": "\(slot.platform.rawValue)"]
         func notStarted(_ why: String) -> JobResult {
@@ -59,7 +50,7 @@ struct AttemptRunner: Sendable {
         let key = AttemptKey(attemptId: attemptId, startedAtMicros: startedAt * 1000)
         let attempt: Attempt
         do {
-            attempt = try store.beginAttempt(postId: post.id, owner: owner, idempotencyKey: Self.idempotencyKey(slot.platform, key),
+            attempt = try store.beginAttempt(postId: post.id, owner: owner, idempotencyKey: slot.definition.idempotencyKey(for: key),
                                              adapter: slot.platform.rawValue, now: startedAt, leaseMillis: settings.leaseMillis,
                                              attemptId: attemptId)
         } catch {
@@ -113,7 +104,7 @@ struct AttemptRunner: Sendable {
                 case .failed(let reason, let p):
                     let now = SteadyClock.wallMillis()
                     pause = p
-                    let retryAt = p?.until ?? now + RetryPolicy.noEffect(for: slot.platform).delay(failures: attempt.number, jitter: Double.random(in: 0..<1))
+                    let retryAt = p?.until ?? now + slot.definition.noEffectRetry.delay(failures: attempt.number, jitter: Double.random(in: 0..<1))
                     outcome = .noEffect(reason: "credentials refused: \(reason)", retryAt: retryAt)
                 }
                 break attemptLoop

@@ -134,11 +134,11 @@ public final class BrowserSubmitAdapter: PlatformAdapter {
             errorClass = .auth
             text = "the web login was refused (check web_password in the credentials file): \(message)"
         case "rejected":
-            if platform == .x, message.lowercased().contains("already said") || message.lowercased().contains("duplicate") {
+            if let rules = PlatformRegistry.definition(for: platform), rules.isDuplicateContentMessage(message) {
                 // As on the API: the text may be live already (perhaps ours): verify.
                 errorClass = .unknownOutcome
                 evidence.platformError = "DuplicateContent"
-                text = "X refused the text as a duplicate: the post may already be live; verify, don't fail: \(message)"
+                text = "\(rules.displayName) refused the text as a duplicate: the post may already be live; verify, don't fail: \(message)"
             } else {
                 errorClass = .permanent(reason: message)
             }

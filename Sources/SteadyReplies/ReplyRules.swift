@@ -54,9 +54,9 @@ public struct ReplyRules: Sendable, Equatable {
             return .ignore(reason: "contains none of the keywords")
         }
         // X lets self-serve apps reply only when the author mentioned (or quoted) the account.
-        if me.platform == .x {
+        if let rules = PlatformRegistry.definition(for: me.platform), rules.repliesRequireMention {
             guard let handle = me.handle?.lowercased(), Self.names(text, handle: handle) else {
-                return .ignore(reason: "X reply rule: the author did not mention @\(me.handle ?? "this account")")
+                return .ignore(reason: "\(rules.displayName) reply rule: the author did not mention @\(me.handle ?? "this account")")
             }
         }
         return .answer

@@ -33,6 +33,7 @@ struct AdapterScriptedTests {
         case .mastodon: return MastodonAdapter(baseURL: url, credentials: MastodonCredentials(accessToken: "masto-token-abc"),
                                                session: SessionTokens(userId: "7"), client: client)
         case .bluesky: return bluesky(url, client)
+        default: preconditionFailure("built-in platforms only")
         }
     }
 
@@ -305,6 +306,7 @@ struct AdapterScriptedTests {
         case .x: warm = #"{"data": {"id": "42", "username": "a"}}"#
         case .mastodon: warm = #"{"id": "7", "acct": "a"}"#
         case .bluesky: warm = #"{"uri": "at://did:plc:alice/app.bsky.feed.post/3kzzzzzzzzzzz", "cid": "c", "value": {"text": "t"}}"#
+        default: preconditionFailure("built-in platforms only")
         }
         try withServer([respond(200, warm), .closeWithoutResponse, respond(500, "{}")]) { server, client throws in
             let a = adapter(p, server.url, client)

@@ -127,6 +127,7 @@ struct F07ContractTests {
             let e = #expect(throws: PlatformError.self) { try f.adapter.create(draft, attempt: attempt) }
             #expect(e?.errorClass == .unknownOutcome)
             #expect(e?.evidence.platformError == "DuplicateContent")
+        default: preconditionFailure("built-in platforms only")
         }
         #expect(try f.truth().count == 1, "ground truth after the retry")
     }
@@ -209,6 +210,7 @@ struct F07ContractTests {
                          ("rkey", JSON(f.attempt().blueskyRecordKey)),
                          ("record", .obj([("$type", JSON("app.bsky.feed.post")), ("text", JSON(text)),
                                           ("createdAt", JSON(HTTPTime.formatISO8601(millis: SteadyClock.wallMillis())))]))])
+        default: preconditionFailure("built-in platforms only")
         }
         return try client.send(HTTPRequest(method: .post, url: url, headers: headers, body: body.bytes)).status
     }
@@ -231,6 +233,7 @@ struct F07ContractTests {
             return [(String(repeating: "a", count: 300), true), (String(repeating: "b", count: 301), false),
                     (String(repeating: "語", count: 300), true), (String(repeating: "語", count: 301), false),
                     (String(repeating: "e\u{0301}", count: 300), true), (String(repeating: family, count: 200), false)]
+        default: preconditionFailure("built-in platforms only")
         }
     }
 
@@ -254,6 +257,7 @@ struct F07ContractTests {
         case .x: return 50
         case .mastodon: return 40
         case .bluesky: return 50
+        default: preconditionFailure("built-in platforms only")
         }
     }
 
@@ -380,6 +384,7 @@ struct F07ContractTests {
         case .x, .bluesky:
             let e = #expect(throws: PlatformError.self) { try f.adapter.refreshAuth() }
             #expect(e?.errorClass == .auth)
+        default: preconditionFailure("built-in platforms only")
         }
         // Nothing secret in what an operator sees.
         for secret in f.account.credentials.secrets + f.adapter.session.secrets {
@@ -444,6 +449,7 @@ struct F07ContractTests {
                 FaultCase(kind: "lose-response", endpoint: "refresh", expected: "noEffect"),
                 FaultCase(kind: "rate-limit", endpoint: "session", expected: "rateLimited"),
             ]
+        default: preconditionFailure("built-in platforms only")
         }
         return cases
     }

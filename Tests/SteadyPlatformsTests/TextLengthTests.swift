@@ -128,6 +128,7 @@ struct TextLengthTests {
         case .x: adapter = XAdapter(baseURL: "http://127.0.0.1:9", credentials: XCredentials(accessToken: "t"), client: client)
         case .mastodon: adapter = MastodonAdapter(baseURL: "http://127.0.0.1:9", credentials: MastodonCredentials(accessToken: "t"), client: client)
         case .bluesky: adapter = BlueskyAdapter(baseURL: "http://127.0.0.1:9", credentials: BlueskyCredentials(identifier: "a", password: "p"), client: client)
+        default: preconditionFailure("built-in platforms only")
         }
         if b.valid {
             try adapter.validate(PostDraft(text: b.text))

@@ -1,5 +1,6 @@
 import Testing
 import SteadyCore
+import SteadyPlatforms
 import SteadyStore
 @testable import SteadyPosting
 

@@ -5,10 +5,10 @@ import SteadyCore
 
 /// An account to create when the simulator starts: `--account x:news-x`.
 public struct SimulatorAccountSpec: Sendable, Hashable {
-    public let platform: Platform
+    public let platform: SimPlatform
     public let name: String
 
-    public init(platform: Platform, name: String) {
+    public init(platform: SimPlatform, name: String) {
         self.platform = platform
         self.name = name
     }

@@ -127,3 +127,6 @@ func makeTID(offsetMicros: Int64 = 0) -> String {
 func text(_ count: Int, _ character: Character = "a") -> String {
     String(repeating: character, count: count)
 }
+
+/// The simulator's own platforms (SteadyCore's `Platform` is the daemon's open name).
+typealias Platform = SimPlatform

@@ -36,12 +36,8 @@ public struct RetryPolicy: Equatable, Sendable {
     /// Re-checking an `unknown` post that verification could not decide yet.
     public static let verification = RetryPolicy(baseMillis: 10_000, capMillis: 30 * 60_000)
 
-    /// The per-platform policy for `noEffect` sends: X's write limits are tight (slower
-    /// base); Mastodon and Bluesky recover quickly.
+    /// The platform's policy for `noEffect` sends (its definition's `noEffectRetry`).
     public static func noEffect(for platform: Platform) -> RetryPolicy {
-        switch platform {
-        case .x: return RetryPolicy(baseMillis: 15_000, capMillis: 30 * 60_000)
-        case .mastodon, .bluesky: return .noEffect
-        }
+        PlatformRegistry.definition(for: platform)?.noEffectRetry ?? .noEffect
     }
 }
