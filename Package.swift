@@ -32,7 +32,7 @@ let package = Package(
         // `-Xswiftc -DSTEADYPOST_TEST_HOOKS`; every module reads them through SteadyCore.TestHooks.
         .target(name: "SteadyCore", swiftSettings: [.define("STEADYPOST_TEST_HOOKS", .when(configuration: .debug))]),
         // A JSON value and a Codable coder over it, without Foundation: the supervisor's
-        // protocol bodies and the adapters' platform bodies (ARCHITECTURE.md, "JSON").
+        // protocol bodies, the adapters' platform bodies and the browser's DevTools messages.
         .target(name: "SteadyJSON"),
         .target(name: "SteadySystem", dependencies: [
             "CShim", "SteadyCore", .product(name: "Logging", package: "swift-log"),
@@ -102,7 +102,7 @@ let package = Package(
         .target(name: "SteadyPlatforms", dependencies: ["SteadyHTTP", "SteadyCore", "SteadyJSON"]),
         // The browser pool: headless Chromium over the DevTools pipe, leased with deadlines.
         .target(name: "SteadyBrowser", dependencies: [
-            "SteadyCore", "SteadyJSON", "SteadySystem", "SteadyProtocol", "SteadyConfig", "SteadyWorker",
+            "SteadyCore", "SteadyJSON", "SteadySystem", "SteadyConfig", "SteadyWorker",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The api worker: HTTP API, /health, /metrics, dashboard (Hummingbird). Its own
@@ -139,7 +139,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "SteadyBrowserTests", dependencies: [
-            "SteadyBrowser", "SteadySystem", "SteadyCore", "SteadyProtocol", "SteadyPosting", "SteadyPlatforms", "SteadyConfig", "SteadyTestSupport",
+            "SteadyBrowser", "SteadyJSON", "SteadySystem", "SteadyCore", "SteadyProtocol", "SteadyPosting", "SteadyPlatforms", "SteadyConfig", "SteadyTestSupport",
         ]),
         .testTarget(name: "SteadyReconcilerTests", dependencies: ["SteadyReconciler", "SteadyStore", "SteadyPlatforms", "SteadyConfig", "SteadyCore"]),
         .testTarget(name: "SteadySystemTests", dependencies: ["SteadySystem", .product(name: "Logging", package: "swift-log")]),

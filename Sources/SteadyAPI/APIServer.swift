@@ -1,4 +1,3 @@
-import Dispatch
 import Hummingbird
 import HummingbirdCore
 import Logging
@@ -70,8 +69,8 @@ public final class APIServer: Sendable {
     /// `onStop` runs (on another thread) once the server has ended.
     public static func start(service: APIService, host: String, port: Int, logger: Logger, timeoutMs: Int = 15_000,
                              onStop: @escaping @Sendable () -> Void) throws(APIServerError) -> APIServer {
-        let listening = DispatchSemaphore(value: 0)
-        let bound = Mutex<(port: Int?, error: String?)>((nil, nil))
+        // Where the listener is: its port once it listens, or why the server ended.
+        let bound = WaitableMutex<(port: Int?, error: String?, ended: Bool)>((nil, nil, false))
         let state = ServerState()
         let router = Router(context: APIRequestContext.self)
         for route in APIRoute.all {
@@ -123,7 +122,6 @@ public final class APIServer: Sendable {
             configuration: ServerConfiguration(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { channel in
                 bound.withLock { $0.port = channel.localAddress?.port ?? port }
-                listening.signal()
             },
             eventLoopGroup: EventLoopGroupProvider.singleton.eventLoopGroup,
             logger: serverLogger)
@@ -133,14 +131,13 @@ public final class APIServer: Sendable {
                 bound.withLock { $0.error = "\(error)" }
             }
             state.withLock { $0.stopped = true }
-            listening.signal()
+            bound.withLock { $0.ended = true }
             onStop()
         }
-        if listening.wait(timeout: .now() + .milliseconds(timeoutMs)) == .timedOut {
+        guard let result = bound.wait(timeoutMs: Int64(timeoutMs), until: { $0.port != nil || $0.ended ? $0 : nil }) else {
             task.cancel()
             throw APIServerError(description: "the HTTP server did not listen on \(host):\(port) within \(timeoutMs) ms")
         }
-        let result = bound.withLock { $0 }
         guard let boundPort = result.port else {
             throw APIServerError(description: "cannot serve HTTP on \(host):\(port): \(result.error ?? "the server stopped")")
         }

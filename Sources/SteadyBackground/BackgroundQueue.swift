@@ -1,4 +1,3 @@
-import Glibc
 import SteadyCore
 import SteadySystem
 import SteadyWorker
@@ -9,11 +8,11 @@ import SteadyWorker
 /// thread's adapters without locks. Results come back through a `LoopInbox` whose descriptor
 /// (`fd`) the loop watches; `takeResults()` on the loop returns them in completion order.
 public final class BackgroundQueue<Output: Sendable>: @unchecked Sendable {
+    // @unchecked: `outstanding` is the loop thread's alone; the thread shares only `work`
+    // and `results`, both locked.
     private let results: LoopInbox<Output>
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    /// Guarded by `mutex`.
-    private var work: [@Sendable () -> Output] = []
+    /// Queued by the loop, taken by the thread.
+    private let work = WaitableMutex<[@Sendable () -> Output]>([])
     /// Submitted and not yet taken back by the loop. The loop's alone.
     public private(set) var outstanding = 0
 
@@ -24,8 +23,6 @@ public final class BackgroundQueue<Output: Sendable>: @unchecked Sendable {
     /// count against the worker's memory bound). It lives as long as the process.
     public init() throws {
         results = try LoopInbox()
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(wake, nil)
         try startThread()
     }
 
@@ -36,10 +33,7 @@ public final class BackgroundQueue<Output: Sendable>: @unchecked Sendable {
     /// On the loop: queues `body` behind what is already queued.
     public func submit(_ body: @escaping @Sendable () -> Output) {
         outstanding += 1
-        pthread_mutex_lock(mutex)
-        work.append(body)
-        pthread_cond_signal(wake)
-        pthread_mutex_unlock(mutex)
+        work.withLock { $0.append(body) }
     }
 
     /// On the loop, when `fd` is readable: every finished result so far.
@@ -52,10 +46,7 @@ public final class BackgroundQueue<Output: Sendable>: @unchecked Sendable {
     private func serve() {
         // Signals stay blocked here: the worker blocked them before any thread was made.
         while true {
-            pthread_mutex_lock(mutex)
-            while work.isEmpty { pthread_cond_wait(wake, mutex) }
-            let body = work.removeFirst()
-            pthread_mutex_unlock(mutex)
+            let body = work.wait { $0.isEmpty ? nil : $0.removeFirst() }
             results.post(body())
         }
     }

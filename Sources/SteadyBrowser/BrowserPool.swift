@@ -1,6 +1,7 @@
 import Glibc
 import Logging
 import SteadyCore
+import SteadyJSON
 import SteadySystem
 
 /// The bounded, leased pool of headless Chromium processes. Runs on one thread: the worker
@@ -246,7 +247,7 @@ public final class BrowserPool {
             var left = contexts.count
             if left == 0 { return self.release(browser) }
             for ctx in contexts {
-                browser.connection.send("Target.disposeBrowserContext", ["browserContextId": .string(ctx)]) { [weak self, weak browser] r in
+                browser.connection.send("Target.disposeBrowserContext", .obj([("browserContextId", JSON(ctx))])) { [weak self, weak browser] r in
                     guard let self, let browser, browser.state == .busy else { return }
                     if case .failure(.closed) = r { return self.retire(browser, reason: "crash", why: "died while closing a tab") }
                     left -= 1
@@ -424,36 +425,35 @@ public final class BrowserPool {
 
     // MARK: - Status
 
-    public func statusJSON() -> JSONValue {
-        let list: [JSONValue] = browsers.map { b in
-            [
-                "serial": .int(Int64(b.serial)), "pid": .int(Int64(b.pid)), "state": .string(b.state.rawValue),
-                "leases": .int(Int64(b.leasesServed)), "pss_bytes": .int(Int64(b.pssBytes)), "rss_bytes": .int(Int64(b.rssBytes)),
-                "processes": .int(Int64(b.processCount)),
-            ]
+    public func statusJSON() -> JSON {
+        let list = browsers.map { b in
+            JSON.obj([
+                ("serial", JSON(b.serial)), ("pid", JSON(b.pid)), ("state", JSON(b.state.rawValue)),
+                ("leases", JSON(b.leasesServed)), ("pss_bytes", JSON(b.pssBytes)), ("rss_bytes", JSON(b.rssBytes)),
+                ("processes", JSON(b.processCount)),
+            ])
         }
-        var o: [String: JSONValue] = [
-            "available": .bool(available),
-            "chromium": .string(settings.chromiumPath),
-            "browsers": .int(Int64(browsers.count)),
-            "starting": .int(Int64(browsers.filter { $0.state == .starting }.count)),
-            "busy": .int(Int64(browsers.filter { $0.state == .busy }.count)),
-            "idle": .int(Int64(browsers.filter { $0.state == .idle }.count)),
-            "reaping": .int(Int64(reaping.count)),
-            "capacity": .int(Int64(capacity)),
-            "max_browsers": .int(Int64(settings.maxBrowsers)),
-            "memory_budget_bytes": .int(Int64(settings.memoryMax)),
-            "queue_depth": .int(Int64(queue.count)),
-            "queue_limit": .int(Int64(settings.queueLimit)),
-            "leases": .int(stats.leases), "completed": .int(stats.completed), "failed": .int(stats.failed),
-            "timeouts": .int(stats.timeouts), "unknown_outcomes": .int(stats.unknownOutcomes),
-            "refusals": .int(stats.refusals), "joined": .int(stats.joined), "launched": .int(stats.launched),
-            "launch_failures": .int(stats.launchFailures), "crashes": .int(stats.crashes),
-            "recycles": .int(stats.recycles), "recycles_by_reason": .object(stats.recyclesByReason.mapValues { .int($0) }),
-            "browser_list": .array(list),
-        ]
-        if let unavailableReason { o["unavailable_reason"] = .string(unavailableReason) }
-        return .object(o)
+        return .obj([
+            ("available", .bool(available)),
+            ("unavailable_reason", unavailableReason.map { JSON($0) }),
+            ("chromium", JSON(settings.chromiumPath)),
+            ("browsers", JSON(browsers.count)),
+            ("starting", JSON(browsers.filter { $0.state == .starting }.count)),
+            ("busy", JSON(browsers.filter { $0.state == .busy }.count)),
+            ("idle", JSON(browsers.filter { $0.state == .idle }.count)),
+            ("reaping", JSON(reaping.count)),
+            ("capacity", JSON(capacity)),
+            ("max_browsers", JSON(settings.maxBrowsers)),
+            ("memory_budget_bytes", JSON(settings.memoryMax)),
+            ("queue_depth", JSON(queue.count)),
+            ("queue_limit", JSON(settings.queueLimit)),
+            ("leases", JSON(stats.leases)), ("completed", JSON(stats.completed)), ("failed", JSON(stats.failed)),
+            ("timeouts", JSON(stats.timeouts)), ("unknown_outcomes", JSON(stats.unknownOutcomes)),
+            ("refusals", JSON(stats.refusals)), ("joined", JSON(stats.joined)), ("launched", JSON(stats.launched)),
+            ("launch_failures", JSON(stats.launchFailures)), ("crashes", JSON(stats.crashes)),
+            ("recycles", JSON(stats.recycles)), ("recycles_by_reason", JSON.sorted(stats.recyclesByReason.mapValues { JSON($0) })),
+            ("browser_list", .array(list)),
+        ])
     }
 
     /// The heartbeat figures: the same as `status`, flat.

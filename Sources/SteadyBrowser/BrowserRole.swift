@@ -2,6 +2,7 @@ import Glibc
 import Logging
 import SteadyConfig
 import SteadyCore
+import SteadyJSON
 import SteadyWorker
 
 /// The browser worker's role: routed `browser.scrape`, `browser.submit` and `browser.status`
@@ -70,8 +71,8 @@ public final class BrowserRole: WorkerRole {
     public func handle(request: WorkerRequest) -> WorkerReply? {
         switch request.method {
         case "status":
-            guard let pool else { return .ok(JSONValue.object(["available": false, "reason": .string(startError ?? "")]).serialized) }
-            return .ok(pool.statusJSON().serialized)
+            guard let pool else { return .ok(JSON.obj([("available", .bool(false)), ("reason", JSON(startError ?? ""))]).bytes) }
+            return .ok(pool.statusJSON().bytes)
         case "scrape", "submit":
             return lease(request)
         default:
@@ -91,7 +92,7 @@ public final class BrowserRole: WorkerRole {
         var deadline = now + budget
         if request.deadline > 0 { deadline = min(deadline, request.deadline - Self.replyMarginMs) }
         // Answered inside `lease` (a refusal) → returned here; later → through `replies`.
-        final class Box { var result: Result<JSONValue, LeaseError>?; var returned = false }
+        final class Box { var result: Result<JSON, LeaseError>?; var returned = false }
         let box = Box()
         let correlation = request.correlation
         pool.lease(parsed.0, deadline: deadline) { [weak self] result in
@@ -106,9 +107,9 @@ public final class BrowserRole: WorkerRole {
         return .deferred
     }
 
-    static func reply(_ result: Result<JSONValue, LeaseError>) -> WorkerReply {
+    static func reply(_ result: Result<JSON, LeaseError>) -> WorkerReply {
         switch result {
-        case .success(let v): return .ok(v.serialized)
+        case .success(let v): return .ok(v.bytes)
         case .failure(let e): return .error(code: e.code, message: e.message)
         }
     }
@@ -116,13 +117,13 @@ public final class BrowserRole: WorkerRole {
     /// The request bodies: `scrape {"url", "extract": {name: expression}, "deadline_ms"?}`,
     /// `submit {"login_url", "username", "password", "compose_url", "text", "deadline_ms"?}`.
     public static func parse(method: String, body: [UInt8]) throws(LeaseError) -> (LeaseKind, Int64?) {
-        guard let json = try? JSONValue.parse(body), case .object(let o) = json else {
+        guard let o = try? JSON.parse(body), o.isObject else {
             throw LeaseError(LeaseError.badRequest, "\(method): the body must be a JSON object")
         }
         var deadlineMs: Int64?
         if let d = o["deadline_ms"] {
-            guard let ms = d.int, ms > 0 else { throw LeaseError(LeaseError.badRequest, "deadline_ms must be a positive integer") }
-            deadlineMs = ms
+            guard case .number = d, let ms = d.int, ms > 0 else { throw LeaseError(LeaseError.badRequest, "deadline_ms must be a positive integer") }
+            deadlineMs = Int64(ms)
         }
         func url(_ key: String) throws(LeaseError) -> String {
             guard let u = o[key]?.string, u.hasPrefix("http://") || u.hasPrefix("https://") else {
@@ -137,11 +138,11 @@ public final class BrowserRole: WorkerRole {
         switch method {
         case "scrape":
             let u = try url("url")
-            guard let extract = o["extract"]?.object, !extract.isEmpty, extract.count <= 64 else {
+            guard let extract = o["extract"]?.members, !extract.isEmpty, extract.count <= 64 else {
                 throw LeaseError(LeaseError.badRequest, "extract must be an object of 1 to 64 {name: JS expression}")
             }
             var exprs: [String: String] = [:]
-            for (name, v) in extract {
+            for (name, v) in extract where exprs[name] == nil {  // a name given twice: the first, as lookups
                 guard let e = v.string, !e.isEmpty, e.utf8.count <= 16_384 else {
                     throw LeaseError(LeaseError.badRequest, "extract.\(name) must be a non-empty JS expression (at most 16 KiB)")
                 }

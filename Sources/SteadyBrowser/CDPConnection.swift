@@ -1,11 +1,12 @@
 import Glibc
 import CShim
+import SteadyJSON
 import SteadySystem
 
 /// One DevTools event.
 public struct CDPEvent: Sendable, Equatable {
     public var method: String
-    public var params: JSONValue
+    public var params: JSON
     /// The session (attached target) it belongs to; nil for browser-level events.
     public var sessionId: String?
 }
@@ -17,7 +18,7 @@ public struct CDPEvent: Sendable, Equatable {
 /// fails at once with `.closed`; a command sent afterwards fails on the poller's next turn.
 /// Used on one thread (the worker loop).
 public final class CDPConnection {
-    public typealias Completion = (Result<JSONValue, CDPError>) -> Void
+    public typealias Completion = (Result<JSON, CDPError>) -> Void
 
     public let input: Descriptor
     public let output: Descriptor
@@ -39,6 +40,9 @@ public final class CDPConnection {
     /// Figures for tests and status.
     public private(set) var eventsDropped = 0
     public private(set) var repliesUnmatched = 0
+
+    /// How deep a message may nest (CDP's own limit for DOM trees).
+    public static let maxDepth = 512
 
     public init(input: Descriptor, output: Descriptor, poller: Poller, maxMessageBytes: Int = 8 << 20) throws(SystemError) {
         self.input = input
@@ -64,17 +68,16 @@ public final class CDPConnection {
 
     /// Sends a command; `done` is called exactly once, never from inside this call.
     @discardableResult
-    public func send(_ method: String, _ params: JSONValue = [:], sessionId: String? = nil, _ done: @escaping Completion) -> Int64 {
+    public func send(_ method: String, _ params: JSON = .object([]), sessionId: String? = nil, _ done: @escaping Completion) -> Int64 {
         let id = nextId
         nextId += 1
         if let reason = closedReason {
             poller.post { done(.failure(.closed(reason))) }
             return id
         }
-        var message: [String: JSONValue] = ["id": .int(id), "method": .string(method), "params": params]
-        if let sessionId { message["sessionId"] = .string(sessionId) }
+        let message = JSON.obj([("id", JSON(id)), ("method", JSON(method)), ("params", params), ("sessionId", sessionId.map(JSON.init))])
         pending[id] = done
-        outbox.append(contentsOf: CDPFramer.frame(JSONValue.object(message).serialized))
+        outbox.append(contentsOf: CDPFramer.frame(message.bytes))
         flush()
         return id
     }
@@ -111,23 +114,31 @@ public final class CDPConnection {
         }
     }
 
+    /// One message from the browser: a reply to match, or an event to route. Anything else
+    /// (not JSON, not an object, neither kind) closes the connection with the reason: a
+    /// browser that sends garbage cannot be trusted with the next command.
     private func dispatch(_ bytes: [UInt8]) {
-        guard let message = try? JSONValue.parse(bytes), case .object(let fields) = message else {
-            close(reason: CDPError.malformed("not a JSON object: \(String(decoding: bytes.prefix(120), as: UTF8.self))").description)
+        let fields: JSON
+        do { fields = try JSON.parse(bytes, maxDepth: Self.maxDepth) } catch {
+            close(reason: CDPError.malformed("\(error), in \(Self.excerpt(bytes))").description)
+            return
+        }
+        guard fields.isObject else {
+            close(reason: CDPError.malformed("not a JSON object: \(Self.excerpt(bytes))").description)
             return
         }
         if let id = fields["id"]?.int {
-            guard let done = pending.removeValue(forKey: id) else {
+            guard let done = pending.removeValue(forKey: Int64(id)) else {
                 repliesUnmatched += 1
                 return
             }
             if let error = fields["error"] {
-                done(.failure(.protocolError(code: error["code"]?.int ?? 0, message: error["message"]?.string ?? error.text)))
+                done(.failure(.protocolError(code: Int64(error["code"]?.int ?? 0), message: error["message"]?.string ?? error.serialized)))
             } else {
-                done(.success(fields["result"] ?? [:]))
+                done(.success(fields["result"] ?? .object([])))
             }
         } else if let method = fields["method"]?.string {
-            let event = CDPEvent(method: method, params: fields["params"] ?? [:], sessionId: fields["sessionId"]?.string)
+            let event = CDPEvent(method: method, params: fields["params"] ?? .object([]), sessionId: fields["sessionId"]?.string)
             if let sid = event.sessionId {
                 if let handler = sessionHandlers[sid] { handler(event) } else { eventsDropped += 1 }
             } else if let handler = onBrowserEvent {
@@ -138,6 +149,11 @@ public final class CDPConnection {
         } else {
             close(reason: CDPError.malformed("neither a reply nor an event").description)
         }
+    }
+
+    /// The start of a message, for an error.
+    static func excerpt(_ bytes: [UInt8]) -> String {
+        String(decoding: bytes.prefix(120), as: UTF8.self) + (bytes.count > 120 ? "…" : "")
     }
 
     /// Writes what the pipe takes; the rest waits for `writable`.

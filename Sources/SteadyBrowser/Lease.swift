@@ -1,4 +1,5 @@
 import SteadyCore
+import SteadyJSON
 
 /// What a lease does.
 public enum LeaseKind: Sendable, Equatable {
@@ -26,7 +27,7 @@ public struct ScrapeRequest: Sendable, Equatable, Hashable {
 
     /// Identical scrapes share one run (single-flight).
     var flightKey: String {
-        JSONValue.object(["url": .string(url), "extract": .object(extract.mapValues { .string($0) })]).text
+        JSON.obj([("url", JSON(url)), ("extract", JSON.sorted(extract.mapValues { JSON($0) }))]).serialized
     }
 }
 
@@ -83,7 +84,7 @@ public struct LeaseError: Error, Sendable, Equatable, CustomStringConvertible {
     public static let browserCrashed = "browserCrashed"
 }
 
-public typealias LeaseCompletion = (Result<JSONValue, LeaseError>) -> Void
+public typealias LeaseCompletion = (Result<JSON, LeaseError>) -> Void
 
 /// One caller waiting on a lease (several for a shared scrape), with its own deadline.
 struct LeaseWaiter {
@@ -103,7 +104,7 @@ final class Lease {
     var waiters: [LeaseWaiter]
     var startedAt: Int64?
     var browser: BrowserProcess?
-    var result: Result<JSONValue, LeaseError>?
+    var result: Result<JSON, LeaseError>?
     var onFinish: ((Lease) -> Void)?
 
     // Tab state.
@@ -129,7 +130,7 @@ final class Lease {
 
     // MARK: - Answering
 
-    func succeed(_ value: JSONValue) { finish(.success(value)) }
+    func succeed(_ value: JSON) { finish(.success(value)) }
 
     func fail(_ error: LeaseError) {
         var error = error
@@ -150,7 +151,7 @@ final class Lease {
         }
     }
 
-    private func finish(_ r: Result<JSONValue, LeaseError>) {
+    private func finish(_ r: Result<JSON, LeaseError>) {
         guard result == nil else { return }
         result = r
         loadContinuation = nil
@@ -173,19 +174,18 @@ final class Lease {
     private func runScrape(_ s: ScrapeRequest) {
         openTab { [unowned self] in
             self.navigate(s.url) { [unowned self] in
-                self.extract(s.extract.keys.sorted(), from: s.extract, into: [:])
+                self.extract(s.extract.keys.sorted(), from: s.extract, into: [])
             }
         }
     }
 
-    private func extract(_ names: [String], from all: [String: String], into values: [String: JSONValue]) {
+    private func extract(_ names: [String], from all: [String: String], into values: [(String, JSON)]) {
         guard let name = names.first else {
-            succeed(["values": .object(values)])
+            succeed(.obj([("values", .object(values))]))
             return
         }
         evaluate(all[name]!, what: "extract \"\(name)\"") { [unowned self] value in
-            var values = values
-            values[name] = value
+            let values = values + [(name, value)]
             self.extract(Array(names.dropFirst()), from: all, into: values)
         }
     }
@@ -242,7 +242,7 @@ final class Lease {
                         """
                     self.evaluate(read, what: "read the new post's id") { [unowned self] page in
                         if let id = page["id"]?.string, !id.isEmpty {
-                            self.succeed(["post_id": .string(id)])
+                            self.succeed(.obj([("post_id", JSON(id))]))
                         } else if let refusal = page["error"]?.string {
                             self.fail(LeaseError(LeaseError.rejected, "the platform refused the post: \(refusal.prefix(300))"))
                         } else {
@@ -257,13 +257,13 @@ final class Lease {
     /// Its own browser context (cookies and storage private to this lease), a tab in it, a
     /// flat session attached to the tab, Page events on.
     private func openTab(_ next: @escaping () -> Void) {
-        command("Target.createBrowserContext", ["disposeOnDetach": true], session: false) { [unowned self] r in
+        command("Target.createBrowserContext", .obj([("disposeOnDetach", .bool(true))]), session: false) { [unowned self] r in
             guard let ctx = r["browserContextId"]?.string else { return self.fail(self.malformed("createBrowserContext", r)) }
             self.contextId = ctx
-            self.command("Target.createTarget", ["url": "about:blank", "browserContextId": .string(ctx)], session: false) { [unowned self] r in
+            self.command("Target.createTarget", .obj([("url", JSON("about:blank")), ("browserContextId", JSON(ctx))]), session: false) { [unowned self] r in
                 guard let target = r["targetId"]?.string else { return self.fail(self.malformed("createTarget", r)) }
                 self.targetId = target
-                self.command("Target.attachToTarget", ["targetId": .string(target), "flatten": true], session: false) { [unowned self] r in
+                self.command("Target.attachToTarget", .obj([("targetId", JSON(target)), ("flatten", .bool(true))]), session: false) { [unowned self] r in
                     guard let sid = r["sessionId"]?.string, let browser = self.browser else { return self.fail(self.malformed("attachToTarget", r)) }
                     self.sessionId = sid
                     browser.connection.setSessionHandler(sid) { [weak self] event in self?.event(event) }
@@ -275,7 +275,7 @@ final class Lease {
 
     private func navigate(_ url: String, _ next: @escaping () -> Void) {
         expectNavigation()
-        command("Page.navigate", ["url": .string(url)]) { [unowned self] r in
+        command("Page.navigate", .obj([("url", JSON(url))])) { [unowned self] r in
             if let text = r["errorText"]?.string, !text.isEmpty {
                 return self.fail(LeaseError(LeaseError.navigationFailed, "\(url): \(text)"))
             }
@@ -283,10 +283,10 @@ final class Lease {
         }
     }
 
-    private func evaluate(_ expression: String, what: String, _ next: @escaping (JSONValue) -> Void) {
-        command("Runtime.evaluate", ["expression": .string(expression), "returnByValue": true, "awaitPromise": true]) { [unowned self] r in
+    private func evaluate(_ expression: String, what: String, _ next: @escaping (JSON) -> Void) {
+        command("Runtime.evaluate", .obj([("expression", JSON(expression)), ("returnByValue", .bool(true)), ("awaitPromise", .bool(true))])) { [unowned self] r in
             if let details = r["exceptionDetails"] {
-                let text = details["exception"]?["description"]?.string ?? details["text"]?.string ?? details.text
+                let text = details["exception"]?["description"]?.string ?? details["text"]?.string ?? details.serialized
                 return self.fail(LeaseError(LeaseError.extractFailed, "\(what): \(text.prefix(300))"))
             }
             next(r["result"]?["value"] ?? .null)
@@ -326,7 +326,7 @@ final class Lease {
         }
     }
 
-    private func command(_ method: String, _ params: JSONValue = [:], session: Bool = true, _ next: @escaping (JSONValue) -> Void) {
+    private func command(_ method: String, _ params: JSON = .object([]), session: Bool = true, _ next: @escaping (JSON) -> Void) {
         guard result == nil, let browser else { return }
         browser.connection.send(method, params, sessionId: session ? sessionId : nil) { [weak self] r in
             guard let self, self.result == nil else { return }
@@ -341,10 +341,10 @@ final class Lease {
         }
     }
 
-    private func malformed(_ what: String, _ r: JSONValue) -> LeaseError {
-        LeaseError(LeaseError.extractFailed, "\(what) answered without the expected field: \(r.text.prefix(200))")
+    private func malformed(_ what: String, _ r: JSON) -> LeaseError {
+        LeaseError(LeaseError.extractFailed, "\(what) answered without the expected field: \(r.serialized.prefix(200))")
     }
 }
 
 /// A JS string literal for `s` (JSON strings are JS string literals).
-func jsString(_ s: String) -> String { JSONValue.string(s).text }
+func jsString(_ s: String) -> String { JSON(s).serialized }

@@ -67,6 +67,12 @@ public enum JSON: Sendable, Equatable {
         return nil
     }
 
+    /// An object's members, in document order (duplicates kept).
+    public var members: [(String, JSON)]? {
+        if case .object(let m) = self { return m }
+        return nil
+    }
+
     public var isObject: Bool {
         if case .object = self { return true }
         return false
@@ -78,8 +84,15 @@ public enum JSON: Sendable, Equatable {
 
     public init(_ s: String) { self = .string(s) }
     public init(_ i: Int) { self = .number(Double(i), raw: String(i)) }
+    /// Any other integer type, its decimal text kept exactly (an `Int64` beyond 2^53 included).
+    public init<I: BinaryInteger>(_ i: I) { self = .number(Double(i), raw: String(i)) }
     public static func obj(_ members: [(String, JSON?)]) -> JSON {
         .object(members.compactMap { k, v in v.map { (k, $0) } })
+    }
+    /// An object from a dictionary, members sorted by name: a dictionary has no order of its
+    /// own, and the same members must always give the same text.
+    public static func sorted(_ members: [String: JSON]) -> JSON {
+        .object(members.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
     }
 
     // MARK: serialising

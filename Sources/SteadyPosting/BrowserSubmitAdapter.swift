@@ -4,6 +4,7 @@ import SteadyHTTP
 import SteadyPlatforms
 import SteadySystem
 import SteadyWorker
+import Synchronization
 
 /// The browser posting path (`mode = "browser"`): accounts without API write access publish
 /// through the browser worker's `submit` lease (log in on the platform's web page, fill the
@@ -241,27 +242,26 @@ public struct WebLoginError: Error, Sendable, Equatable, CustomStringConvertible
 /// The posting worker's route to the browser worker: adapters are built when the engine
 /// starts, the outbox arrives with the worker context (`attach`). Until then a submit is
 /// refused as `unavailable` (no effect).
-public final class BrowserSubmitLink: @unchecked Sendable {
+public final class BrowserSubmitLink: Sendable {
     let config: Config
     /// One submit's budget: within the claim lease with room to record the outcome, at most
     /// a minute (a cold Chromium start plus two page loads and the submit).
     public let timeoutMs: Int64
-    private let lock = Lock()
-    private var outbox: WorkerOutbox?
+    private let outbox = Mutex<WorkerOutbox?>(nil)
 
     public init(config: Config, settings: PostingSettings) {
         self.config = config
         timeoutMs = max(1_000, min(60_000, settings.leaseMillis * 3 / 4))
     }
 
-    public func attach(_ outbox: WorkerOutbox) { lock.withLock { self.outbox = outbox } }
+    public func attach(_ outbox: WorkerOutbox) { self.outbox.withLock { $0 = outbox } }
 
     /// The adapter an account posts through: `api` itself in API mode.
     public func adapter(for account: AccountConfig, api: any PlatformAdapter) -> any PlatformAdapter {
         guard account.mode == .browser else { return api }
         return BrowserSubmitAdapter(account: account, api: api, login: WebLogin.load(account, config: config), timeoutMs: timeoutMs) {
             [self] method, body, timeout in
-            guard let outbox = lock.withLock({ self.outbox }) else {
+            guard let outbox = self.outbox.withLock({ $0 }) else {
                 return .error(code: "unavailable", message: "the posting worker has no route to the browser worker yet")
             }
             return outbox.call(method, body: body, timeoutMs: timeout)

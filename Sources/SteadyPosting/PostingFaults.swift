@@ -2,6 +2,7 @@ import Glibc
 import SteadyCore
 import SteadyStore
 import SteadySystem
+import Synchronization
 
 /// Test-only fault points along an attempt, switched on by `STEADYPOST_FAULTS` (a test hook:
 /// read once, through `TestHooks`, when the posting worker starts, and only in a build with
@@ -26,7 +27,7 @@ import SteadySystem
 /// is recorded, fsync'd, in `state_dir/faults.fired` (`ENTRY POST_ID` lines) before it acts.
 /// A post that a crash entry has already killed the worker on is passed over by the others:
 /// a second death would park it as poison (F27), which is F27's test, not these.
-public final class PostingFaults: @unchecked Sendable {
+public final class PostingFaults: Sendable {
     public enum CrashPoint: String, CaseIterable, Sendable {
         case beforeIntent = "before_intent"
         case afterIntent = "after_intent"
@@ -59,11 +60,15 @@ public final class PostingFaults: @unchecked Sendable {
     let firedPath: String
     /// Called instead of SIGKILL by unit tests.
     let killSelf: @Sendable () -> Void
-    private let lock = Lock()
-    private var fired: Set<String>
-    private var victims: Set<String>
-    /// While the store refuses writes (wall ms), once `store-unwritable` has fired.
-    private var unwritableUntil: Int64?
+    private let state: Mutex<State>
+
+    struct State {
+        /// Entries fired (the fired file's keys), and the posts a crash entry has killed on.
+        var fired: Set<String>
+        var victims: Set<String>
+        /// While the store refuses writes (wall ms), once `store-unwritable` has fired.
+        var unwritableUntil: Int64?
+    }
 
     /// nil when the variable is not set (or empty), and always in a build without the test
     /// hooks; throws on an entry it does not know.
@@ -84,8 +89,7 @@ public final class PostingFaults: @unchecked Sendable {
             fired.insert(key)
             if key.hasPrefix("crash:"), parts.count > 1 { victims.insert(parts[1]) }
         }
-        self.fired = fired
-        self.victims = victims
+        state = Mutex(State(fired: fired, victims: victims))
     }
 
     public static func parse(_ text: String) throws(PostingStartError) -> [Entry] {
@@ -137,15 +141,15 @@ public final class PostingFaults: @unchecked Sendable {
 
     /// Takes the first entry not fired yet that matches; records it (fsync'd) as fired.
     private func take(_ matches: (Entry) -> Bool, account: String, postId: String) -> Entry? {
-        lock.withLock { () -> Entry? in
-            guard let entry = entries.first(where: { !fired.contains($0.text) && ($0.account == nil || $0.account == account) && matches($0) }) else {
+        state.withLock { state -> Entry? in
+            guard let entry = entries.first(where: { !state.fired.contains($0.text) && ($0.account == nil || $0.account == account) && matches($0) }) else {
                 return nil
             }
             if case .crash = entry.kind {
-                if victims.contains(postId) { return nil }
-                victims.insert(postId)
+                if state.victims.contains(postId) { return nil }
+                state.victims.insert(postId)
             }
-            fired.insert(entry.text)
+            state.fired.insert(entry.text)
             Self.appendLine(firedPath, "\(entry.text) \(postId)\n")
             return entry
         }
@@ -168,12 +172,12 @@ public final class PostingFaults: @unchecked Sendable {
     public func outcomeWriteFailure(account: String, postId: String) -> SQLiteError? {
         if let entry = take({ if case .storeUnwritable = $0.kind { return true } else { return false } }, account: account, postId: postId),
            case .storeUnwritable(let ms) = entry.kind {
-            lock.withLock { unwritableUntil = SteadyClock.wallMillis() + ms }
+            state.withLock { $0.unwritableUntil = SteadyClock.wallMillis() + ms }
         }
         if take({ $0.kind == .outcomeWriteFails }, account: account, postId: postId) != nil { return Self.ioError("outcome-write-fails") }
         for entry in entries where entry.account == nil || entry.account == account {
             guard case .outcomeWriteFailsAtRate(let p) = entry.kind, Double.random(in: 0..<1) < p else { continue }
-            lock.withLock { Self.appendLine(firedPath, "\(entry.text) \(postId)\n") }
+            state.withLock { _ in Self.appendLine(firedPath, "\(entry.text) \(postId)\n") }
             return Self.ioError(entry.text)
         }
         return nil
@@ -181,7 +185,7 @@ public final class PostingFaults: @unchecked Sendable {
 
     /// Asked before every store write (`SQLitePostStore.setWriteFault`).
     public func storeWriteFailure() -> SQLiteError? {
-        let until = lock.withLock { unwritableUntil }
+        let until = state.withLock { $0.unwritableUntil }
         guard let until, SteadyClock.wallMillis() < until else { return nil }
         return Self.ioError("store-unwritable")
     }

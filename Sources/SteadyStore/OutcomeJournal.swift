@@ -1,5 +1,6 @@
 import Glibc
 import SteadyCore
+import Synchronization
 
 /// The outcome journal (DESIGN.md 3.3): when the platform accepted a post but the store
 /// cannot record it, the outcome is appended here, fsync'd, and replayed into the store
@@ -8,7 +9,7 @@ import SteadyCore
 ///
 ///     u32 length (big-endian) | u32 CRC-32 of the payload | payload (UTF-8, tab-separated:
 ///     post id, attempt id, outcome name, platform id or reason, time ms)
-public final class OutcomeJournal: @unchecked Sendable {
+public final class OutcomeJournal: Sendable {
     public struct Record: Equatable, Sendable {
         public var postId: String
         public var attemptId: String
@@ -24,7 +25,9 @@ public final class OutcomeJournal: @unchecked Sendable {
     }
 
     public let path: String
-    private let lock = Lock()
+    /// Holds nothing: one append or read or replay at a time within this process (the
+    /// `flock` below orders them across processes).
+    private let serial = Mutex(())
 
     public init(path: String) {
         self.path = path
@@ -39,7 +42,7 @@ public final class OutcomeJournal: @unchecked Sendable {
         let crc = CRC32.checksum(payload)
         for shift in stride(from: 24, through: 0, by: -8) { frame.append(UInt8(truncatingIfNeeded: crc >> UInt32(shift))) }
         frame += payload
-        try lock.withLock { () throws(SystemCallError) in
+        try serial.withLock { _ throws(SystemCallError) in
             let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
             guard fd >= 0 else { throw SystemCallError("open(\(path))", errno) }
             defer { _ = close(fd) }
@@ -61,7 +64,7 @@ public final class OutcomeJournal: @unchecked Sendable {
 
     /// Every whole record, oldest first, and how many bytes at the end were a torn record.
     public func read() -> (records: [Record], tornBytes: Int) {
-        lock.withLock { Self.parse(Self.readAll(path)) }
+        serial.withLock { _ in Self.parse(Self.readAll(path)) }
     }
 
     /// Replays every record into `store` (outcomes already recorded are skipped: replay is
@@ -74,7 +77,7 @@ public final class OutcomeJournal: @unchecked Sendable {
     /// exclusive `flock` on the file for its whole length, so a record appended between a
     /// replay's read and its truncation cannot be lost.
     public func replay(into store: SQLitePostStore, now: Int64) throws(StoreError) -> (applied: Int, skipped: [String]) {
-        try lock.withLock { () throws(StoreError) in
+        try serial.withLock { _ throws(StoreError) in
             let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
             guard fd >= 0 else { return (0, []) }  // nothing can have been journaled where no file can be
             defer { _ = close(fd) }

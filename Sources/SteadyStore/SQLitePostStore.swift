@@ -1,6 +1,7 @@
 import Glibc
 import CSQLite
 import SteadyCore
+import Synchronization
 
 /// Why a store call did not do what was asked.
 public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -23,17 +24,19 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
 /// `BEGIN IMMEDIATE` transaction checked against `PostTransitions`, transient errors (BUSY,
 /// LOCKED, I/O) retried with bounded backoff (F16), everything else classified and thrown.
 public final class SQLitePostStore: @unchecked Sendable {
-    /// Guards `connection`: every use of the SQLite handle is inside `lock.withLock`.
-    private let lock = Lock()
-    private let connection: Connection
+    /// The one SQLite handle (not Sendable: a connection is used by one thread at a time).
+    /// Every use of it is inside `state.withLock`: that lock, not the type, is what makes the
+    /// store safe to share between threads, hence `@unchecked`. (The handle cannot live in
+    /// the `Mutex` itself: a transaction lends it to the caller's closure.)
+    private let database: SQLiteDatabase
+    private let state = Mutex(State())
     public let path: String
     /// Transient failures retried before giving up, and the first backoff step.
     public let retryLimit: Int
     public let retryBaseMillis: Int64
 
-    /// The connection and a test hook, behind the store's lock.
-    final class Connection {
-        let database: SQLiteDatabase
+    /// The test hooks and a figure, behind the store's lock.
+    struct State: Sendable {
         /// Test hook: the next N transactions fail at COMMIT with this code.
         var injectedFailures: (count: Int, code: Int32) = (0, 0)
         /// Test fault point (STEADYPOST_FAULTS): asked before every write transaction; an
@@ -41,7 +44,6 @@ public final class SQLitePostStore: @unchecked Sendable {
         var writeFault: (@Sendable () -> SQLiteError?)?
         /// Transactions replayed after a transient error, since the store opened.
         var transientRetries = 0
-        init(_ database: SQLiteDatabase) { self.database = database }
     }
 
     public init(path: String, retryLimit: Int = 6, retryBaseMillis: Int64 = 10, busyTimeoutMillis: Int32 = 5000) throws(StoreError) {
@@ -49,9 +51,8 @@ public final class SQLitePostStore: @unchecked Sendable {
         self.retryLimit = retryLimit
         self.retryBaseMillis = retryBaseMillis
         do throws(SQLiteError) {
-            let database = try SQLiteDatabase(path: path, busyTimeoutMillis: busyTimeoutMillis)
+            database = try SQLiteDatabase(path: path, busyTimeoutMillis: busyTimeoutMillis)
             try Self.migrate(database)
-            connection = Connection(database)
         } catch {
             throw .database(error)
         }
@@ -78,22 +79,22 @@ public final class SQLitePostStore: @unchecked Sendable {
 
     /// The schema version now in force.
     public var schemaVersion: Int {
-        (try? lock.withLock { () throws(SQLiteError) in try connection.database.prepare("PRAGMA user_version").run().first?.int(0) }).flatMap { $0.map(Int.init) } ?? 0
+        (try? state.withLock { _ throws(SQLiteError) in try database.prepare("PRAGMA user_version").run().first?.int(0) }).flatMap { $0.map(Int.init) } ?? 0
     }
 
     /// Test hook: make the next `count` transactions fail at commit with `code` (e.g.
     /// SQLITE_BUSY, SQLITE_IOERR), as a contended or flaky disk would.
     public func injectCommitFailures(_ count: Int, code: Int32 = SQLITE_BUSY) {
-        lock.withLock { connection.injectedFailures = (count, code) }
+        state.withLock { $0.injectedFailures = (count, code) }
     }
 
-    /// Test fault point: `fault` is asked before every write transaction (see `Connection`).
+    /// Test fault point: `fault` is asked before every write transaction (see `State`).
     public func setWriteFault(_ fault: (@Sendable () -> SQLiteError?)?) {
-        lock.withLock { connection.writeFault = fault }
+        state.withLock { $0.writeFault = fault }
     }
 
     /// Transactions replayed after a transient error (BUSY, LOCKED, I/O) since the store opened.
-    public var transientRetries: Int { lock.withLock { connection.transientRetries } }
+    public var transientRetries: Int { state.withLock { $0.transientRetries } }
 
     /// Runs `body` in one transaction — IMMEDIATE (the write lock taken up front, so a
     /// read-then-write cannot fail to upgrade), or a plain deferred one for `readOnly` bodies,
@@ -102,37 +103,38 @@ public final class SQLitePostStore: @unchecked Sendable {
     public func transaction<T>(readOnly: Bool = false, _ body: (SQLiteDatabase) throws(StoreError) -> T) throws(StoreError) -> T {
         var attempt = 0
         while true {
-            let result: Result<T, StoreError> = lock.withLock {
-                let c = connection
+            // The value stays outside the lock's closure: only the (Sendable) error crosses it.
+            var value: T?
+            let failure: StoreError? = state.withLock { s in
                 do throws(SQLiteError) {
-                    if !readOnly, let fault = c.writeFault, let injected = fault() { throw injected }
-                    try c.database.execute(readOnly ? "BEGIN" : "BEGIN IMMEDIATE")
+                    if !readOnly, let fault = s.writeFault, let injected = fault() { throw injected }
+                    try database.execute(readOnly ? "BEGIN" : "BEGIN IMMEDIATE")
                 } catch {
-                    return .failure(.database(error))
+                    return .database(error)
                 }
                 do throws(StoreError) {
-                    let value = try body(c.database)
-                    if c.injectedFailures.count > 0 {
-                        c.injectedFailures.count -= 1
-                        throw StoreError.database(SQLiteError(code: c.injectedFailures.code, message: "injected failure", context: "COMMIT"))
+                    value = try body(database)
+                    if s.injectedFailures.count > 0 {
+                        s.injectedFailures.count -= 1
+                        throw StoreError.database(SQLiteError(code: s.injectedFailures.code, message: "injected failure", context: "COMMIT"))
                     }
-                    do throws(SQLiteError) { try c.database.execute("COMMIT") } catch { throw StoreError.database(error) }
-                    return .success(value)
+                    do throws(SQLiteError) { try database.execute("COMMIT") } catch { throw StoreError.database(error) }
+                    return nil
                 } catch {
-                    try? c.database.execute("ROLLBACK")
-                    return .failure(error)
+                    try? database.execute("ROLLBACK")
+                    return error
                 }
             }
-            switch result {
-            case .success(let value):
-                return value
-            case .failure(.database(let e)) where e.isTransient && attempt < retryLimit:
+            switch failure {
+            case nil:
+                return value!
+            case .database(let e)? where e.isTransient && attempt < retryLimit:
                 attempt += 1
-                lock.withLock { connection.transientRetries += 1 }
+                state.withLock { $0.transientRetries += 1 }
                 let delay = retryBaseMillis << (attempt - 1)
                 var ts = timespec(tv_sec: Int(delay / 1000), tv_nsec: Int(delay % 1000) * 1_000_000)
                 nanosleep(&ts, nil)
-            case .failure(let e):
+            case let e?:
                 throw e
             }
         }

@@ -1,17 +1,15 @@
 import Glibc
 import CShim
-import SteadyCore
 import SteadySystem
+import Synchronization
 
 /// How other threads hand work to a worker's event loop: a locked queue plus a non-blocking
 /// pipe whose read end is in the loop's epoll set. A thread appends an item and writes one
 /// byte; the loop, woken by the pipe, drains both. The one such queue in the product: the
 /// posting engine's attempt results, the reconciler's passes, the background queue's
 /// results and the outbox's requests all come through it.
-public final class LoopInbox<Item: Sendable>: @unchecked Sendable {
-    private let lock = Lock()
-    /// Guarded by `lock`.
-    private var items: [Item] = []
+public final class LoopInbox<Item: Sendable>: Sendable {
+    private let items = Mutex<[Item]>([])
     public let readFd: Int32
     private let writeFd: Int32
 
@@ -32,7 +30,7 @@ public final class LoopInbox<Item: Sendable>: @unchecked Sendable {
 
     /// From any thread.
     public func post(_ item: Item) {
-        lock.withLock { items.append(item) }
+        items.withLock { $0.append(item) }
         var byte: UInt8 = 1
         while write(writeFd, &byte, 1) < 0 && errno == EINTR {}
         // EAGAIN (pipe full) is fine: the loop is already due to wake and drains everything.
@@ -52,9 +50,9 @@ public final class LoopInbox<Item: Sendable>: @unchecked Sendable {
             if n < 0 && errno == EINTR { continue }
             break
         }
-        return lock.withLock {
-            let out = items
-            items.removeAll()
+        return items.withLock {
+            let out = $0
+            $0.removeAll()
             return out
         }
     }

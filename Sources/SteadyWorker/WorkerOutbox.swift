@@ -1,6 +1,6 @@
-import Glibc
 import SteadyCore
 import SteadySystem
+import Synchronization
 
 /// The answer to a request this worker sent to another role.
 public enum WorkerCallResult: Sendable, Equatable {
@@ -17,6 +17,8 @@ public enum WorkerCallResult: Sendable, Equatable {
 /// the deadline passes first. The loop (`WorkerRuntime`) sends and matches; callers on other
 /// threads only queue and wait.
 public final class WorkerOutbox: @unchecked Sendable {
+    // @unchecked: other threads touch only `inbox` and `closedReason` (both locked); the
+    // rest is the loop thread's alone.
     /// A request waiting to be sent by the loop.
     struct Outgoing: Sendable {
         let method: String
@@ -35,8 +37,7 @@ public final class WorkerOutbox: @unchecked Sendable {
     private var loopCompletions: [UInt64: (WorkerCallResult) -> Void] = [:]
     private var nextLocal: UInt64 = 0
     /// Set once the supervisor is gone: every later request fails at once.
-    private let closedLock = Lock()
-    private var closedReason: String?
+    private let closedReason = Mutex<String?>(nil)
 
     public init() throws(SystemError) {
         inbox = try LoopInbox()
@@ -63,9 +64,13 @@ public final class WorkerOutbox: @unchecked Sendable {
     /// On any thread but the loop's (there it would wait for itself forever): blocks until
     /// the answer or the timeout.
     public func call(_ method: String, body: [UInt8], timeoutMs: Int64) -> WorkerCallResult {
-        let waiter = Waiter()
-        enqueue(Outgoing(method: method, body: body, timeoutMs: timeoutMs) { waiter.fulfil($0) })
-        return waiter.wait()
+        // Waits without a timeout of its own: the loop always delivers (answer, refusal, the
+        // deadline backstop, or `close`), exactly once.
+        let answer = WaitableMutex<WorkerCallResult?>(nil)
+        enqueue(Outgoing(method: method, body: body, timeoutMs: timeoutMs) { result in
+            answer.withLock { slot in if slot == nil { slot = result } }
+        })
+        return answer.wait { $0 }
     }
 
     /// From Swift concurrency (an HTTP handler, say): suspends until the answer or the timeout.
@@ -76,7 +81,7 @@ public final class WorkerOutbox: @unchecked Sendable {
     }
 
     private func enqueue(_ outgoing: Outgoing) {
-        if let reason = closedLock.withLock({ closedReason }) {
+        if let reason = closedReason.withLock({ $0 }) {
             outgoing.deliver(.error(code: "unavailable", message: reason))
             return
         }
@@ -92,7 +97,7 @@ public final class WorkerOutbox: @unchecked Sendable {
     /// Sends what was queued; `transmit` writes one request frame and throws if it cannot.
     func flush(now: Int64, transmit: (String, [UInt8], UInt64, Int64) throws -> Void) {
         for outgoing in inbox.drain() {
-            if let reason = closedLock.withLock({ closedReason }) {
+            if let reason = closedReason.withLock({ $0 }) {
                 outgoing.deliver(.error(code: "unavailable", message: reason))
                 continue
             }
@@ -134,7 +139,7 @@ public final class WorkerOutbox: @unchecked Sendable {
     /// This worker is exiting: fail everything sent (`abandoned`: it may have had its effect)
     /// or queued (`unavailable`: it never left), and every later request.
     func close(reason: String) {
-        closedLock.withLock { closedReason = reason }
+        closedReason.withLock { $0 = reason }
         let sent = pending
         pending.removeAll()
         for entry in sent.values { entry.deliver(.error(code: "abandoned", message: reason + "; the request was sent and its answer never came")) }
@@ -147,43 +152,4 @@ public final class WorkerOutbox: @unchecked Sendable {
 private struct UncheckedOutbox: @unchecked Sendable {
     let outbox: WorkerOutbox
     init(_ outbox: WorkerOutbox) { self.outbox = outbox }
-}
-
-/// One blocking caller's answer slot.
-private final class Waiter: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private let condition: UnsafeMutablePointer<pthread_cond_t>
-    /// Guarded by `mutex`.
-    private var result: WorkerCallResult?
-
-    init() {
-        mutex = .allocate(capacity: 1)
-        condition = .allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(condition, nil)
-    }
-
-    deinit {
-        pthread_cond_destroy(condition)
-        pthread_mutex_destroy(mutex)
-        condition.deallocate()
-        mutex.deallocate()
-    }
-
-    func fulfil(_ value: WorkerCallResult) {
-        pthread_mutex_lock(mutex)
-        if result == nil { result = value }
-        pthread_cond_signal(condition)
-        pthread_mutex_unlock(mutex)
-    }
-
-    /// Waits without a timeout of its own: the loop always delivers (answer, refusal, the
-    /// deadline backstop, or `close`).
-    func wait() -> WorkerCallResult {
-        pthread_mutex_lock(mutex)
-        while result == nil { pthread_cond_wait(condition, mutex) }
-        let value = result!
-        pthread_mutex_unlock(mutex)
-        return value
-    }
 }

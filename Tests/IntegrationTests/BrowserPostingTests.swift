@@ -71,7 +71,7 @@ struct BrowserPostingTests {
                               environment: ["STEADYPOST_POSTING_SETTLE_MS=2000"]) { sim, d, _ in
             let text = "the same words as ten minutes ago, through the browser"
             try sim.call(.post, "/_sim/posts", .obj([("account", JSON("dup-web-x")), ("text", JSON(text)),
-                                                     ("created_at_ms", PostJSONValue.int(SteadyClock.wallMillis() - 600_000))]))
+                                                     ("created_at_ms", JSON(SteadyClock.wallMillis() - 600_000))]))
             let id = try d.post("dup-web-x", text)
             let failed = try d.waitStates([id], "failed", timeoutMillis: 60_000)[id]!
             let reason = failed["last_error"]?.string ?? ""

@@ -78,7 +78,7 @@ struct PostingContractTests {
         try d.start()
         let text = "the same words as ten minutes ago"
         try sim.call(.post, "/_sim/posts", .obj([("account", JSON("dup-x")), ("text", JSON(text)),
-                                                 ("created_at_ms", PostJSONValue.int(SteadyClock.wallMillis() - 600_000))]))
+                                                 ("created_at_ms", JSON(SteadyClock.wallMillis() - 600_000))]))
         let id = try d.post("dup-x", text)
         let failed = try d.waitStates([id], "failed", timeoutMillis: 30_000)[id]!
         let reason = failed["last_error"]?.string ?? ""
@@ -276,10 +276,6 @@ struct PostingContractTests {
         #expect(all.count == 30, "every post exactly once on the platform")
         for id in ids { #expect(try d.show(id)["platform_id"]?.string == all[texts[id]!]) }
     }
-}
-
-enum PostJSONValue {
-    static func int(_ v: Int64) -> JSON { .number(Double(v), raw: String(v)) }
 }
 
 extension PostingDaemon {

@@ -35,7 +35,7 @@ struct PostingResilienceTests {
         // The absent post's scan crosses several pages of other posts.
         for n in 0..<12 {
             try sim.call(.post, "/_sim/posts", .obj([("account", JSON(absent)), ("text", JSON("older post \(n)")),
-                                                     ("created_at_ms", PostJSONValue.int(SteadyClock.wallMillis() - 20_000 + Int64(n)))]))
+                                                     ("created_at_ms", JSON(SteadyClock.wallMillis() - 20_000 + Int64(n)))]))
         }
         let presentText = "F05 present on \(platform.rawValue) https://example.com/f05/present"
         let absentText = "F05 absent on \(platform.rawValue) https://example.com/f05/absent"

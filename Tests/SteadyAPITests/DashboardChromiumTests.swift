@@ -46,8 +46,8 @@ struct DashboardChromiumTests {
     }
 
     /// A scrape through the pool, driven on this thread until answered.
-    func scrape(_ pool: BrowserPool, _ url: String, _ extract: [String: String]) throws -> JSONValue {
-        nonisolated(unsafe) var answer: Result<JSONValue, LeaseError>?
+    func scrape(_ pool: BrowserPool, _ url: String, _ extract: [String: String]) throws -> JSON {
+        nonisolated(unsafe) var answer: Result<JSON, LeaseError>?
         let deadline = SteadyClock.monotonicMillis() + 40_000
         pool.lease(.scrape(ScrapeRequest(url: url, extract: extract)), deadline: deadline) { answer = $0 }
         while answer == nil {

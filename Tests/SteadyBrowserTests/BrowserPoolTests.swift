@@ -1,5 +1,6 @@
 import Glibc
 import SteadyCore
+import SteadyJSON
 import SteadySystem
 import SteadyWorker
 import Testing
@@ -55,8 +56,8 @@ struct BrowserPoolTests {
             let v = try #require(answers.value(i), "\(String(describing: answers.error(i)))")
             #expect(v["values"]?["title"]?.string == "Page abcd\(i)")
             #expect(v["values"]?["likes"]?.int == 15)
-            #expect(v["values"]?["items"] == ["a", "b", "c"])
-            #expect(v["values"]?["later"] == ["ok": true])
+            #expect(v["values"]?["items"] == .array([JSON("a"), JSON("b"), JSON("c")]))
+            #expect(v["values"]?["later"] == .obj([("ok", .bool(true))]))
         }
         // A failing expression and a failing navigation are errors, not hangs.
         pool.lease(.scrape(ScrapeRequest(url: server.base + "/page/x", extract: ["bad": "document.nothing.here"])),
@@ -266,7 +267,7 @@ struct BrowserPoolTests {
         guard case .error(let code, _)? = reply else { Issue.record("\(String(describing: reply))"); return }
         #expect(code == LeaseError.unavailable)
         guard case .ok(let status)? = role.handle(request: WorkerRequest(method: "status", body: [], correlation: 2, deadline: 0)) else { Issue.record("no status"); return }
-        #expect(try JSONValue.parse(status)["available"] == false)
+        #expect(try JSON.parse(status)["available"] == .bool(false))
         #expect(role.counters["unavailable"] == 1)
     }
 }

@@ -1,6 +1,7 @@
 import Glibc
 import CShim
 import SteadyCore
+import SteadyJSON
 import SteadySystem
 import Testing
 
@@ -55,15 +56,15 @@ final class FakePeer {
     }
 
     /// The commands the client has sent so far.
-    func received() throws -> [JSONValue] {
-        var out: [JSONValue] = []
+    func received() throws -> [JSON] {
+        var out: [JSON] = []
         var buf = [UInt8](repeating: 0, count: 65536)
         while true {
             var pfd = pollfd(fd: peerIn.raw, events: Int16(POLLIN), revents: 0)
             guard poll(&pfd, 1, 0) > 0 else { break }
             let n = read(peerIn.raw, &buf, buf.count)
             if n <= 0 { break }
-            out += try framer.feed(buf[0..<n]).map { try JSONValue.parse($0) }
+            out += try framer.feed(buf[0..<n]).map { try JSON.parse($0) }
         }
         return out
     }
@@ -87,8 +88,8 @@ final class FakePeer {
 @Suite struct CDPConnectionTests {
     @Test(.timeLimit(.minutes(1))) func matchesRepliesByIdAndRoutesEventsBySession() throws {
         let peer = try FakePeer()
-        var got: [Int: Result<JSONValue, CDPError>] = [:]
-        peer.connection.send("A.one", ["x": 1]) { got[1] = $0 }
+        var got: [Int: Result<JSON, CDPError>] = [:]
+        peer.connection.send("A.one", .obj([("x", JSON(1))])) { got[1] = $0 }
         peer.connection.send("B.two", sessionId: "S1") { got[2] = $0 }
         peer.connection.send("C.three") { got[3] = $0 }
         let sent = try peer.received()
@@ -114,8 +115,8 @@ final class FakePeer {
         ] { stream += Array(m.utf8) + [0] }
         try peer.write(stream)
         while got.count < 3 { peer.pump() }
-        #expect(got[1] == .success(["v": 1]))
-        #expect(got[3] == .success(["v": 3]))
+        #expect(got[1] == .success(.obj([("v", JSON(1))])))
+        #expect(got[3] == .success(.obj([("v", JSON(3))])))
         #expect(got[2] == .failure(.protocolError(code: -32000, message: "nope")))
         #expect(s1 == ["Page.frameNavigated"])
         #expect(s2 == ["Page.loadEventFired"])
@@ -127,7 +128,7 @@ final class FakePeer {
 
     @Test(.timeLimit(.minutes(1))) func aPeerThatDiesFailsPendingCommandsAtOnce() throws {
         let peer = try FakePeer()
-        var got: [Result<JSONValue, CDPError>] = []
+        var got: [Result<JSON, CDPError>] = []
         var closedWith: String?
         peer.connection.onClose = { closedWith = $0 }
         for _ in 0..<3 { peer.connection.send("Never.answered") { got.append($0) } }
@@ -142,7 +143,7 @@ final class FakePeer {
         #expect(got.allSatisfy { if case .failure(.closed) = $0 { true } else { false } })
         #expect(peer.connection.pendingCount == 0)
         // Afterwards a command fails on the next turn, never hangs, never inside `send`.
-        var late: Result<JSONValue, CDPError>?
+        var late: Result<JSON, CDPError>?
         peer.connection.send("After.close") { late = $0 }
         #expect(late == nil)
         peer.poller.dispatch()
@@ -151,17 +152,33 @@ final class FakePeer {
 
     @Test(.timeLimit(.minutes(1))) func anOversizedOrMalformedMessageClosesTheConnection() throws {
         let peer = try FakePeer(maxMessageBytes: 64)
-        var got: Result<JSONValue, CDPError>?
+        var got: Result<JSON, CDPError>?
         peer.connection.send("X.y") { got = $0 }
         try peer.write(Array(repeating: UInt8(ascii: "x"), count: 100))
         while got == nil { peer.pump() }
         #expect(peer.connection.closedReason?.contains("exceeds") == true)
 
         let other = try FakePeer()
-        var r: Result<JSONValue, CDPError>?
+        var r: Result<JSON, CDPError>?
         other.connection.send("X.y") { r = $0 }
         try other.write(Array("not json".utf8) + [0])
         while r == nil { other.pump() }
         #expect(other.connection.closedReason?.contains("malformed") == true)
+        #expect(other.connection.closedReason?.contains("invalid JSON at byte 0") == true, "the parser's reason: \(other.connection.closedReason ?? "")")
+        if case .failure(.closed)? = r {} else { Issue.record("pending command: \(String(describing: r))") }
+
+        // JSON, but no DevTools message: a clear reason each time, never a crash.
+        for (frame, reason) in [
+            ("[1,2]", "not a JSON object: [1,2]"),
+            (#"{"result":{}}"#, "neither a reply nor an event"),
+            (String(repeating: "[", count: CDPConnection.maxDepth + 1), "nested deeper than 512"),
+        ] {
+            let peer = try FakePeer()
+            var answer: Result<JSON, CDPError>?
+            peer.connection.send("X.y") { answer = $0 }
+            try peer.write(Array(frame.utf8) + [0])
+            while answer == nil { peer.pump() }
+            #expect(peer.connection.closedReason?.contains(reason) == true, "\(peer.connection.closedReason ?? "open")")
+        }
     }
 }

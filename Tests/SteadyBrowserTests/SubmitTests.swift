@@ -1,5 +1,6 @@
 import Glibc
 import SteadyCore
+import SteadyJSON
 import SteadySystem
 import SteadyWorker
 import Testing
@@ -13,8 +14,8 @@ extension RealChromiumTests {
                 "needs /usr/bin/chromium and steadypost-sim (swift build --product steadypost-sim)"))
 struct SubmitTests {
     func account(_ sim: Simulator, _ name: String) throws -> SubmitRequest {
-        let created = try sim.admin("POST", "/_sim/accounts", ["platform": "mastodon", "name": .string(name)])
-        let password = try #require(created["credentials"]?["web_password"]?.string ?? created["web_password"]?.string, "\(created.text)")
+        let created = try sim.admin("POST", "/_sim/accounts", .obj([("platform", JSON("mastodon")), ("name", JSON(name))]))
+        let password = try #require(created["credentials"]?["web_password"]?.string ?? created["web_password"]?.string, "\(created.serialized)")
         return SubmitRequest(loginURL: sim.base + "/web/login?account=\(name)", username: name, password: password,
                              composeURL: sim.base + "/web/compose", text: "")
     }
@@ -30,7 +31,7 @@ struct SubmitTests {
         try body(sim, pool)
     }
 
-    func groundTruth(_ sim: Simulator, _ name: String) throws -> [JSONValue] {
+    func groundTruth(_ sim: Simulator, _ name: String) throws -> [JSON] {
         try sim.admin("GET", "/_sim/posts?account=\(name)")["posts"]?.array ?? []
     }
 
@@ -65,7 +66,7 @@ struct SubmitTests {
         try withPool { sim, pool in
             var request = try account(sim, "hungresult")
             request.text = "F08 the result page hangs"
-            _ = try sim.admin("POST", "/_sim/faults", ["kind": "hang-result-page", "endpoint": "web-compose", "account": "hungresult", "count": 1])
+            _ = try sim.admin("POST", "/_sim/faults", .obj([("kind", JSON("hang-result-page")), ("endpoint", JSON("web-compose")), ("account", JSON("hungresult")), ("count", JSON(1))]))
             let answers = Answers()
             let deadline = SteadyClock.monotonicMillis() + 6_000
             pool.lease(.submit(request), deadline: deadline, completion: answers.completion(1))
@@ -104,7 +105,7 @@ struct SubmitTests {
             #expect(refused.message.contains("500"), "the platform's reason is kept: \(refused)")
             #expect(try groundTruth(sim, "refused").isEmpty)
 
-            _ = try sim.admin("POST", "/_sim/faults", ["kind": "delay", "endpoint": "web-login", "delay_ms": 10_000, "count": 1])
+            _ = try sim.admin("POST", "/_sim/faults", .obj([("kind", JSON("delay")), ("endpoint", JSON("web-login")), ("delay_ms", JSON(10_000)), ("count", JSON(1))]))
             request.text = "too slow to log in"
             pool.lease(.submit(request), deadline: SteadyClock.monotonicMillis() + 3_000, completion: answers.completion(2))
             try drive(pool, timeoutMs: 10_000) { answers.results[2] != nil }
@@ -143,7 +144,7 @@ struct SubmitTests {
         #expect(request("nosuch", "{}", 9) == nil)
         try drive(pool, timeoutMs: 25_000) { answered[7] != nil }
         guard case .ok(let body)? = answered[7] else { Issue.record("\(String(describing: answered[7]))"); return }
-        #expect(try JSONValue.parse(body)["values"]?["t"]?.string == "Page role")
+        #expect(try JSON.parse(body)["values"]?["t"]?.string == "Page role")
         // The frame's deadline wins when sooner: a page that never loads is answered before it.
         let frameDeadline = SteadyClock.monotonicMillis() + 1500
         guard case .deferred? = request("scrape", #"{"url":"\#(server.base)/hangimg","extract":{"t":"1"}}"#, 10, deadline: frameDeadline) else { Issue.record("not deferred"); return }
@@ -152,7 +153,7 @@ struct SubmitTests {
         guard case .error(let timeoutCode, _)? = answered[10] else { Issue.record("\(String(describing: answered[10]))"); return }
         #expect(timeoutCode == LeaseError.timeout)
         guard case .ok(let status)? = request("status", "{}", 11) else { Issue.record("no status"); return }
-        let s = try JSONValue.parse(status)
+        let s = try JSON.parse(status)
         #expect(s["browsers"]?.int == 1)
         #expect(s["queue_limit"]?.int == 1)
         #expect(role.counters["leases"] == 2)

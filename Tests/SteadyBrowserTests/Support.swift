@@ -2,6 +2,7 @@ import Glibc
 import CShim
 import Logging
 import SteadyCore
+import SteadyJSON
 import SteadySystem
 import SteadyTestSupport
 import Testing
@@ -45,7 +46,7 @@ func drive(_ pool: BrowserPool, timeoutMs: Int64, until done: () -> Bool) throws
     let deadline = SteadyClock.monotonicMillis() + timeoutMs
     while !done() {
         let now = SteadyClock.monotonicMillis()
-        if now >= deadline { throw TestError("pool did not get there within \(timeoutMs) ms: \(pool.statusJSON().text)") }
+        if now >= deadline { throw TestError("pool did not get there within \(timeoutMs) ms: \(pool.statusJSON().serialized)") }
         let wake = min(pool.wakeAt ?? deadline, deadline)
         _ = pool.poller.wait(timeoutMillis: Int32(clamping: max(0, wake - now)))
         pool.processEvents()
@@ -55,14 +56,14 @@ func drive(_ pool: BrowserPool, timeoutMs: Int64, until done: () -> Bool) throws
 
 /// Collects lease answers with the time each came.
 final class Answers {
-    var results: [Int: (Result<JSONValue, LeaseError>, Int64)] = [:]
+    var results: [Int: (Result<JSON, LeaseError>, Int64)] = [:]
     func completion(_ i: Int) -> LeaseCompletion {
         { [unowned self] r in
             precondition(self.results[i] == nil, "lease \(i) answered twice")
             self.results[i] = (r, SteadyClock.monotonicMillis())
         }
     }
-    func value(_ i: Int) -> JSONValue? { if case .success(let v)? = results[i]?.0 { return v } else { return nil } }
+    func value(_ i: Int) -> JSON? { if case .success(let v)? = results[i]?.0 { return v } else { return nil } }
     func error(_ i: Int) -> LeaseError? { if case .failure(let e)? = results[i]?.0 { return e } else { return nil } }
     func at(_ i: Int) -> Int64? { results[i]?.1 }
 }
@@ -190,10 +191,10 @@ extension String {
 struct HTTPAnswer {
     var status: Int
     var body: String
-    var json: JSONValue? { try? JSONValue.parse(Array(body.utf8)) }
+    var json: JSON? { try? JSON.parse(body) }
 }
 
-func httpRequest(port: Int, method: String, path: String, json: JSONValue? = nil, timeoutMs: Int = 10_000) throws -> HTTPAnswer {
+func httpRequest(port: Int, method: String, path: String, json: JSON? = nil, timeoutMs: Int = 10_000) throws -> HTTPAnswer {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { throw TestError("socket") }
     let sock = Descriptor(fd)
@@ -207,7 +208,7 @@ func httpRequest(port: Int, method: String, path: String, json: JSONValue? = nil
     addr.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
     let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
     guard rc == 0 else { throw TestError("connect 127.0.0.1:\(port): errno \(errno)") }
-    let body = json?.serialized ?? []
+    let body = json?.bytes ?? []
     var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\nAccept: application/json\r\nContent-Length: \(body.count)\r\n"
     if json != nil { head += "Content-Type: application/json\r\n" }
     head += "\r\n"
@@ -241,7 +242,7 @@ func httpRequest(port: Int, method: String, path: String, json: JSONValue? = nil
 
 // MARK: - The platform simulator (SteadyTestSupport's SimulatorProcess)
 
-/// The simulator, its admin API spoken in the browser module's `JSONValue`.
+/// The simulator, its admin API spoken in `SteadyJSON`'s value.
 final class Simulator {
     let process: SimulatorProcess
     var port: Int { process.port }
@@ -251,7 +252,7 @@ final class Simulator {
 
     func stop() { process.stop() }
 
-    func admin(_ method: String, _ path: String, _ json: JSONValue? = nil) throws -> JSONValue {
+    func admin(_ method: String, _ path: String, _ json: JSON? = nil) throws -> JSON {
         let r = try httpRequest(port: port, method: method, path: path, json: json)
         guard (200..<300).contains(r.status), let j = r.json else { throw TestError("sim \(method) \(path) → \(r.status): \(r.body.prefix(300))") }
         return j

@@ -4,6 +4,7 @@ import SteadyCore
 import SteadyStore
 import SteadySystem
 @testable import SteadyPosting
+import Synchronization
 
 /// The test fault points' switch (`STEADYPOST_FAULTS`): parsing, one-shot across restarts
 /// (two instances on one fired file stand for a worker and its replacement), a post never
@@ -21,11 +22,10 @@ struct PostingFaultsTests {
         _ = rmdir(dir)
     }
 
-    final class Kills: @unchecked Sendable {
-        private let lock = Lock()
-        private var n = 0
-        var count: Int { lock.withLock { n } }
-        func add() { lock.withLock { n += 1 } }
+    final class Kills: Sendable {
+        private let n = Mutex(0)
+        var count: Int { n.withLock { $0 } }
+        func add() { n.withLock { $0 += 1 } }
     }
 
     @Test("without the variable there are no fault points at all")

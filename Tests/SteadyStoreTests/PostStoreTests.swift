@@ -3,6 +3,7 @@ import Testing
 import CSQLite
 import SteadyCore
 @testable import SteadyStore
+import Synchronization
 
 /// A fresh database file per test, removed afterwards.
 final class TempDatabase {
@@ -184,22 +185,21 @@ struct PostStoreTests {
         let seed = try tmp.store()
         _ = try seed.insert((0..<200).map { draft("post \($0)", due: 1000) }, now: 0)
         let stores = try (0..<4).map { _ in try tmp.store() }
-        let results = Lock()
-        nonisolated(unsafe) var claimedBy: [String: [String]] = [:]
-        nonisolated(unsafe) var errors: [String] = []
+        let results = Mutex<(claimedBy: [String: [String]], errors: [String])>(([:], []))
         // 50 rounds in lockstep: in each, all four claimers go for the same earliest post at
         // once, then each works its claim as a posting worker would (attempt, outcome).
         DispatchLike.concurrentPerform(iterations: stores.count, rounds: 50) { i, _ in
             do {
                 // The posting worker's own claim path (one account's earliest due post).
                 guard let post = try stores[i].claimDue(owner: "w\(i)", now: 1000, leaseMillis: 60_000, account: "news-x") else { return }
-                results.withLock { claimedBy["w\(i)", default: []].append(post.id) }
+                results.withLock { $0.claimedBy["w\(i)", default: []].append(post.id) }
                 let attempt = try stores[i].beginAttempt(postId: post.id, owner: "w\(i)", idempotencyKey: post.id, adapter: "x", now: 1001, leaseMillis: 60_000)
                 _ = try stores[i].recordOutcome(postId: post.id, attemptId: attempt.id, outcome: .published(platformId: post.id), now: 1002)
             } catch {
-                results.withLock { errors.append("\(error)") }
+                results.withLock { $0.errors.append("\(error)") }
             }
         }
+        let (claimedBy, errors) = results.withLock { $0 }
         #expect(errors.isEmpty)
         let all = claimedBy.values.flatMap { $0 }
         #expect(all.count == 200, "every post claimed")

@@ -9,6 +9,7 @@ import SteadyStore
 import SteadySystem
 import SteadyTestSupport
 import SteadyTokens
+import Synchronization
 
 /// The one renewal mechanism every process uses (`TokenKeeper`), against the real simulator:
 /// racing renewers spend X's single-use refresh token once; a transient failure of the token
@@ -89,8 +90,7 @@ struct TokenKeeperTests {
         let ready = DispatchSemaphore(value: 0)
         let go = DispatchSemaphore(value: 0)
         let done = DispatchGroup()
-        let results = Box<[TokenKeeper.Renewal]>([])
-        let lock = Lock()
+        let results = Mutex<[TokenKeeper.Renewal]>([])
         for i in 0..<n {
             let (adapter, keeper) = (adapters[i], keepers[i])
             done.enter()
@@ -99,7 +99,7 @@ struct TokenKeeperTests {
                 ready.signal()
                 go.wait()
                 let r = keeper.renew(adapter.value, refused: refused, deadline: SteadyClock.wallMillis() + 20_000)
-                lock.withLock { results.value.append(r) }
+                results.withLock { $0.append(r) }
                 done.leave()
             }
         }
@@ -107,8 +107,9 @@ struct TokenKeeperTests {
         for _ in 0..<n { go.signal() }
         #expect(done.wait(timeout: .now() + 30) == .success)
 
-        #expect(results.value.filter { $0 == .refreshed }.count == 1, "\(results.value)")
-        #expect(results.value.filter { $0 == .adopted }.count == n - 1, "\(results.value)")
+        let renewals = results.withLock { $0 }
+        #expect(renewals.filter { $0 == .refreshed }.count == 1, "\(renewals)")
+        #expect(renewals.filter { $0 == .adopted }.count == n - 1, "\(renewals)")
         #expect(try f.tokenRequests() == [200], "one refresh request, accepted")
         let stored = try #require(try f.keeper().stored())
         for a in adapters {
