@@ -107,7 +107,33 @@ extension APIService {
         } else if json["posts"] != nil {
             return .error(400, "invalid", field: "posts", "one post per POST /api/posts; send batches to POST /api/posts/batch")
         }
+        if batch, let posts = json["posts"]?.array, posts.count > Self.chunkPosts,
+           json.members?.allSatisfy({ $0.0 == "account" || $0.0 == "posts" }) == true {
+            return await createStaged(account: json["account"], posts: posts)
+        }
         return Self.answer(await call("posting.create", body), success: 201)
+    }
+
+    /// Posts one routed request carries. A larger batch goes to the posting worker as chunks
+    /// of a staged batch (as the CLI's `--file` does), so no single request holds its loop
+    /// for long: its heartbeats go on (a 7,000-post body in one request once took the loop
+    /// past the hang timeout on a loaded machine). Still all or nothing: the last chunk stores
+    /// every post in one transaction, and a refused chunk leaves nothing stored.
+    static let chunkPosts = 1_000
+
+    func createStaged(account: JSON?, posts: [JSON]) async -> APIAnswer {
+        let stage = "api-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        var start = 0
+        while true {
+            let end = min(start + Self.chunkPosts, posts.count)
+            let final = end == posts.count
+            let body = JSON.obj([("account", account), ("stage", JSON(stage)), ("final", .bool(final)), ("first", JSON(start)),
+                                 ("posts", .array(Array(posts[start..<end])))])
+            let result = await call("posting.create", body.bytes)
+            if final { return Self.answer(result, success: 201) }
+            if case .error = result { return Self.answer(result, success: 201) }
+            start = end
+        }
     }
 
     func list(_ query: Parameters) async -> APIAnswer {

@@ -8,7 +8,7 @@ import SteadyStore
 /// nothing. `at` is ISO 8601 (a time without a zone is UTC) or integer ms since the epoch;
 /// absent means now. Every post is validated by its platform's own rules before anything is
 /// stored; an error names the item (`line N` when the item carries `line`, as the CLI's
-/// `--file` does, else `posts[i]`).
+/// `--file` does, else `posts[i]`, counted from the batch's `first` when it is a chunk).
 public enum PostRequest {
     public struct Invalid: Error, Equatable, Sendable, CustomStringConvertible {
         public var message: String
@@ -32,7 +32,7 @@ public enum PostRequest {
     /// The members each object may have. Strict: an unknown member (a typo such as `"txt"`)
     /// or one given twice is refused, never ignored or first-wins.
     static let singleMembers: Set<String> = ["account", "text", "at", "reply_to"]
-    static let batchMembers: Set<String> = ["account", "posts", "stage", "final"]
+    static let batchMembers: Set<String> = ["account", "posts", "stage", "final", "first"]
     static let itemMembers: Set<String> = ["account", "text", "at", "reply_to", "line"]
 
     /// A chunk of a staged batch: the stage's id, and whether it is the last chunk.
@@ -69,9 +69,17 @@ public enum PostRequest {
             default:
                 throw Invalid(message: "stage and final go together: {\"stage\": ID, \"final\": true|false}")
             }
+            // A chunk of a larger batch says where it starts, so errors name the whole batch's index.
+            var first = 0
+            if let f = json["first"] {
+                guard let n = f.int, n >= 0, n <= BatchStaging.maxPosts else {
+                    throw Invalid(message: "first: the index of the chunk's first post in its batch, 0 to \(BatchStaging.maxPosts)")
+                }
+                first = n
+            }
             var out: [NewPost] = []
             for (i, item) in array.enumerated() {
-                let label = item["line"]?.int.map { "line \($0)" } ?? "posts[\(i)]"
+                let label = item["line"]?.int.map { "line \($0)" } ?? "posts[\(first + i)]"
                 out.append(try one(item, label: label, defaultAccount: defaultAccount, now: now, accounts: accounts))
             }
             return (out, true, staging)

@@ -47,8 +47,9 @@ extension SteadypostCLI {
             return due
         }
 
-        /// Posts a request carries; a larger file goes in chunks of a staged batch.
-        static let chunkPosts = 5_000
+        /// Posts a request carries; a larger file goes in chunks of a staged batch, so no one
+        /// request holds the posting worker's loop for long.
+        static let chunkPosts = 1_000
 
         func run() throws {
             let body: [UInt8]

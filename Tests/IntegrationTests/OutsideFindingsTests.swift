@@ -217,6 +217,33 @@ struct OutsideFindingsTests {
         try d.waitStates([id], "posted")
     }
 
+    @Test("an API batch over 1,000 posts goes in staged chunks: errors name the whole batch's index, and a refused chunk stores nothing")
+    func largeAPIBatchesStaged() throws {
+        let d = try APIDaemon(faultInjection: false)
+        defer { d.cleanUp() }
+        let token = try d.createToken("ci")
+        let later = Self.laterMillis()
+        let db = try SQLiteDatabase(path: d.daemon.dir.path + "/state/steadypost.db")
+        func stored() throws -> Int64 { try db.prepare("SELECT COUNT(*) FROM posts").run().first?.int(0) ?? -1 }
+        func items(_ bad: Int?) -> [JSON] {
+            (0..<2_500).map { i in
+                JSON.obj([("text", JSON(i == bad ? String(repeating: "y", count: 300) : "chunked " + String(i))),
+                          ("at", .number(Double(later), raw: String(later)))])
+            }
+        }
+        // Post 2,100 sits in the third chunk (the first two were checked and held).
+        let refused = try d.send(.post, "/api/posts/batch", token: token, body: .obj([("account", JSON("news-x")), ("posts", .array(items(2_100)))]))
+        #expect(refused.status == 400, "\(refused.status): \(refused.text.prefix(300))")
+        #expect(refused.text.contains("posts[2100]"), "\(refused.text.prefix(300))")
+        #expect(try stored() == 0, "a refused staged batch stored nothing")
+
+        let accepted = try d.send(.post, "/api/posts/batch", token: token, body: .obj([("account", JSON("news-x")), ("posts", .array(items(nil)))]))
+        #expect(accepted.status == 201, "\(accepted.status): \(accepted.text.prefix(300))")
+        let ids = try JSON.parse(accepted.body)["posts"]?.array?.compactMap { $0["id"]?.string } ?? []
+        #expect(ids.count == 2_500 && Set(ids).count == 2_500)
+        #expect(try stored() == 2_500)
+    }
+
     @Test("a --file batch of any planned size goes in staged chunks and stays all or nothing")
     func largeBatchFilesStagedAllOrNothing() throws {
         let d = try APIDaemon(faultInjection: false)
