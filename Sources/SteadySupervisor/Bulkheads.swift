@@ -29,7 +29,10 @@ public final class Bulkheads {
     public init(logger: Logger, cgroupRoot: String = "/sys/fs/cgroup", disabled: Bool = false) {
         self.logger = logger
         self.tag = "steadypost.\(getpid())"
-        guard !disabled else { return }
+        guard !disabled else {
+            logger.notice("resource bounds: rlimit (STEADYPOST_NO_CGROUPS=1: cgroups not used)")
+            return
+        }
         let lines = (Files.read("/proc/self/cgroup") ?? "").split(separator: "\n")
         if setUpV2(root: cgroupRoot, lines: lines) {
             kind = .cgroupV2
