@@ -41,7 +41,7 @@ final class AccountSlot: @unchecked Sendable {
 
     init(config: AccountConfig, credentials: Result<Credentials, CredentialsLoadError>, storedTokens: String?,
          breaker: CircuitBreaker, pause: AccountPause?, httpOptions: HTTPClientOptions, browser: BrowserSubmitLink? = nil,
-         store: SQLitePostStore, stateDir: String, logger: Logger) {
+         store: any PostingWorkerStore, stateDir: String, logger: Logger) {
         self.config = config
         self.breaker = breaker
         self.pause = pause

@@ -2,10 +2,6 @@
 /// back, scheduling figures for its wake-up time, quota windows, and the verification of
 /// `unknown` posts. Every state change still goes through `PostTransitions`.
 extension SQLitePostStore {
-    /// A fresh attempt id, for callers that derive idempotency material from it before
-    /// `beginAttempt` commits it.
-    public static func newAttemptId() -> String { newId("a_") }
-
     /// Gives a claim back without attempting (draining, a store error before the attempt
     /// began): `claimed → scheduled`. Only the lease owner may.
     @discardableResult
@@ -87,15 +83,6 @@ extension SQLitePostStore {
 
     // MARK: - Verification
 
-    /// An `unknown` post taken for verification, with the attempt whose outcome is unknown.
-    public struct VerificationJob: Sendable, Equatable {
-        public var post: Post
-        /// The post's last attempt: the one that may have published.
-        public var attempt: Attempt?
-        /// Verification rounds already spent on this post without a decision.
-        public var tries: Int
-    }
-
     /// Takes up to `limit` `unknown` posts of `account` whose verification is due, pushing
     /// their `next_try_at` to `now + leaseMillis` in the same transaction: a verification lease
     /// (no state change), so two verifiers never check one post at once, and a verifier that
@@ -121,20 +108,6 @@ extension SQLitePostStore {
                 throw .database(error)
             }
         }
-    }
-
-    /// What verification of an `unknown` post decided.
-    public enum VerificationResult: Equatable, Sendable {
-        /// Live on the platform with this id (found by id, idempotency or timeline).
-        case published(platformId: String, evidence: String)
-        /// Proved absent (Bluesky's getRecord, or a complete timeline scan late enough):
-        /// the post may be sent again, now.
-        case absent(evidence: String)
-        /// Not decidable yet: stays `unknown`, checked again at `nextAt`.
-        case undecided(reason: String, nextAt: Int64)
-        /// Proved absent, and the platform's refusal was real (X's duplicate-content refusal
-        /// of a text posted earlier, not by this post): sending again would be refused again.
-        case refused(reason: String)
     }
 
     /// Records a verification in one transaction: `unknown → posted`, `unknown → scheduled`
@@ -189,4 +162,27 @@ extension SQLitePostStore {
         Attempt(id: r.text(0)!, postId: r.text(1)!, number: Int(r.int(2)!), startedAt: r.int(3)!, finishedAt: r.int(4), idempotencyKey: r.text(5)!,
                 contentHash: r.text(6)!, adapter: r.text(7)!, account: r.text(8)!, outcome: r.text(9), detail: r.text(10), platformId: r.text(11))
     }
+}
+
+/// An `unknown` post taken for verification, with the attempt whose outcome is unknown.
+public struct VerificationJob: Sendable, Equatable {
+    public var post: Post
+    /// The post's last attempt: the one that may have published.
+    public var attempt: Attempt?
+    /// Verification rounds already spent on this post without a decision.
+    public var tries: Int
+}
+
+/// What verification of an `unknown` post decided.
+public enum VerificationResult: Equatable, Sendable {
+    /// Live on the platform with this id (found by id, idempotency or timeline).
+    case published(platformId: String, evidence: String)
+    /// Proved absent (Bluesky's getRecord, or a complete timeline scan late enough):
+    /// the post may be sent again, now.
+    case absent(evidence: String)
+    /// Not decidable yet: stays `unknown`, checked again at `nextAt`.
+    case undecided(reason: String, nextAt: Int64)
+    /// Proved absent, and the platform's refusal was real (X's duplicate-content refusal
+    /// of a text posted earlier, not by this post): sending again would be refused again.
+    case refused(reason: String)
 }

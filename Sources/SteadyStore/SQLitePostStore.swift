@@ -22,7 +22,7 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
 /// The post store on SQLite: one connection per process, every state change one
 /// `BEGIN IMMEDIATE` transaction checked against `PostTransitions`, transient errors (BUSY,
 /// LOCKED, I/O) retried with bounded backoff (F16), everything else classified and thrown.
-public final class SQLitePostStore: @unchecked Sendable {
+public final class SQLitePostStore: Store, @unchecked Sendable {
     /// Guards `connection`: every use of the SQLite handle is inside `lock.withLock`.
     private let lock = Lock()
     private let connection: Connection
@@ -149,13 +149,6 @@ public final class SQLitePostStore: @unchecked Sendable {
              attempts: Int(r.int(14)!), leaseLosses: Int(r.int(15)!), platformId: r.text(16), lastError: r.text(17), lastErrorClass: r.text(18))
     }
 
-    static func newId(_ prefix: String) -> String {
-        var rng = SystemRandomNumberGenerator()
-        let a = rng.next() as UInt64
-        let hex = String(a, radix: 16)
-        return prefix + String(repeating: "0", count: 16 - hex.count) + hex
-    }
-
     /// Schedules posts, all or nothing.
     public func insert(_ posts: [NewPost], now: Int64) throws(StoreError) -> [Post] {
         try transaction { db throws(StoreError) in
@@ -163,7 +156,7 @@ public final class SQLitePostStore: @unchecked Sendable {
                 let stmt = try db.prepare("INSERT INTO posts (id, account, platform, kind, text, in_reply_to, content_hash, due_at, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'scheduled', ?, ?)")
                 var out: [Post] = []
                 for p in posts {
-                    let id = Self.newId("p_")
+                    let id = StoreIds.newId("p_")
                     try stmt.run([.text(id), .text(p.account), .text(p.platform), .text(p.inReplyTo == nil ? "post" : "reply"), .text(p.text),
                                   p.inReplyTo.sql, .text(p.contentHash), .integer(p.dueAt), .integer(now), .integer(now)])
                     out.append(Post(id: id, account: p.account, platform: p.platform, kind: p.inReplyTo == nil ? "post" : "reply", text: p.text,
@@ -233,21 +226,6 @@ public final class SQLitePostStore: @unchecked Sendable {
         }
     }
 
-    /// Leases up to `limit` due posts to `owner`, earliest first, each through the posting
-    /// worker's own claim (`claimDue(owner:now:leaseMillis:account:)`: one transaction per
-    /// post, the state change checked by `PostTransitions`). For tools and tests that want
-    /// several at once; the engine claims per account.
-    public func claimDue(owner: String, now: Int64, leaseMillis: Int64, limit: Int, accounts: Set<String>? = nil) throws(StoreError) -> [Post] {
-        var claimed: [Post] = []
-        while claimed.count < limit {
-            let due = try nextDueByAccount().filter { $0.value <= now && (accounts?.contains($0.key) ?? true) }
-            guard let account = due.min(by: { ($0.value, $0.key) < ($1.value, $1.key) })?.key,
-                  let post = try claimDue(owner: owner, now: now, leaseMillis: leaseMillis, account: account) else { break }
-            claimed.append(post)
-        }
-        return claimed
-    }
-
     /// Commits the attempt before any request (intent before effect): the post becomes
     /// `attempting` with its attempt row. Only the lease owner may do this.
     /// `attemptId` lets the caller derive idempotency material from the id before the
@@ -257,7 +235,7 @@ public final class SQLitePostStore: @unchecked Sendable {
         try transaction { db throws(StoreError) in
             let (post, next) = try transition(db, postId, .beginAttempt)
             guard post.leaseOwner == owner else { throw .conflict("post \(postId) is leased to \(post.leaseOwner ?? "nobody"), not \(owner)") }
-            let attempt = Attempt(id: attemptId ?? Self.newId("a_"), postId: postId, number: post.attempts + 1, startedAt: now, finishedAt: nil,
+            let attempt = Attempt(id: attemptId ?? StoreIds.newAttemptId(), postId: postId, number: post.attempts + 1, startedAt: now, finishedAt: nil,
                                   idempotencyKey: idempotencyKey, contentHash: post.contentHash, adapter: adapter, account: post.account,
                                   outcome: nil, detail: nil, platformId: nil)
             do throws(SQLiteError) {
