@@ -165,7 +165,7 @@ public final class PostingFaults: @unchecked Sendable {
 
     /// The outcome of a 2xx create is about to be written: the error to fail it with, if
     /// an entry says so. Also opens a `store-unwritable` window.
-    public func outcomeWriteFailure(account: String, postId: String) -> SQLiteError? {
+    public func outcomeWriteFailure(account: String, postId: String) -> DatabaseFailure? {
         if let entry = take({ if case .storeUnwritable = $0.kind { return true } else { return false } }, account: account, postId: postId),
            case .storeUnwritable(let ms) = entry.kind {
             lock.withLock { unwritableUntil = SteadyClock.wallMillis() + ms }
@@ -180,14 +180,14 @@ public final class PostingFaults: @unchecked Sendable {
     }
 
     /// Asked before every store write (`SQLitePostStore.setWriteFault`).
-    public func storeWriteFailure() -> SQLiteError? {
+    public func storeWriteFailure() -> DatabaseFailure? {
         let until = lock.withLock { unwritableUntil }
         guard let until, SteadyClock.wallMillis() < until else { return nil }
         return Self.ioError("store-unwritable")
     }
 
-    static func ioError(_ entry: String) -> SQLiteError {
-        SQLiteError.injectedIOError("injected by \(variable) \(entry)")
+    static func ioError(_ entry: String) -> DatabaseFailure {
+        DatabaseFailure.injectedIOError("injected by \(variable) \(entry)")
     }
 
     /// Appends and fsyncs, so the mark survives the SIGKILL that follows. A mark that cannot

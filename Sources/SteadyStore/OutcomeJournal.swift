@@ -79,7 +79,7 @@ public final class OutcomeJournal: @unchecked Sendable {
             guard fd >= 0 else { return (0, []) }  // nothing can have been journaled where no file can be
             defer { _ = close(fd) }
             do { try Self.lockFile(fd, path) } catch {
-                throw .database(SQLiteError(code: 10, message: "\(error)", context: "outcome journal lock"))
+                throw .database(DatabaseFailure(kind: .io, message: "\(error)", context: "outcome journal lock"))
             }
             let (records, _) = Self.parse(Self.readAll(path))
             var applied = 0

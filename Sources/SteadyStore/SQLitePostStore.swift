@@ -2,23 +2,6 @@ import Glibc
 import CSQLite
 import SteadyCore
 
-/// Why a store call did not do what was asked.
-public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// SQLite failed (after the retries, for transient errors).
-    case database(SQLiteError)
-    case notFound(String)
-    /// The post is not in a state that allows this (e.g. cancel after an attempt began).
-    case conflict(String)
-
-    public var description: String {
-        switch self {
-        case .database(let e): return "store: \(e)"
-        case .notFound(let id): return "no post \(id)"
-        case .conflict(let why): return why
-        }
-    }
-}
-
 /// The post store on SQLite: one connection per process, every state change one
 /// `BEGIN IMMEDIATE` transaction checked against `PostTransitions`, transient errors (BUSY,
 /// LOCKED, I/O) retried with bounded backoff (F16), everything else classified and thrown.
@@ -38,7 +21,7 @@ public final class SQLitePostStore: Store, @unchecked Sendable {
         var injectedFailures: (count: Int, code: Int32) = (0, 0)
         /// Test fault point (STEADYPOST_FAULTS): asked before every write transaction; an
         /// error it returns fails that try as SQLite would. nil costs nothing.
-        var writeFault: (@Sendable () -> SQLiteError?)?
+        var writeFault: (@Sendable () -> DatabaseFailure?)?
         /// Transactions replayed after a transient error, since the store opened.
         var transientRetries = 0
         init(_ database: SQLiteDatabase) { self.database = database }
@@ -53,7 +36,7 @@ public final class SQLitePostStore: Store, @unchecked Sendable {
             try Self.migrate(database)
             connection = Connection(database)
         } catch {
-            throw .database(error)
+            throw .database(error.failure)
         }
     }
 
@@ -88,7 +71,7 @@ public final class SQLitePostStore: Store, @unchecked Sendable {
     }
 
     /// Test fault point: `fault` is asked before every write transaction (see `Connection`).
-    public func setWriteFault(_ fault: (@Sendable () -> SQLiteError?)?) {
+    public func setWriteFault(_ fault: (@Sendable () -> DatabaseFailure?)?) {
         lock.withLock { connection.writeFault = fault }
     }
 
@@ -99,13 +82,13 @@ public final class SQLitePostStore: Store, @unchecked Sendable {
     /// read-then-write cannot fail to upgrade), or a plain deferred one for `readOnly` bodies,
     /// which in WAL mode never wait for or block a writer. A transient failure rolls back and
     /// retries the whole transaction after 10, 20, 40, … ms (at most `retryLimit` times).
-    public func transaction<T>(readOnly: Bool = false, _ body: (SQLiteDatabase) throws(StoreError) -> T) throws(StoreError) -> T {
+    func transaction<T>(readOnly: Bool = false, _ body: (SQLiteDatabase) throws(StoreError) -> T) throws(StoreError) -> T {
         var attempt = 0
         while true {
             let result: Result<T, StoreError> = lock.withLock {
                 let c = connection
+                if !readOnly, let fault = c.writeFault, let injected = fault() { return .failure(.database(injected)) }
                 do throws(SQLiteError) {
-                    if !readOnly, let fault = c.writeFault, let injected = fault() { throw injected }
                     try c.database.execute(readOnly ? "BEGIN" : "BEGIN IMMEDIATE")
                 } catch {
                     return .failure(.database(error))
@@ -114,9 +97,9 @@ public final class SQLitePostStore: Store, @unchecked Sendable {
                     let value = try body(c.database)
                     if c.injectedFailures.count > 0 {
                         c.injectedFailures.count -= 1
-                        throw StoreError.database(SQLiteError(code: c.injectedFailures.code, message: "injected failure", context: "COMMIT"))
+                        throw StoreError.database(SQLiteError(code: c.injectedFailures.code, message: "injected failure", context: "COMMIT").failure)
                     }
-                    do throws(SQLiteError) { try c.database.execute("COMMIT") } catch { throw StoreError.database(error) }
+                    do throws(SQLiteError) { try c.database.execute("COMMIT") } catch { throw StoreError.database(error.failure) }
                     return .success(value)
                 } catch {
                     try? c.database.execute("ROLLBACK")
@@ -280,7 +263,7 @@ public final class SQLitePostStore: Store, @unchecked Sendable {
             } catch let e as StoreError {
                 throw e
             } catch let e as SQLiteError {
-                throw .database(e)
+                throw .database(e.failure)
             } catch {
                 throw .conflict("\(error)")
             }

@@ -169,7 +169,7 @@ struct PostStoreTests {
             _ = try store.insert([draft("never")], now: 0)
         } throws: { error in
             guard case StoreError.database(let e) = error else { return false }
-            return e.isTransient && e.primary == SQLITE_BUSY
+            return e.isTransient && e.kind == .busy
         }
         store.injectCommitFailures(0)
         #expect(try store.posts().isEmpty, "nothing half-written")
