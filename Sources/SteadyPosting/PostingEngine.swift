@@ -96,8 +96,7 @@ public final class PostingEngine: WorkerRole {
         let dir = config.daemon.stateDir
         try Self.makeDirectory(dir)
         let dbPath = dir + "/steadypost.db"
-        let opened = try SQLitePostStore(path: dbPath)
-        store = opened
+        let opened = try Stores.open(path: dbPath)
         // The store holds rotated tokens: owner-only, like the credentials files.
         for suffix in ["", "-wal", "-shm"] { _ = chmod(dbPath + suffix, 0o600) }
         journal = OutcomeJournal(path: dir + "/outcomes.journal")
@@ -106,8 +105,10 @@ public final class PostingEngine: WorkerRole {
         completions = try LoopInbox()
         faults = try PostingFaults.from(environment: environment, stateDir: dir)
         if let faults {
-            opened.setWriteFault { [faults] in faults.storeWriteFailure() }
+            store = FaultInjectingStore(opened) { [faults] in faults.storeWriteFailure() }
             logger.warning("test fault points armed (\(PostingFaults.variable)): \(faults.summary)")
+        } else {
+            store = opened
         }
         browserLink = BrowserSubmitLink(config: config, settings: settings)
 

@@ -179,7 +179,7 @@ public final class PostingFaults: @unchecked Sendable {
         return nil
     }
 
-    /// Asked before every store write (`SQLitePostStore.setWriteFault`).
+    /// Asked before every store write (`FaultInjectingStore`, in front of the posting worker's store).
     public func storeWriteFailure() -> DatabaseFailure? {
         let until = lock.withLock { unwritableUntil }
         guard let until, SteadyClock.wallMillis() < until else { return nil }

@@ -14,20 +14,17 @@ public final class SQLitePostStore: Store, @unchecked Sendable {
     public let retryLimit: Int
     public let retryBaseMillis: Int64
 
-    /// The connection and a test hook, behind the store's lock.
+    /// The connection, behind the store's lock. (Failures on purpose are the business of
+    /// `FaultInjectingStore`, not of this backend.)
     final class Connection {
         let database: SQLiteDatabase
-        /// Test hook: the next N transactions fail at COMMIT with this code.
-        var injectedFailures: (count: Int, code: Int32) = (0, 0)
-        /// Test fault point (STEADYPOST_FAULTS): asked before every write transaction; an
-        /// error it returns fails that try as SQLite would. nil costs nothing.
-        var writeFault: (@Sendable () -> DatabaseFailure?)?
         /// Transactions replayed after a transient error, since the store opened.
         var transientRetries = 0
         init(_ database: SQLiteDatabase) { self.database = database }
     }
 
-    public init(path: String, retryLimit: Int = 6, retryBaseMillis: Int64 = 10, busyTimeoutMillis: Int32 = 5000) throws(StoreError) {
+    public init(path: String, retryLimit: Int = TransientRetry.standard.limit, retryBaseMillis: Int64 = TransientRetry.standard.baseMillis,
+                busyTimeoutMillis: Int32 = 5000) throws(StoreError) {
         self.path = path
         self.retryLimit = retryLimit
         self.retryBaseMillis = retryBaseMillis
@@ -64,59 +61,31 @@ public final class SQLitePostStore: Store, @unchecked Sendable {
         (try? lock.withLock { () throws(SQLiteError) in try connection.database.prepare("PRAGMA user_version").run().first?.int(0) }).flatMap { $0.map(Int.init) } ?? 0
     }
 
-    /// Test hook: make the next `count` transactions fail at commit with `code` (e.g.
-    /// SQLITE_BUSY, SQLITE_IOERR), as a contended or flaky disk would.
-    public func injectCommitFailures(_ count: Int, code: Int32 = SQLITE_BUSY) {
-        lock.withLock { connection.injectedFailures = (count, code) }
-    }
-
-    /// Test fault point: `fault` is asked before every write transaction (see `Connection`).
-    public func setWriteFault(_ fault: (@Sendable () -> DatabaseFailure?)?) {
-        lock.withLock { connection.writeFault = fault }
-    }
-
     /// Transactions replayed after a transient error (BUSY, LOCKED, I/O) since the store opened.
     public var transientRetries: Int { lock.withLock { connection.transientRetries } }
 
     /// Runs `body` in one transaction — IMMEDIATE (the write lock taken up front, so a
     /// read-then-write cannot fail to upgrade), or a plain deferred one for `readOnly` bodies,
     /// which in WAL mode never wait for or block a writer. A transient failure rolls back and
-    /// retries the whole transaction after 10, 20, 40, … ms (at most `retryLimit` times).
+    /// retries the whole transaction (`TransientRetry`: after 10, 20, 40, … ms, at most
+    /// `retryLimit` times).
     func transaction<T>(readOnly: Bool = false, _ body: (SQLiteDatabase) throws(StoreError) -> T) throws(StoreError) -> T {
-        var attempt = 0
-        while true {
-            let result: Result<T, StoreError> = lock.withLock {
-                let c = connection
-                if !readOnly, let fault = c.writeFault, let injected = fault() { return .failure(.database(injected)) }
+        try TransientRetry(limit: retryLimit, baseMillis: retryBaseMillis).run(retried: { lock.withLock { connection.transientRetries += 1 } }) {
+            lock.withLock {
+                let db = connection.database
                 do throws(SQLiteError) {
-                    try c.database.execute(readOnly ? "BEGIN" : "BEGIN IMMEDIATE")
+                    try db.execute(readOnly ? "BEGIN" : "BEGIN IMMEDIATE")
                 } catch {
                     return .failure(.database(error))
                 }
                 do throws(StoreError) {
-                    let value = try body(c.database)
-                    if c.injectedFailures.count > 0 {
-                        c.injectedFailures.count -= 1
-                        throw StoreError.database(SQLiteError(code: c.injectedFailures.code, message: "injected failure", context: "COMMIT").failure)
-                    }
-                    do throws(SQLiteError) { try c.database.execute("COMMIT") } catch { throw StoreError.database(error.failure) }
+                    let value = try body(db)
+                    do throws(SQLiteError) { try db.execute("COMMIT") } catch { throw StoreError.database(error) }
                     return .success(value)
                 } catch {
-                    try? c.database.execute("ROLLBACK")
+                    try? db.execute("ROLLBACK")
                     return .failure(error)
                 }
-            }
-            switch result {
-            case .success(let value):
-                return value
-            case .failure(.database(let e)) where e.isTransient && attempt < retryLimit:
-                attempt += 1
-                lock.withLock { connection.transientRetries += 1 }
-                let delay = retryBaseMillis << (attempt - 1)
-                var ts = timespec(tv_sec: Int(delay / 1000), tv_nsec: Int(delay % 1000) * 1_000_000)
-                nanosleep(&ts, nil)
-            case .failure(let e):
-                throw e
             }
         }
     }

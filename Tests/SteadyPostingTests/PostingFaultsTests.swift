@@ -108,13 +108,13 @@ struct PostingFaultsTests {
             for s in ["", "-wal", "-shm"] { _ = unlink(dir + "/s.db" + s) }
             Self.remove(dir)
         }
-        let store = try SQLitePostStore(path: dir + "/s.db", retryBaseMillis: 1)
-        store.setWriteFault { DatabaseFailure.injectedIOError("test") }
+        let store = FaultInjectingStore(try SQLitePostStore(path: dir + "/s.db"), retry: TransientRetry(limit: 6, baseMillis: 1))
+        store.setFault { DatabaseFailure.injectedIOError("test") }
         let draft = NewPost(account: "a", platform: "x", text: "t", dueAt: 0, contentHash: "h")
         #expect(throws: StoreError.self) { try store.insert([draft], now: 1) }
-        #expect(store.transientRetries == store.retryLimit, "retried as a transient error first")
+        #expect(store.transientRetries == 6, "retried as a transient error first")
         #expect(try store.counts().isEmpty, "reads still work")
-        store.setWriteFault(nil)
+        store.setFault(nil)
         #expect(try store.insert([draft], now: 1).count == 1)
     }
 
