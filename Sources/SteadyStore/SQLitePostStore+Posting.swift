@@ -30,11 +30,11 @@ extension SQLitePostStore {
                 guard let row = try db.prepare("SELECT \(Self.postColumns) FROM posts WHERE state = 'scheduled' AND account = ? AND COALESCE(next_try_at, due_at) <= ? ORDER BY COALESCE(next_try_at, due_at), id LIMIT 1")
                     .run([.text(account), .integer(now)]).first else { return nil }
                 var post = Self.post(row)
-                guard (try? PostTransitions.next(post.state, .claim)) == .claimed else { return nil }
-                try db.prepare("UPDATE posts SET state = 'claimed', lease_owner = ?, lease_expires_at = ?, updated_at = ? WHERE id = ? AND state = 'scheduled'")
-                    .run([.text(owner), .integer(now + leaseMillis), .integer(now), .text(post.id)])
+                guard let next = try? PostTransitions.next(post.state, .claim) else { return nil }
+                try db.prepare("UPDATE posts SET state = ?, lease_owner = ?, lease_expires_at = ?, updated_at = ? WHERE id = ? AND state = ?")
+                    .run([.text(next.rawValue), .text(owner), .integer(now + leaseMillis), .integer(now), .text(post.id), .text(post.state.rawValue)])
                 guard db.changes == 1 else { return nil }
-                post.state = .claimed
+                post.state = next
                 post.leaseOwner = owner
                 post.leaseExpiresAt = now + leaseMillis
                 return post
@@ -110,46 +110,27 @@ extension SQLitePostStore {
         }
     }
 
-    /// Records a verification in one transaction: `unknown → posted`, `unknown → scheduled`
-    /// (due at once) or `unknown → unknown` with the next check time. The attempt row keeps
-    /// the evidence.
+    /// Records a verification in one transaction: what the result means
+    /// (`PostTransitions.verification`: `unknown → posted`, `unknown → scheduled` due at once,
+    /// `unknown → failed`, or `unknown → unknown` with the next check time) decided on the row
+    /// read in the transaction, then written. The attempt row keeps the evidence.
     @discardableResult
     public func recordVerification(postId: String, attemptId: String?, result: VerificationResult, now: Int64) throws(StoreError) -> Post {
         try transaction { db throws(StoreError) in
-            let event: PostEvent
-            switch result {
-            case .published: event = .published
-            case .absent: event = .verifiedAbsent
-            case .undecided: event = .unknownOutcome
-            case .refused: event = .permanentFailure
-            }
-            let (_, next) = try transition(db, postId, event)
+            let post = try read(db, postId)
+            let effect: VerificationEffect
+            do throws(PostTransitions.Refused) { effect = try PostTransitions.verification(result, from: post.state, now: now) } catch { throw .conflict(error.description) }
             do throws(SQLiteError) {
-                switch result {
-                case .published(let platformId, let evidence):
-                    try db.prepare("UPDATE posts SET state = ?, platform_id = ?, next_try_at = NULL, last_error = NULL, last_error_class = NULL, verify_tries = verify_tries + 1, updated_at = ? WHERE id = ?")
-                        .run([.text(next.rawValue), .text(platformId), .integer(now), .text(postId)])
-                    if let attemptId {
-                        try db.prepare("UPDATE attempts SET outcome = 'published', platform_id = ?, detail = COALESCE(detail || '; ', '') || ?, finished_at = COALESCE(finished_at, ?) WHERE id = ? AND post_id = ?")
-                            .run([.text(platformId), .text("verified published: \(evidence)"), .integer(now), .text(attemptId), .text(postId)])
-                    }
-                case .absent(let evidence):
-                    try db.prepare("UPDATE posts SET state = ?, next_try_at = ?, last_error = ?, last_error_class = 'verifiedAbsent', verify_tries = 0, updated_at = ? WHERE id = ?")
-                        .run([.text(next.rawValue), .integer(now), .text("verified absent (\(evidence)); sending again"), .integer(now), .text(postId)])
-                    if let attemptId {
-                        try db.prepare("UPDATE attempts SET outcome = 'verifiedAbsent', detail = COALESCE(detail || '; ', '') || ?, finished_at = COALESCE(finished_at, ?) WHERE id = ? AND post_id = ?")
-                            .run([.text("verified absent: \(evidence)"), .integer(now), .text(attemptId), .text(postId)])
-                    }
-                case .refused(let reason):
-                    try db.prepare("UPDATE posts SET state = ?, next_try_at = NULL, last_error = ?, last_error_class = 'permanent', verify_tries = verify_tries + 1, updated_at = ? WHERE id = ?")
-                        .run([.text(next.rawValue), .text(reason), .integer(now), .text(postId)])
-                    if let attemptId {
-                        try db.prepare("UPDATE attempts SET outcome = 'permanent', detail = COALESCE(detail || '; ', '') || ?, finished_at = COALESCE(finished_at, ?) WHERE id = ? AND post_id = ?")
-                            .run([.text("verified absent; refused for good: \(reason)"), .integer(now), .text(attemptId), .text(postId)])
-                    }
-                case .undecided(let reason, let nextAt):
-                    try db.prepare("UPDATE posts SET state = ?, next_try_at = ?, last_error = ?, last_error_class = 'unknownOutcome', verify_tries = verify_tries + 1, updated_at = ? WHERE id = ?")
-                        .run([.text(next.rawValue), .integer(nextAt), .text(reason), .integer(now), .text(postId)])
+                try db.prepare("""
+                    UPDATE posts SET state = ?, platform_id = COALESCE(?, platform_id), next_try_at = ?, last_error = ?, last_error_class = ?,
+                    verify_tries = CASE WHEN ? THEN 0 ELSE verify_tries + 1 END, updated_at = ? WHERE id = ?
+                    """).run([.text(effect.next.rawValue), effect.platformId.sql, effect.nextTryAt.sql, effect.lastError.sql, effect.lastErrorClass.sql,
+                              .integer(effect.resetsVerifyTries ? 1 : 0), .integer(now), .text(postId)])
+                if let attemptId, let outcome = effect.attemptOutcome, let detail = effect.attemptDetail {
+                    try db.prepare("""
+                        UPDATE attempts SET outcome = ?, platform_id = COALESCE(?, platform_id), detail = COALESCE(detail || '; ', '') || ?,
+                        finished_at = COALESCE(finished_at, ?) WHERE id = ? AND post_id = ?
+                        """).run([.text(outcome), effect.platformId.sql, .text(detail), .integer(now), .text(attemptId), .text(postId)])
                 }
                 return Self.post(try db.prepare("SELECT \(Self.postColumns) FROM posts WHERE id = ?").run([.text(postId)])[0])
             } catch {

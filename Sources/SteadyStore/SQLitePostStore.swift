@@ -165,12 +165,17 @@ public final class SQLitePostStore: Store, @unchecked Sendable {
 
     // MARK: - The contract's transitions
 
-    /// Reads a post's state inside the transaction and applies `event`, or throws `conflict`.
-    func transition(_ db: SQLiteDatabase, _ id: String, _ event: PostEvent) throws(StoreError) -> (Post, PostState) {
+    /// A post read inside the transaction, or `notFound`.
+    func read(_ db: SQLiteDatabase, _ id: String) throws(StoreError) -> Post {
         let rows: [Row]
         do throws(SQLiteError) { rows = try db.prepare("SELECT \(Self.postColumns) FROM posts WHERE id = ?").run([.text(id)]) } catch { throw .database(error) }
         guard let row = rows.first else { throw .notFound(id) }
-        let post = Self.post(row)
+        return Self.post(row)
+    }
+
+    /// Reads a post's state inside the transaction and applies `event`, or throws `conflict`.
+    func transition(_ db: SQLiteDatabase, _ id: String, _ event: PostEvent) throws(StoreError) -> (Post, PostState) {
+        let post = try read(db, id)
         do {
             return (post, try PostTransitions.next(post.state, event))
         } catch {
@@ -239,9 +244,10 @@ public final class SQLitePostStore: Store, @unchecked Sendable {
         }
     }
 
-    /// Leases that ran out: a `claimed` post goes back to `scheduled`, an `attempting` one to
-    /// `unknown` (never `scheduled`: its request may have gone out), and a post whose lease
-    /// has been lost `poisonLimit` times is `parked` (F27). `countLoss` false: the holder's death
+    /// Leases that ran out, each moved as `PostTransitions.leaseExpiry` decides: a `claimed`
+    /// post goes back to `scheduled`, an `attempting` one to `unknown` (never `scheduled`: its
+    /// request may have gone out), and a post whose lease has been lost `poisonLimit` times is
+    /// `parked` (F27). `countLoss` false: the holder's death
     /// is no evidence against the post (an outside SIGKILL), so the loss is not counted.
     /// `deadOwners`: lease holders known to be dead (the previous worker reaped by the
     /// supervisor; a worker whose life lock was free): their leases count as run out now,
@@ -262,18 +268,13 @@ public final class SQLitePostStore: Store, @unchecked Sendable {
             var moved: [(String, PostState, PostState)] = []
             for row in rows {
                 let post = Self.post(row)
-                let poison = countLoss && post.leaseLosses + 1 >= poisonLimit
-                guard let next = try? PostTransitions.next(post.state, .leaseExpired(poison: poison)) else { continue }
-                let early = (post.leaseExpiresAt ?? 0) > now
-                let reason = poison
-                    ? "parked: its worker died holding it \(post.leaseLosses + 1) times (last while \(post.state.rawValue))"
-                    : early ? "its worker (\(post.leaseOwner ?? "?")) died while \(post.state.rawValue)" : "lease expired while \(post.state.rawValue)"
+                guard let expiry = PostTransitions.leaseExpiry(post, now: now, poisonLimit: poisonLimit, countLoss: countLoss) else { continue }
                 do throws(SQLiteError) {
                     try db.prepare("UPDATE posts SET state = ?, lease_owner = NULL, lease_expires_at = NULL, lease_losses = lease_losses + ?, last_error = ?, last_error_class = ?, next_try_at = ?, updated_at = ? WHERE id = ?")
-                        .run([.text(next.rawValue), .integer(countLoss ? 1 : 0), .text(reason), .text(next == .unknown ? "unknownOutcome" : "leaseExpired"),
-                              next == .unknown ? .integer(now) : .null, .integer(now), .text(post.id)])
+                        .run([.text(expiry.next.rawValue), .integer(Int64(expiry.lossesCounted)), .text(expiry.lastError), .text(expiry.lastErrorClass),
+                              expiry.nextTryAt.sql, .integer(now), .text(post.id)])
                 } catch { throw .database(error) }
-                moved.append((post.id, post.state, next))
+                moved.append((post.id, post.state, expiry.next))
             }
             return moved
         }
