@@ -1,5 +1,5 @@
-/// The contract's rules that decide more than a state, beside `PostTransitions` and as pure as
-/// it: a backend reads the row, asks these, and writes what they say, in one transaction.
+// The contract's rules that decide more than a state, beside `PostTransitions` and as pure as
+// it: a backend reads the row, asks these, and writes what they say, in one transaction.
 
 /// What a lease that ran out does to its post: back to `scheduled` (a claim made no request),
 /// to `unknown` (an attempt may have published: verified before anything else), or — once its

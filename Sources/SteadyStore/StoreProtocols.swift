@@ -1,12 +1,12 @@
-/// The store by concern: what each worker asks of it, with no backend in sight. A backend
-/// (today `SQLitePostStore`) conforms to every protocol; a caller takes the protocol, or the
-/// composition, it needs; `Stores.open` is where a backend is chosen. Every call is one
-/// short transaction, synchronous and throwing `StoreError`; a state change goes through
-/// `PostTransitions` (and the rules beside it) inside its transaction.
-///
-/// A requirement with defaults has them in an extension of the same signature (Swift puts no
-/// defaults on requirements): a backend must implement the requirement itself, or the
-/// extension would call itself.
+// The store by concern: what each worker asks of it, with no backend in sight. A backend
+// (today `SQLitePostStore`) conforms to every protocol; a caller takes the protocol, or the
+// composition, it needs; `Stores.open` is where a backend is chosen. Every call is one
+// short transaction, synchronous and throwing `StoreError`; a state change goes through
+// `PostTransitions` (and the rules beside it) inside its transaction.
+//
+// A requirement with defaults has them in an extension of the same signature (Swift puts no
+// defaults on requirements): a backend must implement the requirement itself, or the
+// extension would call itself.
 
 /// Posts and attempts as the operator and every worker read them, and the operator's writes
 /// (scheduling, cancelling).
