@@ -26,8 +26,8 @@ public final class APIRole: WorkerRole {
             throw APIServerError(description: "cannot create the state directory \(dir): \(error)")
         }
         let dbPath = dir + "/steadypost.db"
-        let store: SQLitePostStore
-        do { store = try SQLitePostStore(path: dbPath) } catch {
+        let store: any Store
+        do { store = try Stores.open(path: dbPath) } catch {
             throw APIServerError(description: "cannot open the store \(dbPath): \(error)")
         }
         // The store holds rotated tokens and the API's token hashes: owner-only.

@@ -11,7 +11,7 @@ import Synchronization
 /// the tokens), the path to the other roles, and the request counters. Safe from any thread.
 public final class APIService: Sendable {
     public let config: Config
-    public let store: SQLitePostStore
+    public let store: any PostStore & FiguresStore & AccountStore & APITokenStore
     let logger: Logger
     private let linkBox = Mutex<(any SupervisorLink)?>(nil)
     private let tallies = Mutex<[String: Int64]>([:])
@@ -19,7 +19,7 @@ public final class APIService: Sendable {
     /// How long a routed request may take before the API answers 503.
     static let routedTimeoutMs: Int64 = 10_000
 
-    public init(config: Config, store: SQLitePostStore, logger: Logger) {
+    public init(config: Config, store: any PostStore & FiguresStore & AccountStore & APITokenStore, logger: Logger) {
         self.config = config
         self.store = store
         self.logger = logger

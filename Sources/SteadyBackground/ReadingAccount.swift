@@ -47,7 +47,7 @@ public final class ReadingAccount: @unchecked Sendable {
     static let renewalBudgetMs: Int64 = 30_000
 
     /// The adapter, with the tokens any process stored last.
-    public func adapter(store: SQLitePostStore) throws(PlatformError) -> any PlatformAdapter {
+    public func adapter(store: any AccountStore) throws(PlatformError) -> any PlatformAdapter {
         guard let credentials else {
             throw PlatformError(platform: platform, errorClass: .auth, evidence: ErrorEvidence(operation: "credentials"),
                                 message: credentialsError ?? "no credentials")
@@ -71,7 +71,7 @@ public final class ReadingAccount: @unchecked Sendable {
 
     /// Runs `body` with the adapter; on a refused token, renews it (see the type's note) and
     /// tries once more.
-    public func withAdapter<T>(store: SQLitePostStore, _ body: (any PlatformAdapter) throws(PlatformError) -> T) throws(PlatformError) -> T {
+    public func withAdapter<T>(store: any AccountStore, _ body: (any PlatformAdapter) throws(PlatformError) -> T) throws(PlatformError) -> T {
         let adapter = try adapter(store: store)
         if let keeper, let renewal = keeper.renewIfDue(adapter, deadline: SteadyClock.wallMillis() + Self.renewalBudgetMs), !renewal.renewed {
             logger.notice("renewing ahead of expiry did not succeed; the current token is used meanwhile: \(renewal)", metadata: ["ACCOUNT": "\(name)"])
@@ -101,7 +101,7 @@ public final class ReadingAccount: @unchecked Sendable {
     /// The account's own id and handle, asked once and kept.
     public private(set) var identity: Identity?
 
-    public func identity(store: SQLitePostStore) throws(PlatformError) -> Identity {
+    public func identity(store: any AccountStore) throws(PlatformError) -> Identity {
         if let identity { return identity }
         let found = try withAdapter(store: store) { (a: any PlatformAdapter) throws(PlatformError) in try a.identity() }
         identity = found

@@ -7,11 +7,11 @@ import SteadySystem
 /// directory made if the posting worker has not yet, the files kept owner-only (they hold
 /// rotated tokens) whoever creates them.
 public enum SharedStore {
-    public static func open(_ config: Config) throws -> SQLitePostStore {
+    public static func open(_ config: Config) throws -> any Store {
         let dir = config.daemon.stateDir
         try Files.makeDirectories(dir, mode: 0o700)
         let path = dir + "/steadypost.db"
-        let store = try SQLitePostStore(path: path)
+        let store = try Stores.open(path: path)
         for suffix in ["", "-wal", "-shm"] { _ = chmod(path + suffix, 0o600) }
         return store
     }

@@ -17,7 +17,7 @@ public final class MetricsEngine: PeriodicRole<ScrapeReport> {
     let config: Config
     public let settings: MetricsConfig
     let schedule: ScrapeSchedule
-    let store: SQLitePostStore
+    let store: any MetricsStore & AccountStore
     let accounts: [String: ReadingAccount]
     /// Items a pass holds (loop only).
     var held: Set<String> = []

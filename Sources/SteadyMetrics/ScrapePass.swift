@@ -27,7 +27,7 @@ public struct ScrapeReport: Sendable {
 /// schedule), retried later with backoff, or — after its last try — `failed` with the reason.
 /// Nothing is skipped silently (F14).
 struct ScrapePass: @unchecked Sendable {
-    let store: SQLitePostStore
+    let store: any MetricsStore & AccountStore
     let accounts: [String: ReadingAccount]
     let schedule: ScrapeSchedule
     let browserFallback: Bool

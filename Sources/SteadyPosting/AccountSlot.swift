@@ -43,7 +43,7 @@ final class AccountSlot: @unchecked Sendable {
 
     init(config: AccountConfig, credentials: Result<Credentials, CredentialsLoadError>, storedTokens: String?,
          breaker: CircuitBreaker, pause: AccountPause?, httpOptions: HTTPClientOptions, browser: BrowserSubmitLink? = nil,
-         store: SQLitePostStore, stateDir: String, logger: Logger) {
+         store: any PostingWorkerStore, stateDir: String, logger: Logger) {
         self.config = config
         // The config names only built-in platforms, each of which has a definition.
         guard let definition = PlatformRegistry.definition(for: config.platform) else {

@@ -10,7 +10,7 @@ import SteadyStore
 /// 3. the outcome by the taxonomy, recorded in the store, or in the fsync'd journal if the
 ///    store fails.
 struct AttemptRunner: Sendable {
-    let store: SQLitePostStore
+    let store: any PostingWorkerStore
     let journal: OutcomeJournal
     let settings: PostingSettings
     let owner: String
@@ -46,7 +46,7 @@ struct AttemptRunner: Sendable {
         // 1. Intent before effect.
         crashPoint(.beforeIntent, post)
         let startedAt = SteadyClock.wallMillis()
-        let attemptId = SQLitePostStore.newAttemptId()
+        let attemptId = StoreIds.newAttemptId()
         let key = AttemptKey(attemptId: attemptId, startedAtMicros: startedAt * 1000)
         let attempt: Attempt
         do {

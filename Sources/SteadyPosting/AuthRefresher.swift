@@ -11,7 +11,7 @@ import SteadyTokens
 /// by the platform → pause for re-authorization with the platform's reason; transient → no
 /// pause, the post is due again shortly; rate limited → pause until the reset.
 struct AuthRefresher: Sendable {
-    let store: SQLitePostStore
+    let store: any PostingWorkerStore
     let settings: PostingSettings
     let logger: Logger
 

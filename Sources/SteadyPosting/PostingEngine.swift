@@ -21,7 +21,7 @@ import SteadyWorker
 public final class PostingEngine: WorkerRole {
     let config: Config
     public let settings: PostingSettings
-    let store: SQLitePostStore
+    let store: any PostingWorkerStore
     let journal: OutcomeJournal
     /// The lease owner: `posting:<pid>` (another name if its life lock could not be taken).
     let owner: String
@@ -96,7 +96,7 @@ public final class PostingEngine: WorkerRole {
         let dir = config.daemon.stateDir
         try Self.makeDirectory(dir)
         let dbPath = dir + "/steadypost.db"
-        store = try SQLitePostStore(path: dbPath)
+        let opened = try Stores.open(path: dbPath)
         // The store holds rotated tokens: owner-only, like the credentials files.
         for suffix in ["", "-wal", "-shm"] { _ = chmod(dbPath + suffix, 0o600) }
         journal = OutcomeJournal(path: dir + "/outcomes.journal")
@@ -105,8 +105,10 @@ public final class PostingEngine: WorkerRole {
         completions = try LoopInbox()
         faults = try PostingFaults.from(environment: environment, stateDir: dir)
         if let faults {
-            store.setWriteFault { [faults] in faults.storeWriteFailure() }
+            store = FaultInjectingStore(opened) { [faults] in faults.storeWriteFailure() }
             logger.warning("test fault points armed (\(PostingFaults.variable)): \(faults.summary)")
+        } else {
+            store = opened
         }
         browserLink = BrowserSubmitLink(config: config, settings: settings)
 
@@ -278,7 +280,7 @@ public final class PostingEngine: WorkerRole {
                 resume(slot, now: now)
             }
             if let v = verify[slot.name], v <= now {
-                let jobs: [SQLitePostStore.VerificationJob]
+                let jobs: [VerificationJob]
                 do { jobs = try store.claimVerifications(account: slot.name, now: now, leaseMillis: settings.leaseMillis, limit: 1) } catch {
                     return storeTrouble("cannot take unknown posts for verification", error)
                 }

@@ -169,7 +169,7 @@ public final class PostingFaults: Sendable {
 
     /// The outcome of a 2xx create is about to be written: the error to fail it with, if
     /// an entry says so. Also opens a `store-unwritable` window.
-    public func outcomeWriteFailure(account: String, postId: String) -> SQLiteError? {
+    public func outcomeWriteFailure(account: String, postId: String) -> DatabaseFailure? {
         if let entry = take({ if case .storeUnwritable = $0.kind { return true } else { return false } }, account: account, postId: postId),
            case .storeUnwritable(let ms) = entry.kind {
             state.withLock { $0.unwritableUntil = SteadyClock.wallMillis() + ms }
@@ -183,15 +183,15 @@ public final class PostingFaults: Sendable {
         return nil
     }
 
-    /// Asked before every store write (`SQLitePostStore.setWriteFault`).
-    public func storeWriteFailure() -> SQLiteError? {
+    /// Asked before every store write (`FaultInjectingStore`, in front of the posting worker's store).
+    public func storeWriteFailure() -> DatabaseFailure? {
         let until = state.withLock { $0.unwritableUntil }
         guard let until, SteadyClock.wallMillis() < until else { return nil }
         return Self.ioError("store-unwritable")
     }
 
-    static func ioError(_ entry: String) -> SQLiteError {
-        SQLiteError.injectedIOError("injected by \(variable) \(entry)")
+    static func ioError(_ entry: String) -> DatabaseFailure {
+        DatabaseFailure.injectedIOError("injected by \(variable) \(entry)")
     }
 
     /// Appends and fsyncs, so the mark survives the SIGKILL that follows. A mark that cannot

@@ -17,7 +17,7 @@ import SteadyStore
 /// request the client gave up on may still land). Anything else stays `unknown`, checked
 /// again with a growing delay, and visible in `jobs`.
 struct Verifier: Sendable {
-    let store: SQLitePostStore
+    let store: any PostingWorkerStore
     let journal: OutcomeJournal
     let settings: PostingSettings
     let logger: Logger
@@ -26,7 +26,7 @@ struct Verifier: Sendable {
 
     var refresher: AuthRefresher { AuthRefresher(store: store, settings: settings, logger: logger) }
 
-    func run(_ job: SQLitePostStore.VerificationJob, slot: AccountSlot) -> JobResult {
+    func run(_ job: VerificationJob, slot: AccountSlot) -> JobResult {
         let post = job.post
         let meta: Logger.Metadata = ["POST_ID": "\(post.id)", "ACCOUNT": "\(slot.name)", "PLATFORM": "\(slot.platform.rawValue)",
                                      "ATTEMPT_ID": "\(job.attempt?.id ?? "-")"]
@@ -35,7 +35,7 @@ struct Verifier: Sendable {
         var pause: AccountPause?
         var refreshed = false
         var readFailure: PlatformHealth = .silent
-        var result: SQLitePostStore.VerificationResult
+        var result: VerificationResult
         if let adapter = slot.adapter, let attempt = job.attempt, refresher.flushUnsaved(slot) {
             refresher.prepare(slot, adapter: adapter, deadline: started + settings.leaseMillis / 4)
             verifyLoop: while true {
@@ -76,7 +76,7 @@ struct Verifier: Sendable {
     /// request failed (unhealthy, as a 5xx would have). Undecided: only the verification's own
     /// read speaks, when it failed with a 5xx or on the wire (so an outage still opens the
     /// breaker: every lost create is followed by a failing read).
-    static func health(of result: SQLitePostStore.VerificationResult, readFailure: PlatformHealth) -> PlatformHealth {
+    static func health(of result: VerificationResult, readFailure: PlatformHealth) -> PlatformHealth {
         switch result {
         case .published: return .healthy
         case .absent: return .unhealthy
@@ -86,7 +86,7 @@ struct Verifier: Sendable {
     }
 
     /// The checks, in order; a `PlatformError` ends them (the caller decides what it means).
-    func check(post: Post, attempt: Attempt, adapter: any PlatformAdapter, backoff: Int64, meta: Logger.Metadata) throws(PlatformError) -> SQLitePostStore.VerificationResult {
+    func check(post: Post, attempt: Attempt, adapter: any PlatformAdapter, backoff: Int64, meta: Logger.Metadata) throws(PlatformError) -> VerificationResult {
         let key = AttemptKey(attemptId: attempt.id, startedAtMicros: attempt.startedAt * 1000)
         let draft = PostDraft(text: post.text, replyTo: post.inReplyTo)
         // 1. By id.
@@ -161,7 +161,7 @@ struct Verifier: Sendable {
         return .undecided(reason: "timeline scan incomplete (\(scanned) posts in \(maxPages) pages)", nextAt: backoff)
     }
 
-    func record(_ job: SQLitePostStore.VerificationJob, result: SQLitePostStore.VerificationResult, slot: AccountSlot,
+    func record(_ job: VerificationJob, result: VerificationResult, slot: AccountSlot,
                 pause: AccountPause?, refreshed: Bool, health: PlatformHealth, meta: Logger.Metadata) -> JobResult {
         let now = SteadyClock.wallMillis()
         var recording = JobResult.Recording.store

@@ -12,7 +12,7 @@ import SteadySystem
 /// the plan — each fix one store transaction through `PostTransitions`, foreign posts and
 /// duplicate findings recorded. Runs on a job thread (the adapter blocks).
 struct AccountReconciler {
-    let store: SQLitePostStore
+    let store: any ReconcileStore & PostingStore & AccountStore
     let settings: ReconcilerSettings
     let logger: Logger
 
@@ -82,7 +82,7 @@ struct AccountReconciler {
         }
         do {
             let foreign = plan.foreignNew.map {
-                SQLitePostStore.ForeignPost(account: account.name, platformId: $0.id, contentHash: $0.contentHash, text: $0.text, createdAtMs: $0.createdAtMs)
+                ForeignPost(account: account.name, platformId: $0.id, contentHash: $0.contentHash, text: $0.text, createdAtMs: $0.createdAtMs)
             }
             let added = try store.recordForeign(foreign, now: now)
             report.changes += added
@@ -91,7 +91,7 @@ struct AccountReconciler {
             }
             report.foreignNew = foreign.map(\.platformId)
             try store.recordDuplicates(plan.duplicates.map {
-                SQLitePostStore.DuplicateFinding(account: account.name, contentHash: $0.contentHash, platformIds: $0.platformIds, postId: $0.postId)
+                DuplicateFinding(account: account.name, contentHash: $0.contentHash, platformIds: $0.platformIds, postId: $0.postId)
             }, now: now)
         } catch {
             report.error = "recording foreign posts and duplicates: \(error)"

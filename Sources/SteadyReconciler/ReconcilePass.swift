@@ -45,9 +45,9 @@ struct ReconcilePass: Sendable {
         var status: String { !ok ? "failed" : partialAccounts.isEmpty ? "ok" : "partial" }
     }
 
-    func run(settings: ReconcilerSettings, store: SQLitePostStore, journal: OutcomeJournal, logger: Logger) -> Result {
+    func run(settings: ReconcilerSettings, store: any ReconcileStore & PostingStore & AccountStore, journal: OutcomeJournal, logger: Logger) -> Result {
         let started = SteadyClock.wallMillis()
-        let id = SQLitePostStore.newRunId()
+        let id = StoreIds.newRunId()
         switch settings.fault(for: name) {
         case .stall?:
             // Test-only (F11): the work never finishes, so the job's heartbeat shows it late.
@@ -98,7 +98,7 @@ struct ReconcilePass: Sendable {
         ])
         if !dryRun {
             do {
-                try store.saveReconcileRun(SQLitePostStore.ReconcileRun(id: id, pass: name, account: accountFilter, startedAt: started, finishedAt: finished,
+                try store.saveReconcileRun(ReconcileRun(id: id, pass: name, account: accountFilter, startedAt: started, finishedAt: finished,
                                                                         ok: ok, changes: changes, report: report.serialized))
             } catch {
                 errors.append("storing the report: \(error)")

@@ -16,7 +16,7 @@ import SteadyWorker
 public final class ReconcilerRole: WorkerRole {
     let config: Config
     let settings: ReconcilerSettings
-    let store: SQLitePostStore
+    let store: any ReconcileStore & PostingStore & AccountStore
     let journal: OutcomeJournal
     /// Each configured account as the reconciler reads it (used on the pass thread only: one
     /// pass at a time).

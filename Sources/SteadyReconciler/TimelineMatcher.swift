@@ -59,7 +59,7 @@ public enum TimelineMatcher {
 
     /// `unknownSettledBefore`: an `unknown` post is decided only if its last attempt started
     /// at or before this time (the posting worker verifies fresh ones itself).
-    public static func plan(timeline: [RemotePost], candidates: [SQLitePostStore.ReconcileCandidate],
+    public static func plan(timeline: [RemotePost], candidates: [ReconcileCandidate],
                             knownForeign: Set<String>, slackMs: Int64, unknownSettledBefore: Int64 = .max) -> Plan {
         var plan = Plan()
         var byPlatformId: [String: Int] = [:]
@@ -70,7 +70,7 @@ public enum TimelineMatcher {
         }
         var used: Set<Int> = []
         var owner: [String: String] = [:]  // timeline id → our post id
-        func fix(_ c: SQLitePostStore.ReconcileCandidate, _ remote: RemotePost, _ evidence: Evidence) {
+        func fix(_ c: ReconcileCandidate, _ remote: RemotePost, _ evidence: Evidence) {
             if c.post.state == .unknown, (c.attempts.map(\.startedAt).max() ?? .min) > unknownSettledBefore {
                 plan.unknownDeferred.append(c.post.id)
             } else {
@@ -109,7 +109,7 @@ public enum TimelineMatcher {
     }
 
     /// A fixable, unmatched post this timeline post is, by record key, else by content.
-    static func match(_ remote: RemotePost, _ candidates: [SQLitePostStore.ReconcileCandidate], used: Set<Int>,
+    static func match(_ remote: RemotePost, _ candidates: [ReconcileCandidate], used: Set<Int>,
                       slackMs: Int64) -> (index: Int, evidence: Evidence)? {
         let open = candidates.indices.filter { !used.contains($0) && fixable.contains(candidates[$0].post.state) && candidates[$0].post.platformId == nil }
         if let rkey = remote.recordKey {

@@ -15,7 +15,7 @@ import SteadyWorker
 public final class RepliesEngine: PeriodicRole<RepliesReport> {
     let config: Config
     public let settings: RepliesConfig
-    let store: SQLitePostStore
+    let store: any MentionsStore & AccountStore
     let accounts: [ReadingAccount]
     let generator: any ReplyGenerator
     let rules: ReplyRules

@@ -33,7 +33,7 @@ public struct RepliesReport: Sendable {
 /// the posting worker (`posting.create`): this worker never posts. Any failure leaves the
 /// mention to answer later with backoff, classified and counted (F17).
 struct RepliesPass: @unchecked Sendable {
-    let store: SQLitePostStore
+    let store: any MentionsStore & AccountStore
     let accounts: [ReadingAccount]
     let generator: any ReplyGenerator
     let rules: ReplyRules

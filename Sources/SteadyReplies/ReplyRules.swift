@@ -3,7 +3,7 @@ import SteadyCore
 import SteadyPlatforms
 
 /// Which mentions are answered (pure: no store, no clock of its own). The hourly quota is
-/// not here: it needs the store and fails closed (`SQLitePostStore.reserveReply`).
+/// not here: it needs the store and fails closed (`MentionsStore.reserveReply`).
 public struct ReplyRules: Sendable, Equatable {
     /// Handles without `@`, lowercased.
     public var ignoreAccounts: Set<String>

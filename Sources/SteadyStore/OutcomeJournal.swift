@@ -76,13 +76,13 @@ public final class OutcomeJournal: Sendable {
     /// run) while the posting worker may append: every append and every replay holds an
     /// exclusive `flock` on the file for its whole length, so a record appended between a
     /// replay's read and its truncation cannot be lost.
-    public func replay(into store: SQLitePostStore, now: Int64) throws(StoreError) -> (applied: Int, skipped: [String]) {
+    public func replay(into store: any PostingStore, now: Int64) throws(StoreError) -> (applied: Int, skipped: [String]) {
         try serial.withLock { _ throws(StoreError) in
             let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
             guard fd >= 0 else { return (0, []) }  // nothing can have been journaled where no file can be
             defer { _ = close(fd) }
             do { try Self.lockFile(fd, path) } catch {
-                throw .database(SQLiteError(code: 10, message: "\(error)", context: "outcome journal lock"))
+                throw .database(DatabaseFailure(kind: .io, message: "\(error)", context: "outcome journal lock"))
             }
             let (records, _) = Self.parse(Self.readAll(path))
             var applied = 0

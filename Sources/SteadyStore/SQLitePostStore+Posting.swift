@@ -2,10 +2,6 @@
 /// back, scheduling figures for its wake-up time, quota windows, and the verification of
 /// `unknown` posts. Every state change still goes through `PostTransitions`.
 extension SQLitePostStore {
-    /// A fresh attempt id, for callers that derive idempotency material from it before
-    /// `beginAttempt` commits it.
-    public static func newAttemptId() -> String { newId("a_") }
-
     /// Gives a claim back without attempting (draining, a store error before the attempt
     /// began): `claimed → scheduled`. Only the lease owner may.
     @discardableResult
@@ -34,11 +30,11 @@ extension SQLitePostStore {
                 guard let row = try db.prepare("SELECT \(Self.postColumns) FROM posts WHERE state = 'scheduled' AND account = ? AND COALESCE(next_try_at, due_at) <= ? ORDER BY COALESCE(next_try_at, due_at), id LIMIT 1")
                     .run([.text(account), .integer(now)]).first else { return nil }
                 var post = Self.post(row)
-                guard (try? PostTransitions.next(post.state, .claim)) == .claimed else { return nil }
-                try db.prepare("UPDATE posts SET state = 'claimed', lease_owner = ?, lease_expires_at = ?, updated_at = ? WHERE id = ? AND state = 'scheduled'")
-                    .run([.text(owner), .integer(now + leaseMillis), .integer(now), .text(post.id)])
+                guard let next = try? PostTransitions.next(post.state, .claim) else { return nil }
+                try db.prepare("UPDATE posts SET state = ?, lease_owner = ?, lease_expires_at = ?, updated_at = ? WHERE id = ? AND state = ?")
+                    .run([.text(next.rawValue), .text(owner), .integer(now + leaseMillis), .integer(now), .text(post.id), .text(post.state.rawValue)])
                 guard db.changes == 1 else { return nil }
-                post.state = .claimed
+                post.state = next
                 post.leaseOwner = owner
                 post.leaseExpiresAt = now + leaseMillis
                 return post
@@ -87,15 +83,6 @@ extension SQLitePostStore {
 
     // MARK: - Verification
 
-    /// An `unknown` post taken for verification, with the attempt whose outcome is unknown.
-    public struct VerificationJob: Sendable, Equatable {
-        public var post: Post
-        /// The post's last attempt: the one that may have published.
-        public var attempt: Attempt?
-        /// Verification rounds already spent on this post without a decision.
-        public var tries: Int
-    }
-
     /// Takes up to `limit` `unknown` posts of `account` whose verification is due, pushing
     /// their `next_try_at` to `now + leaseMillis` in the same transaction: a verification lease
     /// (no state change), so two verifiers never check one post at once, and a verifier that
@@ -123,60 +110,27 @@ extension SQLitePostStore {
         }
     }
 
-    /// What verification of an `unknown` post decided.
-    public enum VerificationResult: Equatable, Sendable {
-        /// Live on the platform with this id (found by id, idempotency or timeline).
-        case published(platformId: String, evidence: String)
-        /// Proved absent (Bluesky's getRecord, or a complete timeline scan late enough):
-        /// the post may be sent again, now.
-        case absent(evidence: String)
-        /// Not decidable yet: stays `unknown`, checked again at `nextAt`.
-        case undecided(reason: String, nextAt: Int64)
-        /// Proved absent, and the platform's refusal was real (X's duplicate-content refusal
-        /// of a text posted earlier, not by this post): sending again would be refused again.
-        case refused(reason: String)
-    }
-
-    /// Records a verification in one transaction: `unknown → posted`, `unknown → scheduled`
-    /// (due at once) or `unknown → unknown` with the next check time. The attempt row keeps
-    /// the evidence.
+    /// Records a verification in one transaction: what the result means
+    /// (`PostTransitions.verification`: `unknown → posted`, `unknown → scheduled` due at once,
+    /// `unknown → failed`, or `unknown → unknown` with the next check time) decided on the row
+    /// read in the transaction, then written. The attempt row keeps the evidence.
     @discardableResult
     public func recordVerification(postId: String, attemptId: String?, result: VerificationResult, now: Int64) throws(StoreError) -> Post {
         try transaction { db throws(StoreError) in
-            let event: PostEvent
-            switch result {
-            case .published: event = .published
-            case .absent: event = .verifiedAbsent
-            case .undecided: event = .unknownOutcome
-            case .refused: event = .permanentFailure
-            }
-            let (_, next) = try transition(db, postId, event)
+            let post = try read(db, postId)
+            let effect: VerificationEffect
+            do throws(PostTransitions.Refused) { effect = try PostTransitions.verification(result, from: post.state, now: now) } catch { throw .conflict(error.description) }
             do throws(SQLiteError) {
-                switch result {
-                case .published(let platformId, let evidence):
-                    try db.prepare("UPDATE posts SET state = ?, platform_id = ?, next_try_at = NULL, last_error = NULL, last_error_class = NULL, verify_tries = verify_tries + 1, updated_at = ? WHERE id = ?")
-                        .run([.text(next.rawValue), .text(platformId), .integer(now), .text(postId)])
-                    if let attemptId {
-                        try db.prepare("UPDATE attempts SET outcome = 'published', platform_id = ?, detail = COALESCE(detail || '; ', '') || ?, finished_at = COALESCE(finished_at, ?) WHERE id = ? AND post_id = ?")
-                            .run([.text(platformId), .text("verified published: \(evidence)"), .integer(now), .text(attemptId), .text(postId)])
-                    }
-                case .absent(let evidence):
-                    try db.prepare("UPDATE posts SET state = ?, next_try_at = ?, last_error = ?, last_error_class = 'verifiedAbsent', verify_tries = 0, updated_at = ? WHERE id = ?")
-                        .run([.text(next.rawValue), .integer(now), .text("verified absent (\(evidence)); sending again"), .integer(now), .text(postId)])
-                    if let attemptId {
-                        try db.prepare("UPDATE attempts SET outcome = 'verifiedAbsent', detail = COALESCE(detail || '; ', '') || ?, finished_at = COALESCE(finished_at, ?) WHERE id = ? AND post_id = ?")
-                            .run([.text("verified absent: \(evidence)"), .integer(now), .text(attemptId), .text(postId)])
-                    }
-                case .refused(let reason):
-                    try db.prepare("UPDATE posts SET state = ?, next_try_at = NULL, last_error = ?, last_error_class = 'permanent', verify_tries = verify_tries + 1, updated_at = ? WHERE id = ?")
-                        .run([.text(next.rawValue), .text(reason), .integer(now), .text(postId)])
-                    if let attemptId {
-                        try db.prepare("UPDATE attempts SET outcome = 'permanent', detail = COALESCE(detail || '; ', '') || ?, finished_at = COALESCE(finished_at, ?) WHERE id = ? AND post_id = ?")
-                            .run([.text("verified absent; refused for good: \(reason)"), .integer(now), .text(attemptId), .text(postId)])
-                    }
-                case .undecided(let reason, let nextAt):
-                    try db.prepare("UPDATE posts SET state = ?, next_try_at = ?, last_error = ?, last_error_class = 'unknownOutcome', verify_tries = verify_tries + 1, updated_at = ? WHERE id = ?")
-                        .run([.text(next.rawValue), .integer(nextAt), .text(reason), .integer(now), .text(postId)])
+                try db.prepare("""
+                    UPDATE posts SET state = ?, platform_id = COALESCE(?, platform_id), next_try_at = ?, last_error = ?, last_error_class = ?,
+                    verify_tries = CASE WHEN ? THEN 0 ELSE verify_tries + 1 END, updated_at = ? WHERE id = ?
+                    """).run([.text(effect.next.rawValue), effect.platformId.sql, effect.nextTryAt.sql, effect.lastError.sql, effect.lastErrorClass.sql,
+                              .integer(effect.resetsVerifyTries ? 1 : 0), .integer(now), .text(postId)])
+                if let attemptId, let outcome = effect.attemptOutcome, let detail = effect.attemptDetail {
+                    try db.prepare("""
+                        UPDATE attempts SET outcome = ?, platform_id = COALESCE(?, platform_id), detail = COALESCE(detail || '; ', '') || ?,
+                        finished_at = COALESCE(finished_at, ?) WHERE id = ? AND post_id = ?
+                        """).run([.text(outcome), effect.platformId.sql, .text(detail), .integer(now), .text(attemptId), .text(postId)])
                 }
                 return Self.post(try db.prepare("SELECT \(Self.postColumns) FROM posts WHERE id = ?").run([.text(postId)])[0])
             } catch {
@@ -189,4 +143,27 @@ extension SQLitePostStore {
         Attempt(id: r.text(0)!, postId: r.text(1)!, number: Int(r.int(2)!), startedAt: r.int(3)!, finishedAt: r.int(4), idempotencyKey: r.text(5)!,
                 contentHash: r.text(6)!, adapter: r.text(7)!, account: r.text(8)!, outcome: r.text(9), detail: r.text(10), platformId: r.text(11))
     }
+}
+
+/// An `unknown` post taken for verification, with the attempt whose outcome is unknown.
+public struct VerificationJob: Sendable, Equatable {
+    public var post: Post
+    /// The post's last attempt: the one that may have published.
+    public var attempt: Attempt?
+    /// Verification rounds already spent on this post without a decision.
+    public var tries: Int
+}
+
+/// What verification of an `unknown` post decided.
+public enum VerificationResult: Equatable, Sendable {
+    /// Live on the platform with this id (found by id, idempotency or timeline).
+    case published(platformId: String, evidence: String)
+    /// Proved absent (Bluesky's getRecord, or a complete timeline scan late enough):
+    /// the post may be sent again, now.
+    case absent(evidence: String)
+    /// Not decidable yet: stays `unknown`, checked again at `nextAt`.
+    case undecided(reason: String, nextAt: Int64)
+    /// Proved absent, and the platform's refusal was real (X's duplicate-content refusal
+    /// of a text posted earlier, not by this post): sending again would be refused again.
+    case refused(reason: String)
 }

@@ -2,13 +2,6 @@
 /// match, fixes of posts found live (through `PostTransitions`, like every state change),
 /// foreign posts, duplicate findings, and each run's report.
 extension SQLitePostStore {
-    /// A post the reconciler may match against a timeline, with all its attempts (their ids
-    /// and start times are the idempotency material, their platform ids what a create said).
-    public struct ReconcileCandidate: Sendable, Equatable {
-        public var post: Post
-        public var attempts: [Attempt]
-    }
-
     /// The posts of `account` a timeline window from `since` can concern, in one read: every
     /// post with an attempt started at or after `since`, every `unknown`, `failed` or `parked`
     /// post changed since then, and every post holding one of `platformIds`.
@@ -61,23 +54,6 @@ extension SQLitePostStore {
         }
     }
 
-    /// A post on an account's timeline that no post here matches.
-    public struct ForeignPost: Sendable, Equatable {
-        public var account: String
-        public var platformId: String
-        public var contentHash: String
-        public var text: String
-        public var createdAtMs: Int64?
-
-        public init(account: String, platformId: String, contentHash: String, text: String, createdAtMs: Int64?) {
-            self.account = account
-            self.platformId = platformId
-            self.contentHash = contentHash
-            self.text = text
-            self.createdAtMs = createdAtMs
-        }
-    }
-
     /// The platform ids of `account` already recorded as foreign.
     public func foreignPostIds(account: String) throws(StoreError) -> Set<String> {
         Set(try query("SELECT platform_id FROM foreign_posts WHERE account = ?", [.text(account)]).compactMap { $0.text(0) })
@@ -107,25 +83,6 @@ extension SQLitePostStore {
             } catch {
                 throw .database(error)
             }
-        }
-    }
-
-    /// Two or more posts with one normalized text on one account's timeline.
-    public struct DuplicateFinding: Sendable, Equatable {
-        public var account: String
-        public var contentHash: String
-        /// Oldest first.
-        public var platformIds: [String]
-        /// Our post among them, when one is ours.
-        public var postId: String?
-        public var timesReported: Int
-
-        public init(account: String, contentHash: String, platformIds: [String], postId: String?, timesReported: Int = 1) {
-            self.account = account
-            self.contentHash = contentHash
-            self.platformIds = platformIds
-            self.postId = postId
-            self.timesReported = timesReported
         }
     }
 
@@ -162,35 +119,6 @@ extension SQLitePostStore {
         }
     }
 
-    /// One reconcile run as stored: its figures and its report (JSON, as `steadypost
-    /// reconcile` prints it).
-    public struct ReconcileRun: Sendable, Equatable {
-        public var id: String
-        /// `reconcile-quick`, `reconcile-deep` or `manual`.
-        public var pass: String
-        /// nil: every account.
-        public var account: String?
-        public var startedAt: Int64
-        public var finishedAt: Int64
-        public var ok: Bool
-        /// Posts fixed and foreign posts recorded: 0 on a second run over the same data.
-        public var changes: Int
-        public var report: String
-
-        public init(id: String, pass: String, account: String?, startedAt: Int64, finishedAt: Int64, ok: Bool, changes: Int, report: String) {
-            self.id = id
-            self.pass = pass
-            self.account = account
-            self.startedAt = startedAt
-            self.finishedAt = finishedAt
-            self.ok = ok
-            self.changes = changes
-            self.report = report
-        }
-    }
-
-    public static func newRunId() -> String { newId("r_") }
-
     public func saveReconcileRun(_ run: ReconcileRun) throws(StoreError) {
         try transaction { db throws(StoreError) in
             do throws(SQLiteError) {
@@ -210,5 +138,75 @@ extension SQLitePostStore {
             ReconcileRun(id: r.text(0)!, pass: r.text(1)!, account: r.text(2), startedAt: r.int(3)!, finishedAt: r.int(4)!, ok: r.int(5)! != 0,
                          changes: Int(r.int(6)!), report: r.text(7)!)
         }
+    }
+}
+
+/// A post the reconciler may match against a timeline, with all its attempts (their ids
+/// and start times are the idempotency material, their platform ids what a create said).
+public struct ReconcileCandidate: Sendable, Equatable {
+    public var post: Post
+    public var attempts: [Attempt]
+}
+
+/// A post on an account's timeline that no post here matches.
+public struct ForeignPost: Sendable, Equatable {
+    public var account: String
+    public var platformId: String
+    public var contentHash: String
+    public var text: String
+    public var createdAtMs: Int64?
+
+    public init(account: String, platformId: String, contentHash: String, text: String, createdAtMs: Int64?) {
+        self.account = account
+        self.platformId = platformId
+        self.contentHash = contentHash
+        self.text = text
+        self.createdAtMs = createdAtMs
+    }
+}
+
+/// Two or more posts with one normalized text on one account's timeline.
+public struct DuplicateFinding: Sendable, Equatable {
+    public var account: String
+    public var contentHash: String
+    /// Oldest first.
+    public var platformIds: [String]
+    /// Our post among them, when one is ours.
+    public var postId: String?
+    public var timesReported: Int
+
+    public init(account: String, contentHash: String, platformIds: [String], postId: String?, timesReported: Int = 1) {
+        self.account = account
+        self.contentHash = contentHash
+        self.platformIds = platformIds
+        self.postId = postId
+        self.timesReported = timesReported
+    }
+}
+
+/// One reconcile run as stored: its figures and its report (JSON, as `steadypost
+/// reconcile` prints it).
+public struct ReconcileRun: Sendable, Equatable {
+    public var id: String
+    /// `reconcile-quick`, `reconcile-deep` or `manual`.
+    public var pass: String
+    /// nil: every account.
+    public var account: String?
+    public var startedAt: Int64
+    public var finishedAt: Int64
+    public var ok: Bool
+    /// Posts fixed and foreign posts recorded: 0 on a second run over the same data.
+    public var changes: Int
+    public var report: String
+
+    public init(id: String, pass: String, account: String?, startedAt: Int64, finishedAt: Int64, ok: Bool, changes: Int, report: String) {
+        self.id = id
+        self.pass = pass
+        self.account = account
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.ok = ok
+        self.changes = changes
+        self.report = report
     }
 }

@@ -3,27 +3,10 @@ import CSQLite
 import SteadyCore
 import Synchronization
 
-/// Why a store call did not do what was asked.
-public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// SQLite failed (after the retries, for transient errors).
-    case database(SQLiteError)
-    case notFound(String)
-    /// The post is not in a state that allows this (e.g. cancel after an attempt began).
-    case conflict(String)
-
-    public var description: String {
-        switch self {
-        case .database(let e): return "store: \(e)"
-        case .notFound(let id): return "no post \(id)"
-        case .conflict(let why): return why
-        }
-    }
-}
-
 /// The post store on SQLite: one connection per process, every state change one
 /// `BEGIN IMMEDIATE` transaction checked against `PostTransitions`, transient errors (BUSY,
 /// LOCKED, I/O) retried with bounded backoff (F16), everything else classified and thrown.
-public final class SQLitePostStore: @unchecked Sendable {
+public final class SQLitePostStore: Store, @unchecked Sendable {
     /// The one SQLite handle (not Sendable: a connection is used by one thread at a time).
     /// Every use of it is inside `state.withLock`: that lock, not the type, is what makes the
     /// store safe to share between threads, hence `@unchecked`. (The handle cannot live in
@@ -35,18 +18,15 @@ public final class SQLitePostStore: @unchecked Sendable {
     public let retryLimit: Int
     public let retryBaseMillis: Int64
 
-    /// The test hooks and a figure, behind the store's lock.
+    /// A figure behind the store's lock. (Failures on purpose are the business of
+    /// `FaultInjectingStore`, not of this backend.)
     struct State: Sendable {
-        /// Test hook: the next N transactions fail at COMMIT with this code.
-        var injectedFailures: (count: Int, code: Int32) = (0, 0)
-        /// Test fault point (STEADYPOST_FAULTS): asked before every write transaction; an
-        /// error it returns fails that try as SQLite would. nil costs nothing.
-        var writeFault: (@Sendable () -> SQLiteError?)?
         /// Transactions replayed after a transient error, since the store opened.
         var transientRetries = 0
     }
 
-    public init(path: String, retryLimit: Int = 6, retryBaseMillis: Int64 = 10, busyTimeoutMillis: Int32 = 5000) throws(StoreError) {
+    public init(path: String, retryLimit: Int = TransientRetry.standard.limit, retryBaseMillis: Int64 = TransientRetry.standard.baseMillis,
+                busyTimeoutMillis: Int32 = 5000) throws(StoreError) {
         self.path = path
         self.retryLimit = retryLimit
         self.retryBaseMillis = retryBaseMillis
@@ -54,7 +34,7 @@ public final class SQLitePostStore: @unchecked Sendable {
             database = try SQLiteDatabase(path: path, busyTimeoutMillis: busyTimeoutMillis)
             try Self.migrate(database)
         } catch {
-            throw .database(error)
+            throw .database(error.failure)
         }
     }
 
@@ -82,42 +62,26 @@ public final class SQLitePostStore: @unchecked Sendable {
         (try? state.withLock { _ throws(SQLiteError) in try database.prepare("PRAGMA user_version").run().first?.int(0) }).flatMap { $0.map(Int.init) } ?? 0
     }
 
-    /// Test hook: make the next `count` transactions fail at commit with `code` (e.g.
-    /// SQLITE_BUSY, SQLITE_IOERR), as a contended or flaky disk would.
-    public func injectCommitFailures(_ count: Int, code: Int32 = SQLITE_BUSY) {
-        state.withLock { $0.injectedFailures = (count, code) }
-    }
-
-    /// Test fault point: `fault` is asked before every write transaction (see `State`).
-    public func setWriteFault(_ fault: (@Sendable () -> SQLiteError?)?) {
-        state.withLock { $0.writeFault = fault }
-    }
-
     /// Transactions replayed after a transient error (BUSY, LOCKED, I/O) since the store opened.
     public var transientRetries: Int { state.withLock { $0.transientRetries } }
 
     /// Runs `body` in one transaction — IMMEDIATE (the write lock taken up front, so a
     /// read-then-write cannot fail to upgrade), or a plain deferred one for `readOnly` bodies,
     /// which in WAL mode never wait for or block a writer. A transient failure rolls back and
-    /// retries the whole transaction after 10, 20, 40, … ms (at most `retryLimit` times).
-    public func transaction<T>(readOnly: Bool = false, _ body: (SQLiteDatabase) throws(StoreError) -> T) throws(StoreError) -> T {
-        var attempt = 0
-        while true {
+    /// retries the whole transaction (`TransientRetry`: after 10, 20, 40, … ms, at most
+    /// `retryLimit` times).
+    func transaction<T>(readOnly: Bool = false, _ body: (SQLiteDatabase) throws(StoreError) -> T) throws(StoreError) -> T {
+        try TransientRetry(limit: retryLimit, baseMillis: retryBaseMillis).run(retried: { state.withLock { $0.transientRetries += 1 } }) {
             // The value stays outside the lock's closure: only the (Sendable) error crosses it.
             var value: T?
-            let failure: StoreError? = state.withLock { s in
+            let failure: StoreError? = state.withLock { _ in
                 do throws(SQLiteError) {
-                    if !readOnly, let fault = s.writeFault, let injected = fault() { throw injected }
                     try database.execute(readOnly ? "BEGIN" : "BEGIN IMMEDIATE")
                 } catch {
                     return .database(error)
                 }
                 do throws(StoreError) {
                     value = try body(database)
-                    if s.injectedFailures.count > 0 {
-                        s.injectedFailures.count -= 1
-                        throw StoreError.database(SQLiteError(code: s.injectedFailures.code, message: "injected failure", context: "COMMIT"))
-                    }
                     do throws(SQLiteError) { try database.execute("COMMIT") } catch { throw StoreError.database(error) }
                     return nil
                 } catch {
@@ -125,18 +89,8 @@ public final class SQLitePostStore: @unchecked Sendable {
                     return error
                 }
             }
-            switch failure {
-            case nil:
-                return value!
-            case .database(let e)? where e.isTransient && attempt < retryLimit:
-                attempt += 1
-                state.withLock { $0.transientRetries += 1 }
-                let delay = retryBaseMillis << (attempt - 1)
-                var ts = timespec(tv_sec: Int(delay / 1000), tv_nsec: Int(delay % 1000) * 1_000_000)
-                nanosleep(&ts, nil)
-            case let e?:
-                throw e
-            }
+            if let failure { return .failure(failure) }
+            return .success(value!)
         }
     }
 
@@ -151,13 +105,6 @@ public final class SQLitePostStore: @unchecked Sendable {
              attempts: Int(r.int(14)!), leaseLosses: Int(r.int(15)!), platformId: r.text(16), lastError: r.text(17), lastErrorClass: r.text(18))
     }
 
-    static func newId(_ prefix: String) -> String {
-        var rng = SystemRandomNumberGenerator()
-        let a = rng.next() as UInt64
-        let hex = String(a, radix: 16)
-        return prefix + String(repeating: "0", count: 16 - hex.count) + hex
-    }
-
     /// Schedules posts, all or nothing.
     public func insert(_ posts: [NewPost], now: Int64) throws(StoreError) -> [Post] {
         try transaction { db throws(StoreError) in
@@ -165,7 +112,7 @@ public final class SQLitePostStore: @unchecked Sendable {
                 let stmt = try db.prepare("INSERT INTO posts (id, account, platform, kind, text, in_reply_to, content_hash, due_at, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'scheduled', ?, ?)")
                 var out: [Post] = []
                 for p in posts {
-                    let id = Self.newId("p_")
+                    let id = StoreIds.newId("p_")
                     try stmt.run([.text(id), .text(p.account), .text(p.platform), .text(p.inReplyTo == nil ? "post" : "reply"), .text(p.text),
                                   p.inReplyTo.sql, .text(p.contentHash), .integer(p.dueAt), .integer(now), .integer(now)])
                     out.append(Post(id: id, account: p.account, platform: p.platform, kind: p.inReplyTo == nil ? "post" : "reply", text: p.text,
@@ -222,32 +169,22 @@ public final class SQLitePostStore: @unchecked Sendable {
 
     // MARK: - The contract's transitions
 
-    /// Reads a post's state inside the transaction and applies `event`, or throws `conflict`.
-    func transition(_ db: SQLiteDatabase, _ id: String, _ event: PostEvent) throws(StoreError) -> (Post, PostState) {
+    /// A post read inside the transaction, or `notFound`.
+    func read(_ db: SQLiteDatabase, _ id: String) throws(StoreError) -> Post {
         let rows: [Row]
         do throws(SQLiteError) { rows = try db.prepare("SELECT \(Self.postColumns) FROM posts WHERE id = ?").run([.text(id)]) } catch { throw .database(error) }
         guard let row = rows.first else { throw .notFound(id) }
-        let post = Self.post(row)
+        return Self.post(row)
+    }
+
+    /// Reads a post's state inside the transaction and applies `event`, or throws `conflict`.
+    func transition(_ db: SQLiteDatabase, _ id: String, _ event: PostEvent) throws(StoreError) -> (Post, PostState) {
+        let post = try read(db, id)
         do {
             return (post, try PostTransitions.next(post.state, event))
         } catch {
             throw .conflict(error.description)
         }
-    }
-
-    /// Leases up to `limit` due posts to `owner`, earliest first, each through the posting
-    /// worker's own claim (`claimDue(owner:now:leaseMillis:account:)`: one transaction per
-    /// post, the state change checked by `PostTransitions`). For tools and tests that want
-    /// several at once; the engine claims per account.
-    public func claimDue(owner: String, now: Int64, leaseMillis: Int64, limit: Int, accounts: Set<String>? = nil) throws(StoreError) -> [Post] {
-        var claimed: [Post] = []
-        while claimed.count < limit {
-            let due = try nextDueByAccount().filter { $0.value <= now && (accounts?.contains($0.key) ?? true) }
-            guard let account = due.min(by: { ($0.value, $0.key) < ($1.value, $1.key) })?.key,
-                  let post = try claimDue(owner: owner, now: now, leaseMillis: leaseMillis, account: account) else { break }
-            claimed.append(post)
-        }
-        return claimed
     }
 
     /// Commits the attempt before any request (intent before effect): the post becomes
@@ -259,7 +196,7 @@ public final class SQLitePostStore: @unchecked Sendable {
         try transaction { db throws(StoreError) in
             let (post, next) = try transition(db, postId, .beginAttempt)
             guard post.leaseOwner == owner else { throw .conflict("post \(postId) is leased to \(post.leaseOwner ?? "nobody"), not \(owner)") }
-            let attempt = Attempt(id: attemptId ?? Self.newId("a_"), postId: postId, number: post.attempts + 1, startedAt: now, finishedAt: nil,
+            let attempt = Attempt(id: attemptId ?? StoreIds.newAttemptId(), postId: postId, number: post.attempts + 1, startedAt: now, finishedAt: nil,
                                   idempotencyKey: idempotencyKey, contentHash: post.contentHash, adapter: adapter, account: post.account,
                                   outcome: nil, detail: nil, platformId: nil)
             do throws(SQLiteError) {
@@ -304,16 +241,17 @@ public final class SQLitePostStore: @unchecked Sendable {
             } catch let e as StoreError {
                 throw e
             } catch let e as SQLiteError {
-                throw .database(e)
+                throw .database(e.failure)
             } catch {
                 throw .conflict("\(error)")
             }
         }
     }
 
-    /// Leases that ran out: a `claimed` post goes back to `scheduled`, an `attempting` one to
-    /// `unknown` (never `scheduled`: its request may have gone out), and a post whose lease
-    /// has been lost `poisonLimit` times is `parked` (F27). `countLoss` false: the holder's death
+    /// Leases that ran out, each moved as `PostTransitions.leaseExpiry` decides: a `claimed`
+    /// post goes back to `scheduled`, an `attempting` one to `unknown` (never `scheduled`: its
+    /// request may have gone out), and a post whose lease has been lost `poisonLimit` times is
+    /// `parked` (F27). `countLoss` false: the holder's death
     /// is no evidence against the post (an outside SIGKILL), so the loss is not counted.
     /// `deadOwners`: lease holders known to be dead (the previous worker reaped by the
     /// supervisor; a worker whose life lock was free): their leases count as run out now,
@@ -334,18 +272,13 @@ public final class SQLitePostStore: @unchecked Sendable {
             var moved: [(String, PostState, PostState)] = []
             for row in rows {
                 let post = Self.post(row)
-                let poison = countLoss && post.leaseLosses + 1 >= poisonLimit
-                guard let next = try? PostTransitions.next(post.state, .leaseExpired(poison: poison)) else { continue }
-                let early = (post.leaseExpiresAt ?? 0) > now
-                let reason = poison
-                    ? "parked: its worker died holding it \(post.leaseLosses + 1) times (last while \(post.state.rawValue))"
-                    : early ? "its worker (\(post.leaseOwner ?? "?")) died while \(post.state.rawValue)" : "lease expired while \(post.state.rawValue)"
+                guard let expiry = PostTransitions.leaseExpiry(post, now: now, poisonLimit: poisonLimit, countLoss: countLoss) else { continue }
                 do throws(SQLiteError) {
                     try db.prepare("UPDATE posts SET state = ?, lease_owner = NULL, lease_expires_at = NULL, lease_losses = lease_losses + ?, last_error = ?, last_error_class = ?, next_try_at = ?, updated_at = ? WHERE id = ?")
-                        .run([.text(next.rawValue), .integer(countLoss ? 1 : 0), .text(reason), .text(next == .unknown ? "unknownOutcome" : "leaseExpired"),
-                              next == .unknown ? .integer(now) : .null, .integer(now), .text(post.id)])
+                        .run([.text(expiry.next.rawValue), .integer(Int64(expiry.lossesCounted)), .text(expiry.lastError), .text(expiry.lastErrorClass),
+                              expiry.nextTryAt.sql, .integer(now), .text(post.id)])
                 } catch { throw .database(error) }
-                moved.append((post.id, post.state, next))
+                moved.append((post.id, post.state, expiry.next))
             }
             return moved
         }

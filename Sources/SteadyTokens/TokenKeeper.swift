@@ -70,13 +70,13 @@ public final class TokenKeeper: @unchecked Sendable {
     /// Identifies the credentials file's secrets (`TokenRecord`).
     public let fingerprint: String
     public let lockPath: String
-    let store: SQLitePostStore
+    let store: any AccountStore
     let policy: Policy
     let logger: Logger
     /// Tokens a refresh returned that the store has not taken yet: stored before any use.
     public private(set) var unsaved: SessionTokens?
 
-    public init(account: String, platform: Platform, credentials: Credentials, store: SQLitePostStore, stateDir: String,
+    public init(account: String, platform: Platform, credentials: Credentials, store: any AccountStore, stateDir: String,
                 policy: Policy = Policy(), logger: Logger) {
         self.account = account
         self.platform = platform

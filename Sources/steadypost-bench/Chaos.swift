@@ -158,7 +158,7 @@ enum Chaos {
         let settleDeadline = max(SteadyClock.wallMillis(), lastDue) + o.settleMillis
         var counts: [PostState: Int] = [:]
         while SteadyClock.wallMillis() < settleDeadline {
-            if let store = try? SQLitePostStore(path: storePath), let c = try? store.counts() {
+            if let store = try? Stores.open(path: storePath), let c = try? store.counts() {
                 counts = c
                 if PostState.allCases.filter({ !$0.isTerminal }).allSatisfy({ (c[$0] ?? 0) == 0 }) { break }
             }
@@ -180,7 +180,7 @@ enum Chaos {
                                quotaWindowMillis: o.quotaWindowMillis, quotaPerWindow: o.quotaPerWindow)
         var secretsLeaked: [String] = []
         var secretsChecked = 0
-        if let store = try? SQLitePostStore(path: storePath) {
+        if let store = try? Stores.open(path: storePath) {
             let secrets = ChaosSecrets.collect(credentialsDir: prepared.dir + "/credentials", store: store, accounts: accounts.map(\.name))
             if secrets.isEmpty { die("chaos: found no credentials to look for") }
             secretsChecked = secrets.count

@@ -44,7 +44,7 @@ struct ChaosAudit {
         var onSim: [String: [SimPosts.Item]] = [:]
         for p in truth.posts where ours.contains(p.account) && p.deleted != true { onSim[p.text, default: []].append(p) }
         let stored: [Post]
-        do { stored = try SQLitePostStore(path: storePath).posts(limit: 10_000_000) } catch { die("chaos: cannot read the store: \(error)") }
+        do { stored = try Stores.open(path: storePath).posts(limit: 10_000_000) } catch { die("chaos: cannot read the store: \(error)") }
         var byText: [String: Post] = [:]
         for p in stored { byText[p.text] = p }
 

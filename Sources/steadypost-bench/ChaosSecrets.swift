@@ -11,7 +11,7 @@ enum ChaosSecrets {
     /// Values of secret fields (a key naming a token, password, secret or JWT; at least 12
     /// characters), from the credential files and the store's persisted session tokens.
     /// Identifiers and client ids are not secret and may be logged.
-    static func collect(credentialsDir: String, store: SQLitePostStore, accounts: [String]) -> Set<String> {
+    static func collect(credentialsDir: String, store: any Store, accounts: [String]) -> Set<String> {
         var secrets: Set<String> = []
         func strings(in json: String) {
             guard let pairs = try? JSONSerializationLite.strings(json) else { return }
@@ -30,7 +30,7 @@ enum ChaosSecrets {
     }
 
     /// Where each secret was seen ("daemon.log", "status", ...), one entry per place and secret.
-    static func leaks(_ secrets: Set<String>, logPath: String, client: ControlClient, store: SQLitePostStore) -> [String] {
+    static func leaks(_ secrets: Set<String>, logPath: String, client: ControlClient, store: any Store) -> [String] {
         var places: [(String, String)] = [("daemon.log", Files.read(logPath) ?? "")]
         if let status = try? client.call(method: "status", body: []) { places.append(("status", String(decoding: status, as: UTF8.self))) }
         for state in ["scheduled", "unknown", "posted", "failed", "parked"] {

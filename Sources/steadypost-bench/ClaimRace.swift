@@ -25,7 +25,7 @@ enum ClaimRace {
                 // The posting engine's claim: the account's earliest due post, through PostTransitions.
                 guard let account = try store.nextDueByAccount().filter({ $0.value <= now }).min(by: { $0.value < $1.value })?.key,
                       let post = try store.claimDue(owner: owner, now: now, leaseMillis: 600_000, account: account) else { break }
-                let attempt = try store.beginAttempt(postId: post.id, owner: owner, idempotencyKey: SQLitePostStore.newAttemptId(),
+                let attempt = try store.beginAttempt(postId: post.id, owner: owner, idempotencyKey: StoreIds.newAttemptId(),
                                                      adapter: "bench", now: now, leaseMillis: 600_000)
                 // The platform request would take this long; no lock is held meanwhile, so
                 // the other claimers interleave as other posting workers would.

@@ -43,7 +43,7 @@ enum Leaks {
     static func waitPosted(_ d: BenchDaemon, _ count: Int, timeoutMillis: Int64) -> Bool {
         let deadline = SteadyClock.monotonicMillis() + timeoutMillis
         while SteadyClock.monotonicMillis() < deadline {
-            if let store = try? SQLitePostStore(path: d.dir + "/state/steadypost.db"), let c = try? store.counts(), (c[.posted] ?? 0) >= count {
+            if let store = try? Stores.open(path: d.dir + "/state/steadypost.db"), let c = try? store.counts(), (c[.posted] ?? 0) >= count {
                 return true
             }
             var ts = timespec(tv_sec: 0, tv_nsec: 250_000_000)

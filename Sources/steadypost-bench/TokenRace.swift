@@ -18,8 +18,8 @@ import SteadyTokens
 enum TokenRace {
     static func run(stateDir: String, account: String, platform: String, baseURL: String, credentialsFile: String, goFile: String) {
         guard let platform = Platform(rawValue: platform) else { die("token-race: unknown platform \(platform)") }
-        let store: SQLitePostStore
-        do { store = try SQLitePostStore(path: stateDir + "/steadypost.db") } catch { die("token-race: cannot open the store: \(error)") }
+        let store: any Store
+        do { store = try Stores.open(path: stateDir + "/steadypost.db") } catch { die("token-race: cannot open the store: \(error)") }
         guard let text = readFile(credentialsFile) else { die("token-race: cannot read \(credentialsFile)") }
         let credentials: Credentials
         do { credentials = try Credentials.parse(text, platform: platform) } catch { die("token-race: \(credentialsFile): \(error)") }

@@ -194,11 +194,9 @@ struct RepliesWorkerTests {
         let d = try Self.daemon(sim, account: account)
         defer { d.cleanUp() }
         // Break the quota bookkeeping from outside, as a damaged store would.
-        let outside = try SQLitePostStore(path: d.storePath)
+        let outside = try SQLiteDatabase(path: d.storePath)
         func rename(_ from: String, _ to: String) throws {
-            _ = try outside.transaction { db throws(StoreError) in
-                do throws(SQLiteError) { try db.execute("ALTER TABLE \(from) RENAME TO \(to)") } catch { throw .database(error) }
-            }
+            try outside.execute("ALTER TABLE \(from) RENAME TO \(to)")
         }
         try rename("reply_quota", "reply_quota_unreadable")
         try sim.mention(account, from: "alice", text: "are you there?")

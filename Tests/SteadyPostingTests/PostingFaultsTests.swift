@@ -89,7 +89,7 @@ struct PostingFaultsTests {
         let faults = PostingFaults(entries: try PostingFaults.parse("outcome-write-fails@a,store-unwritable:60000@b"), firedPath: file)
         #expect(faults.storeWriteFailure() == nil, "no window before the first 2xx")
         #expect(faults.outcomeWriteFailure(account: "b", postId: "p1") == nil, "b's 2xx opens the window but fails no outcome by itself")
-        #expect(faults.storeWriteFailure()?.primary == 10, "SQLITE_IOERR while the window lasts")
+        #expect(faults.storeWriteFailure()?.kind == .io, "an I/O error while the window lasts")
         #expect(faults.outcomeWriteFailure(account: "a", postId: "p2")?.isTransient == true)
         #expect(faults.outcomeWriteFailure(account: "a", postId: "p3") == nil, "one-shot")
 
@@ -108,13 +108,13 @@ struct PostingFaultsTests {
             for s in ["", "-wal", "-shm"] { _ = unlink(dir + "/s.db" + s) }
             Self.remove(dir)
         }
-        let store = try SQLitePostStore(path: dir + "/s.db", retryBaseMillis: 1)
-        store.setWriteFault { SQLiteError.injectedIOError("test") }
+        let store = FaultInjectingStore(try SQLitePostStore(path: dir + "/s.db"), retry: TransientRetry(limit: 6, baseMillis: 1))
+        store.setFault { DatabaseFailure.injectedIOError("test") }
         let draft = NewPost(account: "a", platform: "x", text: "t", dueAt: 0, contentHash: "h")
         #expect(throws: StoreError.self) { try store.insert([draft], now: 1) }
-        #expect(store.transientRetries == store.retryLimit, "retried as a transient error first")
+        #expect(store.transientRetries == 6, "retried as a transient error first")
         #expect(try store.counts().isEmpty, "reads still work")
-        store.setWriteFault(nil)
+        store.setFault(nil)
         #expect(try store.insert([draft], now: 1).count == 1)
     }
 

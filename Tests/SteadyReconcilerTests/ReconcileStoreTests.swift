@@ -83,11 +83,11 @@ struct ReconcileStoreTests {
     func foreignAndDuplicates() throws {
         let dir = ReconcileStateDir()
         let store = try SQLitePostStore(path: dir.dbPath)
-        let f = SQLitePostStore.ForeignPost(account: "a", platformId: "1", contentHash: "h", text: "t", createdAtMs: 5)
+        let f = ForeignPost(account: "a", platformId: "1", contentHash: "h", text: "t", createdAtMs: 5)
         #expect(try store.recordForeign([f], now: 10) == 1)
         #expect(try store.recordForeign([f], now: 20) == 0)
         #expect(try store.foreignPostIds(account: "a") == ["1"])
-        let d = SQLitePostStore.DuplicateFinding(account: "a", contentHash: "h", platformIds: ["1", "2"], postId: nil)
+        let d = DuplicateFinding(account: "a", contentHash: "h", platformIds: ["1", "2"], postId: nil)
         #expect(try store.recordDuplicates([d], now: 10) == 1)
         #expect(try store.recordDuplicates([d], now: 20) == 0)
         let found = try store.duplicateFindings(account: "a")
@@ -99,7 +99,7 @@ struct ReconcileStoreTests {
         let dir = ReconcileStateDir()
         let store = try SQLitePostStore(path: dir.dbPath)
         for i in 0..<3 {
-            try store.saveReconcileRun(SQLitePostStore.ReconcileRun(id: "r\(i)", pass: "manual", account: nil, startedAt: Int64(i), finishedAt: Int64(i) + 1,
+            try store.saveReconcileRun(ReconcileRun(id: "r\(i)", pass: "manual", account: nil, startedAt: Int64(i), finishedAt: Int64(i) + 1,
                                                                     ok: i != 1, changes: i, report: "{\"n\":\(i)}"))
         }
         let runs = try store.reconcileRuns(limit: 2)

@@ -8,7 +8,7 @@ import SteadyPlatforms
 @Suite("timeline matcher", .timeLimit(.minutes(1)))
 struct TimelineMatcherTests {
     static func candidate(_ id: String, _ text: String, _ state: PostState, platformId: String? = nil, attemptAt: Int64? = 10_000,
-                          attemptPlatformId: String? = nil, idempotencyKey: String = "k") -> SQLitePostStore.ReconcileCandidate {
+                          attemptPlatformId: String? = nil, idempotencyKey: String = "k") -> ReconcileCandidate {
         let post = Post(id: id, account: "a", platform: "x", kind: "post", text: text, inReplyTo: nil, contentHash: ContentNormalizer.hash(text),
                         dueAt: 0, state: state, createdAt: 0, updatedAt: 0, leaseOwner: nil, leaseExpiresAt: nil, nextTryAt: nil,
                         attempts: attemptAt == nil ? 0 : 1, leaseLosses: 0, platformId: platformId, lastError: nil, lastErrorClass: nil)
@@ -16,7 +16,7 @@ struct TimelineMatcherTests {
             [Attempt(id: "a_" + id, postId: id, number: 1, startedAt: $0, finishedAt: nil, idempotencyKey: idempotencyKey, contentHash: post.contentHash,
                      adapter: "x", account: "a", outcome: nil, detail: nil, platformId: attemptPlatformId)]
         } ?? []
-        return SQLitePostStore.ReconcileCandidate(post: post, attempts: attempts)
+        return ReconcileCandidate(post: post, attempts: attempts)
     }
 
     static func remote(_ id: String, _ text: String, at: Int64 = 10_500, recordKey: String? = nil) -> RemotePost {

@@ -34,10 +34,7 @@ struct MentionStoreTests {
         #expect(try tmp.store.repliesReserved(account: "acct", since: 0) == 3)
         // The quota's table gone (a damaged or foreign schema): the call throws instead of
         // answering "room left".
-        let other = try SQLitePostStore(path: tmp.path)
-        _ = try other.transaction { db throws(StoreError) in
-            do throws(SQLiteError) { try db.execute("ALTER TABLE reply_quota RENAME TO reply_quota_gone") } catch { throw .database(error) }
-        }
+        try SQLiteDatabase(path: tmp.path).execute("ALTER TABLE reply_quota RENAME TO reply_quota_gone")
         #expect(throws: StoreError.self) { try tmp.store.reserveReply(account: "acct", mentionId: "m9", limit: 100, windowMillis: hour, now: 5_000) }
     }
 

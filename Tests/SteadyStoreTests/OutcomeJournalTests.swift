@@ -33,19 +33,19 @@ struct OutcomeJournalTests {
     @Test("F01 (store level): an outcome the store could not take is journaled, replayed once, and the post ends posted")
     func f01_journalReplay() throws {
         let tmp = TempDatabase()
-        let store = try SQLitePostStore(path: tmp.path, retryLimit: 1, retryBaseMillis: 1)
+        let store = FaultInjectingStore(try SQLitePostStore(path: tmp.path), retry: TransientRetry(limit: 1, baseMillis: 1))
         let journal = OutcomeJournal(path: tmp.dir + "/outcomes.journal")
         defer { unlink(journal.path) }
         let p = try store.insert([draft("live")], now: 0)[0]
         _ = try store.claimDue(owner: "w", now: 1000, leaseMillis: 60_000, limit: 1)
         let attempt = try store.beginAttempt(postId: p.id, owner: "w", idempotencyKey: "k", adapter: "x", now: 1000, leaseMillis: 60_000)
         // The platform said 201; the store fails to record it.
-        store.injectCommitFailures(5, code: SQLITE_IOERR)
+        store.failNextWrites(5, with: DatabaseFailure.injectedIOError("test"))
         #expect(throws: StoreError.self) {
             _ = try store.recordOutcome(postId: p.id, attemptId: attempt.id, outcome: .published(platformId: "777"), now: 1001)
         }
         try journal.append(.init(postId: p.id, attemptId: attempt.id, outcome: .published(platformId: "777"), at: 1001))
-        store.injectCommitFailures(0)
+        store.failNextWrites(0, with: DatabaseFailure.injectedIOError("test"))
         #expect(try store.post(id: p.id).state == .attempting)
         // Replay (at start, or on store recovery) records it; a second replay finds nothing.
         let first = try journal.replay(into: store, now: 2000)
@@ -59,17 +59,17 @@ struct OutcomeJournalTests {
     @Test("replay keeps the journal when the store is still failing")
     func replayKeepsJournalOnFailure() throws {
         let tmp = TempDatabase()
-        let store = try SQLitePostStore(path: tmp.path, retryLimit: 1, retryBaseMillis: 1)
+        let store = FaultInjectingStore(try SQLitePostStore(path: tmp.path), retry: TransientRetry(limit: 1, baseMillis: 1))
         let journal = OutcomeJournal(path: tmp.dir + "/outcomes.journal")
         defer { unlink(journal.path) }
         let p = try store.insert([draft("kept")], now: 0)[0]
         _ = try store.claimDue(owner: "w", now: 1000, leaseMillis: 60_000, limit: 1)
         let a = try store.beginAttempt(postId: p.id, owner: "w", idempotencyKey: "k", adapter: "x", now: 1000, leaseMillis: 60_000)
         try journal.append(.init(postId: p.id, attemptId: a.id, outcome: .published(platformId: "9"), at: 1001))
-        store.injectCommitFailures(5, code: SQLITE_BUSY)
+        store.failNextWrites(5, with: DatabaseFailure(kind: .busy, message: "database is locked (injected)", context: "write"))
         #expect(throws: StoreError.self) { _ = try journal.replay(into: store, now: 2000) }
         #expect(journal.read().records.count == 1)
-        store.injectCommitFailures(0)
+        store.failNextWrites(0, with: DatabaseFailure.injectedIOError("test"))
         #expect(try journal.replay(into: store, now: 2001).applied == 1)
     }
 }

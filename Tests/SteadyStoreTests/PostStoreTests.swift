@@ -151,32 +151,37 @@ struct PostStoreTests {
     @Test("F16: transient store errors are retried; the write happens once")
     func f16_transientRetried() throws {
         let tmp = TempDatabase()
-        let store = try tmp.store()
-        store.injectCommitFailures(3, code: SQLITE_BUSY)
+        let store = FaultInjectingStore(try tmp.store(), retry: TransientRetry(limit: 6, baseMillis: 1))
+        store.failNextWrites(3, with: Self.busy)
         let inserted = try store.insert([draft("once")], now: 0)
         #expect(inserted.count == 1)
-        #expect(try store.posts().count == 1, "a retried transaction must not write twice")
-        store.injectCommitFailures(2, code: SQLITE_IOERR | (3 << 8))  // SQLITE_IOERR_WRITE
+        #expect(try store.posts().count == 1, "a retried write must not write twice")
+        store.failNextWrites(2, with: DatabaseFailure.injectedIOError("test"))
         _ = try store.claimDue(owner: "w", now: 1000, leaseMillis: 100, limit: 1)
         #expect(try store.posts(state: .claimed).count == 1)
+        #expect(store.transientRetries == 5)
     }
+
+    static let busy = DatabaseFailure(kind: .busy, message: "database is locked (injected)", context: "write")
 
     @Test("F16: a persistent failure surfaces, classified, after the bounded retries")
     func f16_persistentSurfaces() throws {
         let tmp = TempDatabase()
-        let store = try SQLitePostStore(path: tmp.path, retryLimit: 3, retryBaseMillis: 1)
-        store.injectCommitFailures(10, code: SQLITE_BUSY)
+        let store = FaultInjectingStore(try tmp.store(), retry: TransientRetry(limit: 3, baseMillis: 1))
+        store.failNextWrites(10, with: Self.busy)
         #expect {
             _ = try store.insert([draft("never")], now: 0)
         } throws: { error in
             guard case StoreError.database(let e) = error else { return false }
-            return e.isTransient && e.primary == SQLITE_BUSY
+            return e.isTransient && e.kind == .busy
         }
-        store.injectCommitFailures(0)
+        #expect(store.transientRetries == 3)
+        store.failNextWrites(0, with: Self.busy)
         #expect(try store.posts().isEmpty, "nothing half-written")
         // Not transient: no retry, thrown at once.
-        store.injectCommitFailures(1, code: SQLITE_CONSTRAINT)
+        store.failNextWrites(1, with: DatabaseFailure(kind: .constraint, message: "UNIQUE constraint failed", context: "write"))
         #expect(throws: StoreError.self) { _ = try store.insert([draft("x")], now: 0) }
+        #expect(store.transientRetries == 3)
     }
 
     @Test("F06: concurrent claimers on separate connections never both claim one post")

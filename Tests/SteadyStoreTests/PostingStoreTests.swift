@@ -70,7 +70,7 @@ struct PostingStoreTests {
         let store = try tmp.store()
         let p = try store.insert([draft("id")], now: 0)[0]
         _ = try store.claimDue(owner: "w", now: 1000, leaseMillis: 100, account: p.account)
-        let id = SQLitePostStore.newAttemptId()
+        let id = StoreIds.newAttemptId()
         #expect(id.hasPrefix("a_") && id.count == 18)
         let a = try store.beginAttempt(postId: p.id, owner: "w", idempotencyKey: "key-of-" + id, adapter: "x", now: 1001, leaseMillis: 100, attemptId: id)
         #expect(a.id == id)
