@@ -120,7 +120,7 @@ let package = Package(
 
         // What the process-level test targets share: the simulator process, a scripted HTTP
         // server, temporary directories and stores, waiting with deadlines, ending by pid.
-        .target(name: "SteadyTestSupport", dependencies: ["SteadyCore", "SteadySystem", "SteadyHTTP", "SteadyPlatforms", "SteadyStore"],
+        .target(name: "SteadyTestSupport", dependencies: ["SteadyCore", "SteadySystem", "SteadyHTTP", "SteadyPlatforms", "SteadyStore", "SteadyControl", "SteadyProtocol"],
                 path: "Tests/SteadyTestSupport"),
         .testTarget(name: "SteadyCoreTests", dependencies: ["SteadyCore", "CSQLite", "CCurl", "CSystemd"]),
         .testTarget(name: "SteadyJSONTests", dependencies: ["SteadyJSON"]),
