@@ -2,20 +2,14 @@ import Glibc
 import Testing
 import SteadyCore
 import SteadyPlatforms
+import class SteadyTestSupport.TempDir
 @testable import SteadyStore
 
 /// A fresh state directory per test, removed at the end.
 final class ReconcileStateDir {
-    let path: String
+    let dir = TempDir("steadypost-reconcile")
+    var path: String { dir.path }
     var dbPath: String { path + "/steadypost.db" }
-    init() {
-        var template = Array("/tmp/steadypost-reconcile.XXXXXX".utf8CString)
-        path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-    }
-    deinit {
-        for name in ["steadypost.db", "steadypost.db-wal", "steadypost.db-shm", "outcomes.journal"] { unlink(path + "/" + name) }
-        rmdir(path)
-    }
 }
 
 /// Migration 4 and the reconciler's store calls; the transitions it relies on.
