@@ -64,9 +64,7 @@ struct HealthIntegrationTests {
         let sim = try SimulatorProcess()
         defer { sim.stop() }
         let account = "f25-late"
-        let down = ScriptedServer.Action.respond(status: 503, headers: ["Content-Type: application/json"],
-                                                 body: Array(#"{"error":{"message":"unavailable"}}"#.utf8))
-        let server = try ScriptedServer(script: Array(repeating: down, count: 200))
+        let server = try RepliesWorkerTests.generatorDown()
         defer { server.stop() }
         let d = try RepliesWorkerTests.openAIDaemon(sim, account: account, server: server, key: "sk-f25")
         defer { d.cleanUp() }

@@ -33,6 +33,13 @@ struct RepliesWorkerTests {
         try sim.posts(account).filter { !($0["in_reply_to"]?.isNull ?? true) }
     }
 
+    /// A chat-completions endpoint that answers every request 503 (the generator down).
+    static func generatorDown() throws -> ScriptedServer {
+        let down = ScriptedServer.Action.respond(status: 503, headers: ["Content-Type: application/json"],
+                                                 body: Array(#"{"error":{"message":"unavailable"}}"#.utf8))
+        return try ScriptedServer(script: Array(repeating: down, count: 200))
+    }
+
     /// A daemon whose replies come from the chat-completions endpoint `server` (key file 0600).
     static func openAIDaemon(_ sim: SimulatorProcess, account: String, server: ScriptedServer, key: String) throws -> DaemonProcess {
         try daemon(sim, account: account, replies: replies + """
@@ -169,9 +176,7 @@ struct RepliesWorkerTests {
         let sim = try SimulatorProcess()
         defer { sim.stop() }
         let account = "f17-late"
-        let down = ScriptedServer.Action.respond(status: 503, headers: ["Content-Type: application/json"],
-                                                 body: Array(#"{"error":{"message":"unavailable"}}"#.utf8))
-        let server = try ScriptedServer(script: Array(repeating: down, count: 200))
+        let server = try Self.generatorDown()
         defer { server.stop() }
         let d = try Self.openAIDaemon(sim, account: account, server: server, key: "sk-late")
         defer { d.cleanUp() }
