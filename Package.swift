@@ -120,7 +120,7 @@ let package = Package(
 
         // What the process-level test targets share: the simulator process, a scripted HTTP
         // server, temporary directories and stores, waiting with deadlines, ending by pid.
-        .target(name: "SteadyTestSupport", dependencies: ["SteadyCore", "SteadySystem", "SteadyHTTP", "SteadyPlatforms", "SteadyStore"],
+        .target(name: "SteadyTestSupport", dependencies: ["SteadyCore", "SteadySystem", "SteadyHTTP", "SteadyPlatforms", "SteadyStore", "SteadyControl", "SteadyProtocol"],
                 path: "Tests/SteadyTestSupport"),
         .testTarget(name: "SteadyCoreTests", dependencies: ["SteadyCore", "CSQLite", "CCurl", "CSystemd"]),
         .testTarget(name: "SteadyJSONTests", dependencies: ["SteadyJSON"]),
@@ -129,11 +129,11 @@ let package = Package(
         .testTarget(name: "SteadySupervisorTests", dependencies: ["SteadySupervisor"]),
         .testTarget(name: "SteadyWorkerTests", dependencies: ["SteadyWorker"]),
         .testTarget(name: "SteadySimulatorTests", dependencies: [
-            "SteadySimulator", "SteadyCore", .product(name: "HummingbirdTesting", package: "hummingbird"),
+            "SteadySimulator", "SteadyCore", "SteadySystem", "SteadyTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
         .testTarget(name: "SteadyPlatformsTests", dependencies: ["SteadyPlatforms", "SteadyHTTP", "SteadyCore", "SteadySystem", "SteadyTestSupport"]),
-        .testTarget(name: "SteadyStoreTests", dependencies: ["SteadyStore", "CSQLite", "SteadyCore"]),
-        .testTarget(name: "SteadyPostingTests", dependencies: ["SteadyPosting", "SteadyConfig", "SteadyCore", "SteadyStore", "SteadyPlatforms", "SteadyTokens"]),
+        .testTarget(name: "SteadyStoreTests", dependencies: ["SteadyStore", "CSQLite", "SteadyCore", "SteadyTestSupport"]),
+        .testTarget(name: "SteadyPostingTests", dependencies: ["SteadyPosting", "SteadyConfig", "SteadyCore", "SteadyStore", "SteadyPlatforms", "SteadyTokens", "SteadyTestSupport"]),
         .testTarget(name: "SteadyTokensTests", dependencies: [
             "SteadyTokens", "SteadyStore", "SteadyPlatforms", "SteadySystem", "SteadyCore", "SteadyHTTP", "SteadyTestSupport",
             .product(name: "Logging", package: "swift-log"),
@@ -141,11 +141,11 @@ let package = Package(
         .testTarget(name: "SteadyBrowserTests", dependencies: [
             "SteadyBrowser", "SteadyJSON", "SteadySystem", "SteadyCore", "SteadyProtocol", "SteadyPosting", "SteadyPlatforms", "SteadyConfig", "SteadyTestSupport",
         ]),
-        .testTarget(name: "SteadyReconcilerTests", dependencies: ["SteadyReconciler", "SteadyStore", "SteadyPlatforms", "SteadyConfig", "SteadyCore"]),
+        .testTarget(name: "SteadyReconcilerTests", dependencies: ["SteadyReconciler", "SteadyStore", "SteadyPlatforms", "SteadyConfig", "SteadyCore", "SteadyTestSupport"]),
         .testTarget(name: "SteadySystemTests", dependencies: ["SteadySystem", .product(name: "Logging", package: "swift-log")]),
         // SteadyBrowser: the dashboard is checked in real headless Chromium through the pool.
         .testTarget(name: "SteadyAPITests", dependencies: [
-            "SteadyAPI", "SteadyConfig", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyCore", "SteadySystem", "SteadyBrowser",
+            "SteadyAPI", "SteadyConfig", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyCore", "SteadySystem", "SteadyBrowser", "SteadyTestSupport",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "SteadyMetricsTests", dependencies: ["SteadyMetrics", "SteadyBackground", "SteadyStore", "SteadyCore", "SteadyTestSupport"]),

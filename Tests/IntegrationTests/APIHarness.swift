@@ -9,8 +9,8 @@ import SteadySystem
 /// A real daemon (with the real `steadypost-api` worker) against the real simulator, spoken
 /// to over loopback HTTP like any client of the API.
 final class APIDaemon {
-    let sim: Sim
-    let daemon: PostingDaemon
+    let sim: SimulatorProcess
+    let daemon: DaemonProcess
     private(set) var port = 0
     let http = HTTPClient(options: HTTPClientOptions(connectTimeoutMillis: 2000, totalTimeoutMillis: 30_000))
 
@@ -20,17 +20,14 @@ final class APIDaemon {
     /// `[workers.api]` lines.
     init(accounts: [(Platform, String, String?)] = [(.x, "news-x", nil)], health: String = "", api: String = "", apiWorker: String = "",
          faultInjection: Bool = true) throws {
-        sim = try Sim()
-        daemon = try PostingDaemon(sim: sim, accounts: accounts, faultInjection: faultInjection)
-        var toml = Files.read(daemon.configPath) ?? ""
-        if !health.isEmpty { toml += "\n[health]\n" + health + "\n" }
-        if !api.isEmpty { toml = toml.replacing("[api]\n", with: "[api]\n" + api + "\n") }
-        if !apiWorker.isEmpty { toml = toml.replacing("[workers.api]\n", with: "[workers.api]\n" + apiWorker + "\n") }
-        try Files.writeAtomically(daemon.configPath, toml)
+        sim = try SimulatorProcess()
+        daemon = try DaemonProcess(sim: sim, accounts: accounts, faultInjection: faultInjection)
+        if !health.isEmpty { try daemon.editConfig { $0 + "\n[health]\n" + health + "\n" } }
+        if !api.isEmpty { try daemon.addToTable("api", api) }
+        if !apiWorker.isEmpty { try daemon.configure(.api, apiWorker) }
         try daemon.start()
-        port = try waitFor("the api worker serving", timeoutMillis: 30_000) { () -> Int? in
-            guard let w = try? self.daemon.client.status().workers.first(where: { $0.role == .api }), w.state == "running",
-                  let summary = w.summary, summary.hasPrefix("serving HTTP on 127.0.0.1:") else { return nil }
+        port = try daemon.waitWorker(.api, "the api worker serving", timeoutMillis: 30_000) { w -> Int? in
+            guard w.state == "running", let summary = w.summary, summary.hasPrefix("serving HTTP on 127.0.0.1:") else { return nil }
             return Int(summary.dropFirst("serving HTTP on 127.0.0.1:".count).prefix { $0.isNumber })
         }
     }

@@ -11,27 +11,27 @@ import SteadySystem
 
 let browserTestsCanRun = access("/usr/bin/chromium", X_OK) == 0
 
-extension PostingDaemon {
-    /// A posting daemon (see `PostingDaemon.init`) whose `browserAccounts` have
+extension DaemonProcess {
+    /// A posting daemon (see `DaemonProcess.init`) whose `browserAccounts` have
     /// `mode = "browser"`, with `browsers` Chromium at most in the browser worker.
-    static func withBrowser(sim: Sim, accounts: [(Platform, String, String?)], browserAccounts: [String], browsers: Int = 1,
-                            leaseMillis: Int64 = 16_000, environment: [String] = []) throws -> PostingDaemon {
-        let d = try PostingDaemon(sim: sim, accounts: accounts, leaseMillis: leaseMillis, environment: environment)
-        var toml = Files.read(d.configPath) ?? ""
-        for name in browserAccounts {
-            let line = "name = \"\(name)\"\n"
-            guard toml.contains(line) else { throw TestFailure("no account \(name) in the config") }
-            toml = toml.replacing(line, with: line + "mode = \"browser\"\n")
+    static func withBrowser(sim: SimulatorProcess, accounts: [(Platform, String, String?)], browserAccounts: [String], browsers: Int = 1,
+                            leaseMillis: Int64 = 16_000, environment: [String] = []) throws -> DaemonProcess {
+        let d = try DaemonProcess(sim: sim, accounts: accounts, leaseMillis: leaseMillis, environment: environment)
+        try d.editConfig { toml in
+            var toml = toml
+            for name in browserAccounts {
+                let line = "name = \"\(name)\"\n"
+                guard toml.contains(line) else { throw TestFailure("no account \(name) in the config") }
+                toml = toml.replacing(line, with: line + "mode = \"browser\"\n")
+            }
+            return toml
         }
-        toml = toml.replacing("[workers.browser]\n", with: "[workers.browser]\nconcurrency = \(browsers)\n")
-        try Files.writeAtomically(d.configPath, toml)
+        try d.configure(.browser, "concurrency = \(browsers)")
         return d
     }
 
     /// Routed `browser.METHOD` through the control socket, answered by the browser worker.
-    func browser(_ method: String, _ body: JSON = .obj([])) throws -> JSON {
-        try JSON.parse(try client.call(method: "browser.\(method)", body: body.bytes))
-    }
+    func browser(_ method: String, _ body: JSON = .obj([])) throws -> JSON { try routed("browser.\(method)", body) }
 }
 
 /// A scrape request body: `url`, one extraction, the lease's budget.
@@ -109,7 +109,7 @@ final class BrowserProcesses {
 
     /// The pool's browsers now (pid → state), recorded for the cleanup.
     @discardableResult
-    func list(_ d: PostingDaemon) throws -> [Int32: String] {
+    func list(_ d: DaemonProcess) throws -> [Int32: String] {
         var out: [Int32: String] = [:]
         for b in try d.browser("status")["browser_list"]?.array ?? [] {
             guard let pid = b["pid"]?.int.map(Int32.init) else { continue }
@@ -130,14 +130,14 @@ final class BrowserProcesses {
 }
 
 /// The simulator and a started posting daemon with browser-mode accounts (see
-/// `PostingDaemon.withBrowser`), its browser worker running; `prepare` runs before the start.
+/// `DaemonProcess.withBrowser`), its browser worker running; `prepare` runs before the start.
 /// Everything is ended afterwards, Chromium included.
 func withBrowserDaemon(accounts: [(Platform, String, String?)], browserAccounts: [String], browsers: Int = 1,
-                       environment: [String] = [], prepare: (PostingDaemon) throws -> Void = { _ in },
-                       _ body: (Sim, PostingDaemon, BrowserProcesses) throws -> Void) throws {
-    let sim = try Sim()
+                       environment: [String] = [], prepare: (DaemonProcess) throws -> Void = { _ in },
+                       _ body: (SimulatorProcess, DaemonProcess, BrowserProcesses) throws -> Void) throws {
+    let sim = try SimulatorProcess()
     defer { sim.stop() }
-    let d = try PostingDaemon.withBrowser(sim: sim, accounts: accounts, browserAccounts: browserAccounts, browsers: browsers,
+    let d = try DaemonProcess.withBrowser(sim: sim, accounts: accounts, browserAccounts: browserAccounts, browsers: browsers,
                                           environment: environment)
     let processes = BrowserProcesses(daemonDir: d.dir.path)
     defer {
@@ -150,12 +150,9 @@ func withBrowserDaemon(accounts: [(Platform, String, String?)], browserAccounts:
     try body(sim, d, processes)
 }
 
-extension PostingDaemon {
+extension DaemonProcess {
     /// Waits until the browser worker runs (a submit before that is refused `unavailable`).
     func waitBrowserRunning() throws {
-        _ = try waitFor("the browser worker running", timeoutMillis: 20_000) { () -> Bool? in
-            let w = try? client.status().workers.first { $0.role == .browser }
-            return w?.state == "running" ? true : nil
-        }
+        try waitWorker(.browser, "the browser worker running") { w -> Bool? in w.state == "running" ? true : nil }
     }
 }

@@ -85,7 +85,7 @@ struct BrowserPostingTests {
     @Test("A refused web login pauses only that account (auth, not refreshable), nothing is posted, the API account posts on")
     func refusedWebLoginPausesTheAccount() throws {
         // The credentials file's web password is wrong (its API token is right).
-        func wrongWebPassword(_ d: PostingDaemon) throws {
+        func wrongWebPassword(_ d: DaemonProcess) throws {
             let path = d.credentialsDir + "/badpw-web.json"
             guard case .object(let members) = try JSON.parse(Files.read(path) ?? "") else { throw TestFailure("credentials are not an object") }
             let changed = JSON.object(members.map { $0.0 == "web_password" ? ($0.0, JSON("not-the-web-password")) : $0 })
@@ -204,7 +204,7 @@ struct BrowserPostingTests {
                 mode = "\(mode)"
 
                 """)
-            return spawnAndWait([Binaries.daemon, "check-config", "--config", path])
+            return spawnAndWait([TestBinaries.daemon, "check-config", "--config", path])
         }
         let bad = try check("web")
         #expect(bad.code == 1)

@@ -14,18 +14,11 @@ struct ChaosTests {
         let dir = TempDir()
         defer { dir.remove() }
         let outPath = dir.path + "/chaos.out"
-        let outFd = Descriptor(open(outPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644))
-        let run = try spawnProcess(
-            path: Binaries.bench,
-            arguments: [Binaries.bench, "chaos", "--posts", "500", "--seed", "7", "--spread-ms", "60000",
-                        "--kill-every-ms", "1500", "--supervisor-kill-every-ms", "20000", "--max-kills", "30",
-                        "--settle-ms", "300000", "--quota", "20"],
-            environment: currentEnvironment() + ["SWIFT_BACKTRACE=enable=no"], passFds: [], stdout: outFd, stderr: outFd)
-        outFd.close()
-        // The run bounds itself (spread + settle); this is the backstop.
-        var pfd = pollfd(fd: run.pidfd.raw, events: Int16(POLLIN), revents: 0)
-        if poll(&pfd, 1, 660_000) != 1 { signalProcess(run, SIGTERM) }
-        let status = try reap(pid: run.pid)
+        let run = try spawnLogged([TestBinaries.bench, "chaos", "--posts", "500", "--seed", "7", "--spread-ms", "60000",
+                                   "--kill-every-ms", "1500", "--supervisor-kill-every-ms", "20000", "--max-kills", "30",
+                                   "--settle-ms", "300000", "--quota", "20"], log: outPath)
+        // The run bounds itself (spread + settle); this is the backstop (ended by its pid).
+        let status = waitExit(run, timeoutMillis: 660_000) ?? endProcess(run)
         let text = Files.read(outPath) ?? ""
         #expect(status == .exited(0), "\(text)")
         let summary = text.split(separator: "\n").first { $0.hasPrefix("chaos ") }.map(String.init) ?? ""

@@ -10,18 +10,18 @@ import SteadySystem
 struct ControlSocketTests {
     /// Opens the runtime dir and socket to everyone, so that only SO_PEERCRED stands between
     /// another uid and the daemon (the shipped modes 0750/0660 would stop it earlier).
-    func exposeSocket(_ d: Daemon) {
+    func exposeSocket(_ d: DaemonProcess) {
         _ = chmod(d.dir.path + "/run", 0o755)
         _ = chmod(d.socketPath, 0o666)
     }
 
     @Test("a client under another uid is refused by its peer credentials", .enabled(if: getuid() == 0, "needs root to switch uid"))
     func otherUidRefused() throws {
-        let d = try Daemon()
+        let d = try DaemonProcess.started()
         defer { d.cleanUp() }
         try d.waitAllRunning()
         exposeSocket(d)
-        let out = spawnAndWait(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", Binaries.cli, "status", "--socket", d.socketPath])
+        let out = spawnAndWait(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", TestBinaries.cli, "status", "--socket", d.socketPath])
         #expect(out.code == 1, "refused is exit 1: \(out)")
         #expect(out.stderr.contains("permission denied: uid 65534"), "\(out.stderr)")
         #expect(d.log().contains("control connection refused"))
@@ -31,19 +31,19 @@ struct ControlSocketTests {
 
     @Test("members of daemon.control_group are let in", .enabled(if: getuid() == 0, "needs root to switch uid"))
     func controlGroupAllowed() throws {
-        let d = try Daemon(daemonConfig: "control_group = \"nogroup\"")
+        let d = try DaemonProcess.started(daemonConfig: "control_group = \"nogroup\"")
         defer { d.cleanUp() }
         try d.waitAllRunning()
         exposeSocket(d)
         // uid 65534 is neither root nor the service user; gid nogroup (65534) lets it in.
-        let member = spawnAndWait(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", Binaries.cli, "status", "--socket", d.socketPath])
+        let member = spawnAndWait(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", TestBinaries.cli, "status", "--socket", d.socketPath])
         #expect(member.code == 0, "\(member.stderr)")
         #expect(member.stdout.contains("posting"))
         // Membership through a supplementary group counts too (SO_PEERGROUPS).
-        let supplementary = spawnAndWait(["/usr/bin/setpriv", "--reuid=65534", "--regid=1", "--groups=65534", Binaries.cli, "status", "--socket", d.socketPath])
+        let supplementary = spawnAndWait(["/usr/bin/setpriv", "--reuid=65534", "--regid=1", "--groups=65534", TestBinaries.cli, "status", "--socket", d.socketPath])
         #expect(supplementary.code == 0, "\(supplementary.stderr)")
         // The same uid outside the group is refused.
-        let outsider = spawnAndWait(["/usr/bin/setpriv", "--reuid=65534", "--regid=1", "--clear-groups", Binaries.cli, "status", "--socket", d.socketPath])
+        let outsider = spawnAndWait(["/usr/bin/setpriv", "--reuid=65534", "--regid=1", "--clear-groups", TestBinaries.cli, "status", "--socket", d.socketPath])
         #expect(outsider.code == 1, "\(outsider)")
         #expect(outsider.stderr.contains("nor in group nogroup"))
     }
@@ -58,7 +58,7 @@ struct ControlSocketTests {
             ("unknown method", try! Message.request(method: "format-disk", body: []).encoded()),
           ])
     func hostileFrames(name: String, bytes: [UInt8]) throws {
-        let d = try Daemon()
+        let d = try DaemonProcess.started()
         defer { d.cleanUp() }
         let before = try d.waitAllRunning()
         let fd = try Sockets.connectStream(path: d.socketPath)
@@ -92,7 +92,7 @@ struct ControlSocketTests {
 
     @Test("CLI exit codes: 0 ok, 1 refused, 2 bad usage, 3 unreachable")
     func exitCodes() throws {
-        let d = try Daemon()
+        let d = try DaemonProcess.started()
         defer { d.cleanUp() }
         try d.waitAllRunning()
         #expect(d.cli(["status"]).code == 0)
@@ -100,14 +100,14 @@ struct ControlSocketTests {
         #expect(badRole.code == 2)
         #expect(badRole.stderr.contains("unknown role 'nobody'"))
         #expect(d.cli(["frobnicate"]).code == 2)
-        let unreachable = spawnAndWait([Binaries.cli, "status", "--socket", d.dir.path + "/nothing.sock"])
+        let unreachable = spawnAndWait([TestBinaries.cli, "status", "--socket", d.dir.path + "/nothing.sock"])
         #expect(unreachable.code == 3)
         #expect(unreachable.stderr.contains("cannot reach steadypostd"))
     }
 
     @Test("fault injection is refused (exit 1) unless the config allows it")
     func faultInjectionRefused() throws {
-        let d = try Daemon(allowFaults: false)
+        let d = try DaemonProcess.started(allowFaults: false)
         defer { d.cleanUp() }
         let before = try d.waitAllRunning()
         let out = d.cli(["debug", "fault", "posting", "crash"])

@@ -16,7 +16,7 @@ struct CrashPointTests {
 
     /// Checks every post of `expected` (post id → text) on `account`: posted, one post on the
     /// platform with that text, and the store's platform id is that post's.
-    static func checkExactlyOnce(_ d: PostingDaemon, _ sim: Sim, account: String, expected: [String: String],
+    static func checkExactlyOnce(_ d: DaemonProcess, _ sim: SimulatorProcess, account: String, expected: [String: String],
                                  posted: [String: JSON], context: String) throws {
         let truth = try PostingContractTests.groundTruth(sim, account)
         #expect(truth.count == expected.count, "\(context): \(account) has \(truth.count) posts on the platform, expected \(expected.count): \(truth.keys.sorted())")
@@ -28,12 +28,12 @@ struct CrashPointTests {
 
     @Test("crash-point matrix: for x, mastodon and bluesky × the six crash points, the worker SIGKILLs itself there, is restarted, and every post is on the platform exactly once and posted with its platform id")
     func crashPointMatrix() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
         let accounts: [(Platform, String)] = [(.x, "cp-x"), (.mastodon, "cp-m"), (.bluesky, "cp-b")]
         let entries = accounts.flatMap { a in Self.points.map { "crash:\($0)@\(a.1)" } }
         // One attempt at a time, so a crash only ever kills the attempt it names.
-        let d = try PostingDaemon(sim: sim, accounts: accounts.map { ($0.0, $0.1, nil) }, concurrency: 1, leaseMillis: 3_000,
+        let d = try DaemonProcess(sim: sim, accounts: accounts.map { ($0.0, $0.1, nil) }, concurrency: 1, leaseMillis: 3_000,
                                   environment: ["STEADYPOST_FAULTS=\(entries.joined(separator: ","))", "STEADYPOST_POSTING_SETTLE_MS=1500"],
                                   postingWorker: Self.restartFreely)
         defer { d.cleanUp() }
@@ -80,11 +80,11 @@ struct CrashPointTests {
 
     @Test("F01: the store write fails right after a 2xx; the outcome goes to the journal and is replayed; one post on the platform, the store says posted, never verified or re-sent")
     func f01_outcomeWriteFailsAfter2xx() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
         let accounts: [(Platform, String)] = [(.x, "f01-x"), (.mastodon, "f01-m"), (.bluesky, "f01-b")]
         // A lease far longer than the test: only the journal can bring these posts to `posted`.
-        let d = try PostingDaemon(sim: sim, accounts: accounts.map { ($0.0, $0.1, nil) }, leaseMillis: 120_000,
+        let d = try DaemonProcess(sim: sim, accounts: accounts.map { ($0.0, $0.1, nil) }, leaseMillis: 120_000,
                                   environment: ["STEADYPOST_FAULTS=" + accounts.map { "outcome-write-fails@\($0.1)" }.joined(separator: ",")])
         defer { d.cleanUp() }
         try d.start()
@@ -113,12 +113,12 @@ struct CrashPointTests {
 
     @Test("F03: the store is unwritable for 3 s while posting; afterwards every live post is recorded posted, none sent twice")
     func f03_storeUnwritableWhilePosting() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
         let accounts: [(Platform, String)] = [(.x, "f03-x"), (.mastodon, "f03-m"), (.bluesky, "f03-b")]
         // The window opens at the first 2xx create. A lease longer than the window: posts
         // whose claim could not be given back wait for it, never an attempt cut short.
-        let d = try PostingDaemon(sim: sim, accounts: accounts.map { ($0.0, $0.1, nil) }, concurrency: 3, leaseMillis: 12_000,
+        let d = try DaemonProcess(sim: sim, accounts: accounts.map { ($0.0, $0.1, nil) }, concurrency: 3, leaseMillis: 12_000,
                                   environment: ["STEADYPOST_FAULTS=store-unwritable:3000"])
         defer { d.cleanUp() }
         try d.start()

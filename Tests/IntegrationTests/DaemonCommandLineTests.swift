@@ -19,7 +19,7 @@ struct DaemonCommandLineTests {
             (["worker", "poster"], "unknown role 'poster'; roles: posting, metrics, replies, browser, reconciler, api"),
         ]
         for (args, message) in cases {
-            let out = spawnAndWait([Binaries.daemon] + args)
+            let out = spawnAndWait([TestBinaries.daemon] + args)
             #expect(out.code == 64, "\(args): \(out)")
             #expect(out.stderr.hasPrefix("steadypostd: \(message)\n"), "\(args): \(out.stderr)")
             #expect(out.stderr.contains("usage: steadypostd run [--config PATH]"), "\(args)")
@@ -29,7 +29,7 @@ struct DaemonCommandLineTests {
     @Test("--help prints the usage on stdout and exits 0")
     func help() {
         for args in [["--help"], ["-h"], ["run", "--help"]] {
-            let out = spawnAndWait([Binaries.daemon] + args)
+            let out = spawnAndWait([TestBinaries.daemon] + args)
             #expect(out.code == 0, "\(args): \(out)")
             #expect(out.stdout.contains("steadypostd check-config [--config PATH]"), "\(args)")
         }
@@ -42,12 +42,12 @@ struct DaemonCommandLineTests {
         let path = dir.path + "/bad.toml"
         try Files.writeAtomically(path, "[daemon]\nstate_dir = 7\n")
         for args in [["check-config", "--config", path], ["check-config", "--config=" + path]] {
-            let out = spawnAndWait([Binaries.daemon] + args)
+            let out = spawnAndWait([TestBinaries.daemon] + args)
             #expect(out.code == 1, "\(args): \(out)")
             #expect(out.stderr.contains("\(path):2: daemon.state_dir"), "\(args): \(out.stderr)")
         }
         // The worker executable itself reads the config and says so under its own name.
-        let worker = spawnAndWait([Binaries.daemon, "worker", "posting", "--config", path])
+        let worker = spawnAndWait([TestBinaries.daemon, "worker", "posting", "--config", path])
         #expect(worker.code == 1, "\(worker)")
         #expect(worker.stderr.hasPrefix("steadypost-worker: \(path):2: daemon.state_dir"), "\(worker.stderr)")
     }
@@ -63,14 +63,14 @@ struct DaemonCommandLineTests {
             .postingHTTPTimeoutMillis: "5000", .postingQuotaHourMillis: "3600000", .postingSettleMillis: "30000",
             .postingBreakerOpenMillis: "30000",
             // The real executables, named through the hooks: the workers still start.
-            .workerExecutable: Binaries.directory + "/steadypost-worker", .apiExecutable: Binaries.directory + "/steadypost-api",
+            .workerExecutable: TestBinaries.directory + "/steadypost-worker", .apiExecutable: TestBinaries.directory + "/steadypost-api",
         ]
         #expect(Set(values.keys) == Set(TestHooks.Variable.allCases))
         // One account (nothing is due, so nothing is sent to its closed port) for a posting
         // engine that reads the hooks; the other account-driven workers off.
         let account = "[[accounts]]\nname = \"hooks-x\"\nplatform = \"x\"\nbase_url = \"http://127.0.0.1:9\"\ncredentials = \"hooks-x.json\"\n\n"
         let off = ["metrics", "replies", "reconciler"].map { "[workers.\($0)]\nenabled = false\n\n" }.joined()
-        let d = try Daemon(extraConfig: account + off, environment: values.map { "\($0.key.rawValue)=\($0.value)" })
+        let d = try DaemonProcess.started(extraConfig: account + off, environment: values.map { "\($0.key.rawValue)=\($0.value)" })
         defer { d.cleanUp() }
         try d.waitAllRunning(expect: 3)
         _ = try waitFor("the posting worker's fault points armed", timeoutMillis: 20_000) {
@@ -90,7 +90,7 @@ struct DaemonCommandLineTests {
         defer { dir.remove() }
         let path = dir.path + "/bad.toml"
         try Files.writeAtomically(path, "[daemon]\nstate_dir = 7\n")
-        let worker = spawnAndWait([Binaries.directory + "/steadypost-worker", "worker", "posting", "--config", path],
+        let worker = spawnAndWait([TestBinaries.directory + "/steadypost-worker", "worker", "posting", "--config", path],
                                   environment: currentEnvironment() + ["STEADYPOST_FAULTS=crash:after_send"])
         #expect(worker.code == 1, "\(worker)")
         #expect(worker.stderr.hasPrefix("steadypost-worker: \(path):2: daemon.state_dir"), "\(worker.stderr)")

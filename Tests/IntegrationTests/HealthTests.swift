@@ -61,12 +61,10 @@ struct HealthIntegrationTests {
 
     @Test("F25: a periodic job that turns late (the replies job, its generator down) makes health degraded, by name")
     func testF25_lateJobTurnsHealthDegraded() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
         let account = "f25-late"
-        let down = ScriptedServer.Action.respond(status: 503, headers: ["Content-Type: application/json"],
-                                                 body: Array(#"{"error":{"message":"unavailable"}}"#.utf8))
-        let server = try ScriptedServer(script: Array(repeating: down, count: 200))
+        let server = try RepliesWorkerTests.generatorDown()
         defer { server.stop() }
         let d = try RepliesWorkerTests.openAIDaemon(sim, account: account, server: server, key: "sk-f25")
         defer { d.cleanUp() }
@@ -89,7 +87,7 @@ struct HealthIntegrationTests {
 
     @Test("steadypost health exits 3, not 1, when the api worker is not running")
     func apiWorkerStopped() throws {
-        let d = try Daemon()
+        let d = try DaemonProcess.started()
         defer { d.cleanUp() }
         try d.waitAllRunning()
         #expect(d.cli(["health"]).code == 0)
@@ -101,7 +99,7 @@ struct HealthIntegrationTests {
 
     @Test("steadypost health exits 3 when the daemon cannot be reached")
     func unreachable() {
-        let r = spawnAndWait([Binaries.cli, "health", "--socket", "/nonexistent/steadypost/control.sock", "--timeout", "2"])
+        let r = spawnAndWait([TestBinaries.cli, "health", "--socket", "/nonexistent/steadypost/control.sock", "--timeout", "2"])
         #expect(r.code == 3, "\(r)")
         #expect(r.stderr.contains("cannot reach steadypostd"))
     }

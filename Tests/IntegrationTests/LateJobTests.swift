@@ -8,10 +8,10 @@ import SteadyProtocol
 /// intervals of its last success; the heartbeats carry it, the supervisor counts it.
 @Suite("late jobs", .serialized, .timeLimit(.minutes(3)))
 struct LateJobTests {
-    static func daemon(_ sim: Sim, fault: String?) throws -> PostingDaemon {
-        let d = try PostingDaemon(sim: sim, accounts: [(.x, "late-x", nil)],
+    static func daemon(_ sim: SimulatorProcess, fault: String?) throws -> DaemonProcess {
+        let d = try DaemonProcess(sim: sim, accounts: [(.x, "late-x", nil)],
                                   environment: fault.map { ["STEADYPOST_RECONCILER_FAULT=\($0)"] } ?? [])
-        try d.configureReconciler("quick_interval = \"2s\"\ndeep_interval = \"1h\"")
+        try d.configure(.reconciler, "quick_interval = \"2s\"\ndeep_interval = \"1h\"")
         try d.start()
         return d
     }
@@ -19,7 +19,7 @@ struct LateJobTests {
     @Test("F11: the quick pass stalls (fault); reconciler/reconcile-quick turns late in status, late_jobs counts it",
           arguments: ["stall:reconcile-quick", "fail:reconcile-quick"])
     func f11_stalledJobTurnsLate(fault: String) throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
         let d = try Self.daemon(sim, fault: fault)
         defer { d.cleanUp() }
@@ -47,21 +47,21 @@ struct LateJobTests {
 
     @Test("F11 control: the same schedule without the fault runs, succeeds, and is never late")
     func f11_healthyJobNotLate() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
         let d = try Self.daemon(sim, fault: nil)
         defer { d.cleanUp() }
         // Someone posts the same text twice by hand: two foreign posts, one duplicate copy,
         // which the scheduled passes report for /health.
         let first = try waitFor("the first pass", timeoutMillis: 60_000) { () -> Int64? in
-            let runs = try d.reconcilerStatus().counters?["runs"] ?? 0
+            let runs = try d.worker(.reconciler).counters?["runs"] ?? 0
             return runs >= 1 ? runs : nil
         }
         try sim.inject("late-x", "posted by hand, twice")
         try sim.inject("late-x", "posted by hand, twice")
         // Three successful runs after that cover more than two intervals.
         let w = try waitFor("three more quick passes", timeoutMillis: 60_000) { () -> WorkerStatus? in
-            let w = try d.reconcilerStatus()
+            let w = try d.worker(.reconciler)
             return (w.counters?["runs"] ?? 0) >= first + 3 ? w : nil
         }
         #expect(w.counters?["job.reconcile-quick.late"] == 0 && w.counters?["run_failures"] == 0)

@@ -13,14 +13,8 @@ struct LeakTests {
         let dir = TempDir()
         defer { dir.remove() }
         let outPath = dir.path + "/leaks.out"
-        let outFd = Descriptor(open(outPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644))
-        let run = try spawnProcess(path: Binaries.bench, arguments: [Binaries.bench, "leaks", "4000", "10"],
-                                   environment: currentEnvironment() + ["SWIFT_BACKTRACE=enable=no"], passFds: [],
-                                   stdout: outFd, stderr: outFd)
-        outFd.close()
-        var pfd = pollfd(fd: run.pidfd.raw, events: Int16(POLLIN), revents: 0)
-        if poll(&pfd, 1, 420_000) != 1 { signalProcess(run, SIGTERM) }
-        let status = try reap(pid: run.pid)
+        let run = try spawnLogged([TestBinaries.bench, "leaks", "4000", "10"], log: outPath)
+        let status = waitExit(run, timeoutMillis: 420_000) ?? endProcess(run)
         let text = Files.read(outPath) ?? ""
         #expect(status == .exited(0), "\(text)")
         #expect(text.contains("leaks posts=4000 grew=none"), "\(text)")

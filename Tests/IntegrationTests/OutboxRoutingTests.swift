@@ -11,7 +11,7 @@ import SteadySystem
 /// what came back.
 @Suite("worker outbox", .serialized, .timeLimit(.minutes(2)))
 struct OutboxRoutingTests {
-    func relay(_ d: Daemon, from role: Role, _ method: String, body: String = "{}", timeoutMs: Int = 5000) -> (code: Int32, stdout: String, stderr: String) {
+    func relay(_ d: DaemonProcess, from role: Role, _ method: String, body: String = "{}", timeoutMs: Int = 5000) -> (code: Int32, stdout: String, stderr: String) {
         let request = #"{"method":"\#(method)","body":\#(jsonString(body)),"timeout_ms":\#(timeoutMs)}"#
         return d.cli(["debug", "call", "\(role.rawValue).relay", request])
     }
@@ -22,7 +22,7 @@ struct OutboxRoutingTests {
 
     @Test("a worker's request reaches another worker and the answer comes back")
     func workerToWorker() throws {
-        let d = try Daemon()
+        let d = try DaemonProcess.started()
         defer { d.cleanUp() }
         try d.waitAllRunning()
         let out = relay(d, from: .replies, "metrics.ping", body: #"{"from":"replies"}"#)
@@ -36,7 +36,7 @@ struct OutboxRoutingTests {
 
     @Test("supervisor.status answers a worker with the supervisor's own view")
     func supervisorStatus() throws {
-        let d = try Daemon()
+        let d = try DaemonProcess.started()
         defer { d.cleanUp() }
         let before = try d.waitAllRunning()
         let out = relay(d, from: .api, "supervisor.status")
@@ -52,7 +52,7 @@ struct OutboxRoutingTests {
 
     @Test("a request to a stopped role is refused at once; one never answered times out at its deadline")
     func refusalsAndDeadlines() throws {
-        let d = try Daemon(heartbeat: "100ms", hangTimeout: "30s")
+        let d = try DaemonProcess.started(heartbeat: "100ms", hangTimeout: "30s")
         defer { d.cleanUp() }
         try d.waitAllRunning()
         #expect(d.cli(["stop", "metrics"]).code == 0)
@@ -70,7 +70,7 @@ struct OutboxRoutingTests {
 
     @Test("relay is refused when fault injection is off")
     func relayNeedsTestSwitch() throws {
-        let d = try Daemon(allowFaults: false)
+        let d = try DaemonProcess.started(allowFaults: false)
         defer { d.cleanUp() }
         try d.waitAllRunning()
         let out = relay(d, from: .replies, "metrics.ping")

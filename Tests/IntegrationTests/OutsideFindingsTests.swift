@@ -127,15 +127,15 @@ struct OutsideFindingsTests {
         let d = try APIDaemon(faultInjection: false)
         defer { d.cleanUp() }
         let socket = d.daemon.socketPath
-        let status = spawnAndWait([Binaries.cli, "--socket", socket, "--json", "status"])
+        let status = spawnAndWait([TestBinaries.cli, "--socket", socket, "--json", "status"])
         #expect(status.code == 0 && status.stdout.hasPrefix("{"), "\(status)")
-        let viaConfig = spawnAndWait([Binaries.cli, "--config=\(d.daemon.configPath)", "jobs"])
+        let viaConfig = spawnAndWait([TestBinaries.cli, "--config=\(d.daemon.configPath)", "jobs"])
         #expect(viaConfig.code == 0 && viaConfig.stdout.hasPrefix("ID"), "\(viaConfig)")
-        let nested = spawnAndWait([Binaries.cli, "--socket", socket, "debug", "call", "posting.ping", "{}"])
+        let nested = spawnAndWait([TestBinaries.cli, "--socket", socket, "debug", "call", "posting.ping", "{}"])
         #expect(nested.code == 0, "\(nested)")
-        let mixed = spawnAndWait([Binaries.cli, "--timeout", "5", "post", "--account", "news-x", "--in", "1h", "hello", "--socket", socket])
+        let mixed = spawnAndWait([TestBinaries.cli, "--timeout", "5", "post", "--account", "news-x", "--in", "1h", "hello", "--socket", socket])
         #expect(mixed.code == 0, "\(mixed)")
-        let wrong = spawnAndWait([Binaries.cli, "--socket", socket, "--frobnicate", "status"])
+        let wrong = spawnAndWait([TestBinaries.cli, "--socket", socket, "--frobnicate", "status"])
         #expect(wrong.code == 2, "\(wrong)")
     }
 
@@ -176,9 +176,9 @@ struct OutsideFindingsTests {
 
     @Test("seed 004: lost answers whose posts are verified live never open the breaker; it counts what verification finds")
     func lostAnswersVerifiedLiveKeepTheBreakerClosed() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
-        let d = try PostingDaemon(sim: sim, accounts: [(.x, "lossy-x", nil)], faultInjection: false)
+        let d = try DaemonProcess(sim: sim, accounts: [(.x, "lossy-x", nil)], faultInjection: false)
         defer { d.cleanUp() }
         try d.start()
         // Every create is committed on the platform and its answer lost: twice the breaker's
@@ -195,9 +195,9 @@ struct OutsideFindingsTests {
 
     @Test("credential files are refused through a symbolic link or when group or others may read them, saying how to fix it")
     func credentialFilesCheckedAsSshDoes() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
-        let d = try PostingDaemon(sim: sim, accounts: [(.x, "open-x", nil), (.mastodon, "linked-m", nil), (.x, "good-x", nil)], faultInjection: false)
+        let d = try DaemonProcess(sim: sim, accounts: [(.x, "open-x", nil), (.mastodon, "linked-m", nil), (.x, "good-x", nil)], faultInjection: false)
         defer { d.cleanUp() }
         let dir = d.credentialsDir
         #expect(chmod(dir + "/open-x.json", 0o644) == 0)

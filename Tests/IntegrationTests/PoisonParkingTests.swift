@@ -11,9 +11,9 @@ import SteadySystem
 struct PoisonParkingTests {
     @Test("F27: a post that aborts the worker twice is parked; the rest post")
     func testF27_poisonPostParkedOthersFlow() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
-        let d = try PostingDaemon(sim: sim, accounts: [(.x, "poison-x", nil), (.mastodon, "fine-m", nil)], concurrency: 1, leaseMillis: 2_000,
+        let d = try DaemonProcess(sim: sim, accounts: [(.x, "poison-x", nil), (.mastodon, "fine-m", nil)], concurrency: 1, leaseMillis: 2_000,
                                   environment: ["STEADYPOST_FAULTS=abort:before_intent@poison-x"],
                                   postingWorker: CrashPointTests.restartFreely)
         defer { d.cleanUp() }

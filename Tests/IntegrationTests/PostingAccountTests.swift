@@ -8,15 +8,15 @@ import SteadySystem
 /// pauses (F21), quotas (F22).
 @Suite("posting accounts", .serialized, .timeLimit(.minutes(3)))
 struct PostingAccountTests {
-    static func requests(_ sim: Sim, account: String, path: String) throws -> [JSON] {
+    static func requests(_ sim: SimulatorProcess, account: String, path: String) throws -> [JSON] {
         try sim.requests().filter { $0["account"]?.string == account && ($0["path"]?.string ?? "").hasPrefix(path) }
     }
 
     @Test("F21: an expired token is refreshed once and the post succeeds; the rotation is stored before use, so a restarted worker posts without refreshing")
     func f21_expiredTokenRefreshed() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
-        let d = try PostingDaemon(sim: sim, accounts: [(.x, "f21-x", nil)])
+        let d = try DaemonProcess(sim: sim, accounts: [(.x, "f21-x", nil)])
         defer { d.cleanUp() }
         try d.start()
         try sim.call(.post, "/_sim/tokens/expire", .obj([("account", JSON("f21-x"))]))
@@ -47,10 +47,10 @@ struct PostingAccountTests {
 
     @Test("F21: a fresh token refused right after a successful refresh (expired again in between) is retried with backoff, not a 6-hour pause; refused on three attempts in a row, the account pauses")
     func f21_refusedAfterRefresh() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
         let account = "f21-again"
-        let d = try PostingDaemon(sim: sim, accounts: [(.bluesky, account, nil)])
+        let d = try DaemonProcess(sim: sim, accounts: [(.bluesky, account, nil)])
         defer { d.cleanUp() }
         try d.start()
         // The create expires the account's tokens twice: before the refresh and again on the
@@ -81,10 +81,10 @@ struct PostingAccountTests {
 
     @Test("F21: revoked credentials pause only that account, with an alert; the other accounts keep posting", arguments: [Platform.x, Platform.mastodon, Platform.bluesky])
     func f21_revokedPausesOnlyThatAccount(platform: Platform) throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
         let revoked = "f21-revoked"
-        let d = try PostingDaemon(sim: sim, accounts: [(platform, revoked, nil), (.x, "f21-ok-x", nil), (.mastodon, "f21-ok-m", nil)])
+        let d = try DaemonProcess(sim: sim, accounts: [(platform, revoked, nil), (.x, "f21-ok-x", nil), (.mastodon, "f21-ok-m", nil)])
         defer { d.cleanUp() }
         try d.start()
         try sim.call(.post, "/_sim/tokens/revoke", .obj([("account", JSON(revoked))]))
@@ -114,11 +114,11 @@ struct PostingAccountTests {
 
     @Test("F22: a burst over the hourly quota is spread over windows; no window ever holds more attempts than the quota, unknown outcomes included")
     func f22_quotaNeverExceeded() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
         let hour: Int64 = 3_000  // the quota's hour, shortened for the test
         let quota = 3
-        let d = try PostingDaemon(sim: sim, accounts: [(.x, "f22-x", "{ hourly = \(quota), daily = 100 }")],
+        let d = try DaemonProcess(sim: sim, accounts: [(.x, "f22-x", "{ hourly = \(quota), daily = 100 }")],
                                   environment: ["STEADYPOST_POSTING_QUOTA_HOUR_MS=\(hour)"])
         defer { d.cleanUp() }
         try d.start()

@@ -10,9 +10,9 @@ import SteadySystem
 struct PostingCLITests {
     @Test("the CLI round trip: post, jobs --json, show, cancel; cancel after an attempt is refused; batches are all or nothing")
     func cliRoundTrip() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
-        let d = try PostingDaemon(sim: sim, accounts: [(.x, "cli-x", nil), (.mastodon, "cli-m", nil)])
+        let d = try DaemonProcess(sim: sim, accounts: [(.x, "cli-x", nil), (.mastodon, "cli-m", nil)])
         defer { d.cleanUp() }
         try d.start()
 
@@ -32,17 +32,10 @@ struct PostingCLITests {
         let soonId = soon.stdout.trimmed
 
         // status shows the posting figures from the worker's heartbeats: two posts waiting.
-        let statusDeadline = SteadyClock.monotonicMillis() + 15_000
-        var depth: Int?
-        var unknownPosts: Int?
-        while SteadyClock.monotonicMillis() < statusDeadline {
-            let st = try JSON.parse(d.cli(["status", "--json"]).stdout)
-            depth = st["queue_depth"]?.int
-            unknownPosts = st["unknown_posts"]?.int
-            if depth == 2 { break }
-            var ts = timespec(tv_sec: 0, tv_nsec: 100_000_000)
-            nanosleep(&ts, nil)
-        }
+        _ = try? d.waitFor("queue depth 2", timeoutMillis: 15_000) { $0.queue_depth == 2 ? true : nil }
+        let st = try JSON.parse(d.cli(["status", "--json"]).stdout)
+        let depth = st["queue_depth"]?.int
+        let unknownPosts = st["unknown_posts"]?.int
         #expect(depth == 2, "status queue_depth")
         #expect(unknownPosts == 0)
         #expect(d.cli(["status"]).stdout.contains("queue depth: 2"))

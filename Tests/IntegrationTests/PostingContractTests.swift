@@ -11,7 +11,7 @@ import SteadySystem
 @Suite("posting contract", .serialized, .timeLimit(.minutes(3)))
 struct PostingContractTests {
     /// Every post of `account` on the simulator, as (text, id); fails on a duplicate text.
-    static func groundTruth(_ sim: Sim, _ account: String) throws -> [String: String] {
+    static func groundTruth(_ sim: SimulatorProcess, _ account: String) throws -> [String: String] {
         var out: [String: String] = [:]
         for p in try sim.posts(account) {
             let text = p["text"]?.string ?? ""
@@ -23,10 +23,10 @@ struct PostingContractTests {
 
     @Test("F02: the platform creates the post and drops the response; the post ends posted with its platform id, once", arguments: Platform.allCases)
     func f02_lostResponseVerified(platform: Platform) throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
         let account = "f02-\(platform.rawValue)"
-        let d = try PostingDaemon(sim: sim, accounts: [(platform, account, nil)])
+        let d = try DaemonProcess(sim: sim, accounts: [(platform, account, nil)])
         defer { d.cleanUp() }
         try d.start()
         try sim.fault("lose-response", account: account)
@@ -46,12 +46,12 @@ struct PostingContractTests {
 
     @Test("F02: a create that lands after the client gave up is found by verification, never sent twice", arguments: [Platform.x, Platform.bluesky])
     func f02_lateCreateNotDuplicated(platform: Platform) throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
         let account = "f02-late-\(platform.rawValue)"
         // The client gives up after 1 s; the platform creates the post at 3 s; absence would
         // count only after 5 s.
-        let d = try PostingDaemon(sim: sim, accounts: [(platform, account, nil)],
+        let d = try DaemonProcess(sim: sim, accounts: [(platform, account, nil)],
                                   environment: ["STEADYPOST_POSTING_HTTP_TIMEOUT_MS=1000", "STEADYPOST_POSTING_SETTLE_MS=5000"])
         defer { d.cleanUp() }
         try d.start()
@@ -71,9 +71,9 @@ struct PostingContractTests {
 
     @Test("X's duplicate-content refusal is verified, not failed: a text that an earlier post of the account holds ends failed with the reason, never re-sent in a loop")
     func xDuplicateOfEarlierPost() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
-        let d = try PostingDaemon(sim: sim, accounts: [(.x, "dup-x", nil)], environment: ["STEADYPOST_POSTING_SETTLE_MS=2000"])
+        let d = try DaemonProcess(sim: sim, accounts: [(.x, "dup-x", nil)], environment: ["STEADYPOST_POSTING_SETTLE_MS=2000"])
         defer { d.cleanUp() }
         try d.start()
         let text = "the same words as ten minutes ago"
@@ -89,12 +89,12 @@ struct PostingContractTests {
 
     @Test("F04: the posting worker is SIGKILLed while its request is held; the restarted worker takes its dead predecessor's leases back at once and the post is resolved (posted once) long before the lease would have run out")
     func f04_workerKilledMidRequest() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
         // A lease long enough that the request is still held when the worker dies, and far
         // longer than resolving takes once the restarted worker expires the dead one's leases.
         let lease: Int64 = 60_000
-        let d = try PostingDaemon(sim: sim, accounts: [(.x, "f04-x", nil), (.mastodon, "f04-m", nil)], leaseMillis: lease)
+        let d = try DaemonProcess(sim: sim, accounts: [(.x, "f04-x", nil), (.mastodon, "f04-m", nil)], leaseMillis: lease)
         defer { d.cleanUp() }
         try d.start()
         for account in ["f04-x", "f04-m"] {
@@ -132,10 +132,10 @@ struct PostingContractTests {
 
     @Test("F20: the supervisor is SIGKILLed with posts scheduled; started again, every post posts once, on time")
     func f20_supervisorKilledScheduledSurvive() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
         let accounts = ["f20-x", "f20-m", "f20-b"]
-        let d = try PostingDaemon(sim: sim, accounts: [(.x, accounts[0], nil), (.mastodon, accounts[1], nil), (.bluesky, accounts[2], nil)])
+        let d = try DaemonProcess(sim: sim, accounts: [(.x, accounts[0], nil), (.mastodon, accounts[1], nil), (.bluesky, accounts[2], nil)])
         defer { d.cleanUp() }
         try d.start()
         let due = SteadyClock.wallMillis() + 4_000
@@ -167,10 +167,10 @@ struct PostingContractTests {
 
     @Test("F20: the supervisor and the posting worker are SIGKILLed together (as systemd ends the unit) while a request is held; the new worker proves the old one dead by its free life lock and the post is resolved (posted once) long before the lease would have run out")
     func f20_supervisorKilledWithRequestInFlight() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
         let lease: Int64 = 60_000
-        let d = try PostingDaemon(sim: sim, accounts: [(.mastodon, "f20-held", nil)], leaseMillis: lease)
+        let d = try DaemonProcess(sim: sim, accounts: [(.mastodon, "f20-held", nil)], leaseMillis: lease)
         defer { d.cleanUp() }
         try d.start()
         try sim.fault("hold-response", account: "f20-held", extra: [("delay_ms", JSON(60_000))])
@@ -201,10 +201,10 @@ struct PostingContractTests {
 
     @Test("F20: a lease holder whose life lock is held keeps its lease, looked at again every second; once the lock is free its claimed post is scheduled again and posts once")
     func f20_liveLeaseHolderKeepsItsLease() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
         let lease: Int64 = 60_000
-        let d = try PostingDaemon(sim: sim, accounts: [(.mastodon, "f20-live", nil)], leaseMillis: lease)
+        let d = try DaemonProcess(sim: sim, accounts: [(.mastodon, "f20-live", nil)], leaseMillis: lease)
         defer { d.cleanUp() }
         // Before the daemon starts: a post claimed by another posting worker that still lives
         // (this test holds its life lock), as after a supervisor restart while it finishes.
@@ -240,10 +240,10 @@ struct PostingContractTests {
 
     @Test("F24: SIGTERM during a burst: in-flight attempts finish, nothing is lost, nothing is duplicated after the restart")
     func f24_sigtermDuringBurst() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
         let accounts = ["f24-x", "f24-m", "f24-b"]
-        let d = try PostingDaemon(sim: sim, accounts: [(.x, accounts[0], nil), (.mastodon, accounts[1], nil), (.bluesky, accounts[2], nil)],
+        let d = try DaemonProcess(sim: sim, accounts: [(.x, accounts[0], nil), (.mastodon, accounts[1], nil), (.bluesky, accounts[2], nil)],
                                   concurrency: 3)
         defer { d.cleanUp() }
         try d.start()
@@ -278,7 +278,7 @@ struct PostingContractTests {
     }
 }
 
-extension PostingDaemon {
+extension DaemonProcess {
     /// The states of `ids`, read from the store file itself while no daemon runs.
     func jobsAfterStop(ids: [String]) throws -> [String] {
         let store = try SQLitePostStore(path: dir.path + "/state/steadypost.db")

@@ -10,19 +10,19 @@ import SteadySystem
 struct PostingResilienceTests {
     /// Ground-truth posts of `account` whose text starts with `prefix` (the simulator may have
     /// rewritten the URL that follows it).
-    static func onPlatform(_ sim: Sim, _ account: String, prefix: String) throws -> [JSON] {
+    static func onPlatform(_ sim: SimulatorProcess, _ account: String, prefix: String) throws -> [JSON] {
         try sim.posts(account).filter { ($0["text"]?.string ?? "").hasPrefix(prefix) }
     }
 
     @Test("F05: a slow, paginated timeline with t.co-rewritten URLs: a present post is found on a later page (never re-sent); an absent one is decided absent and sent once more", arguments: [Platform.x, Platform.mastodon])
     func f05_verificationOnHardTimeline(platform: Platform) throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
         let present = "f05-\(platform.rawValue)-present"
         let absent = "f05-\(platform.rawValue)-absent"
         // The request that lands is cut off unread (after_send): the post is there, its id
         // unknown. The other attempt dies before sending (after_intent): nothing is there.
-        let d = try PostingDaemon(sim: sim, accounts: [(platform, present, nil), (platform, absent, nil)], concurrency: 1, leaseMillis: 5_000,
+        let d = try DaemonProcess(sim: sim, accounts: [(platform, present, nil), (platform, absent, nil)], concurrency: 1, leaseMillis: 5_000,
                                   environment: ["STEADYPOST_FAULTS=crash:after_send@\(present),crash:after_intent@\(absent)",
                                                 "STEADYPOST_POSTING_SETTLE_MS=2000"],
                                   postingWorker: CrashPointTests.restartFreely)
@@ -73,9 +73,9 @@ struct PostingResilienceTests {
 
     @Test("F09: one platform down (5xx) does not stop posting to the others; its breaker opens and closes again when it recovers")
     func f09_onePlatformDown() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
-        let d = try PostingDaemon(sim: sim, accounts: [(.x, "f09-x", nil), (.mastodon, "f09-m", nil), (.bluesky, "f09-b", nil)],
+        let d = try DaemonProcess(sim: sim, accounts: [(.x, "f09-x", nil), (.mastodon, "f09-m", nil), (.bluesky, "f09-b", nil)],
                                   environment: ["STEADYPOST_POSTING_BREAKER_OPEN_MS=1000", "STEADYPOST_POSTING_SETTLE_MS=1000"])
         defer { d.cleanUp() }
         try d.start()

@@ -10,7 +10,7 @@ import SteadySystem
 /// directory would do.
 @Suite("store across processes", .serialized, .timeLimit(.minutes(3)))
 struct PostingStoreProcessTests {
-    static var bench: String { Binaries.directory + "/steadypost-bench" }
+    static var bench: String { TestBinaries.bench }
 
     struct Claimer {
         let owner: String
@@ -40,13 +40,8 @@ struct PostingStoreProcessTests {
         return try (0..<n).map { i in
             let owner = "claimer-\(i)"
             let outPath = dir.path + "/\(owner).out"
-            let fd = open(outPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw TestFailure("cannot open \(outPath)") }
-            let out = Descriptor(fd)
-            defer { out.close() }
             let ready = dir.path + "/\(owner).ready"
-            let p = try spawnProcess(path: bench, arguments: [bench, "claim-race", db, owner, ready] + (busyMillis.map { [String($0)] } ?? []),
-                                     environment: currentEnvironment() + ["SWIFT_BACKTRACE=enable=no"], passFds: [], stdout: out, stderr: out)
+            let p = try spawnLogged([bench, "claim-race", db, owner, ready] + (busyMillis.map { [String($0)] } ?? []), log: outPath)
             return Claimer(owner: owner, process: p, outPath: outPath, readyPath: ready)
         }
     }
@@ -55,19 +50,9 @@ struct PostingStoreProcessTests {
     /// what each claimed.
     static func collect(_ claimers: [Claimer]) throws -> RaceResult {
         var result = RaceResult()
-        defer {
-            for c in claimers where (try? reap(pid: c.process.pid)) == nil {
-                signalProcess(c.process, SIGKILL)
-                _ = waitpid(c.process.pid, nil, 0)
-            }
-        }
+        defer { for c in claimers { killProcess(c.process) } }
         for c in claimers {
-            let status: SteadySystem.ExitStatus = try waitFor("\(c.owner) to finish", timeoutMillis: 60_000) { () -> SteadySystem.ExitStatus? in
-                if let s = try reap(pid: c.process.pid) { return s }
-                var pfd = pollfd(fd: c.process.pidfd.raw, events: Int16(POLLIN), revents: 0)
-                _ = poll(&pfd, 1, 50)
-                return nil
-            }
+            guard let status = waitExit(c.process, timeoutMillis: 60_000) else { throw TestFailure("timed out after 60000 ms waiting for \(c.owner) to finish") }
             let text = Files.read(c.outPath) ?? ""
             if status != .exited(0) { result.failures.append("\(c.owner) \(status): \(text.suffix(500))") }
             for line in text.split(separator: "\n") {

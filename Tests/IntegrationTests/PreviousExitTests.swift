@@ -17,7 +17,7 @@ struct PreviousExitTests {
 
     @Test("first start: none; after an outside SIGKILL: killed; after a crash: crash; after a hang kill: hang")
     func classes() throws {
-        let d = try Daemon(heartbeat: "100ms", hangTimeout: "1500ms")
+        let d = try DaemonProcess.started(heartbeat: "100ms", hangTimeout: "1500ms")
         defer { d.cleanUp() }
         _ = try d.waitAllRunning()
         var pid = try d.worker(.metrics).pid!

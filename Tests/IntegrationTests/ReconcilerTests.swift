@@ -9,8 +9,8 @@ import SteadySystem
 @Suite("reconciler", .serialized, .timeLimit(.minutes(4)))
 struct ReconcilerTests {
     /// A daemon with one account whose reconciler ran its start-up pass already.
-    static func daemon(_ sim: Sim, _ platform: Platform, _ account: String) throws -> PostingDaemon {
-        let d = try PostingDaemon(sim: sim, accounts: [(platform, account, nil)])
+    static func daemon(_ sim: SimulatorProcess, _ platform: Platform, _ account: String) throws -> DaemonProcess {
+        let d = try DaemonProcess(sim: sim, accounts: [(platform, account, nil)])
         try d.start()
         try d.waitFirstQuickPass()
         return d
@@ -18,7 +18,7 @@ struct ReconcilerTests {
 
     /// A post the platform created while answering with a permanent error (400): `failed` in
     /// the store, live on the platform.
-    static func failedButLive(_ sim: Sim, _ d: PostingDaemon, _ account: String, _ text: String) throws -> String {
+    static func failedButLive(_ sim: SimulatorProcess, _ d: DaemonProcess, _ account: String, _ text: String) throws -> String {
         try sim.fault("error-after", account: account, extra: [("status", JSON(400))])
         let id = try d.post(account, text)
         try d.waitStates([id], "failed")
@@ -29,7 +29,7 @@ struct ReconcilerTests {
     @Test("F26: orphans on the platform are adopted or recorded foreign; failed-but-live become posted; a second run changes nothing",
           arguments: Platform.allCases)
     func f26_orphansAdoptedFailedLivePosted(platform: Platform) throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
         let account = "f26-\(platform.rawValue)"
         let d = try Self.daemon(sim, platform, account)
@@ -53,7 +53,7 @@ struct ReconcilerTests {
 
         let first = d.reconcile(["--account", account])
         #expect(first.code == 0, "exit \(first.code): \(first.stderr)")
-        let r1 = try PostingDaemon.accountReport(first.report, account)
+        let r1 = try DaemonProcess.accountReport(first.report, account)
         let fixes = r1["fixes"]?.array ?? []
         let liveId = try sim.platformId(account, text: liveText)
         #expect(fixes.count == 2, "two fixes: \(r1.serialized)")
@@ -73,7 +73,7 @@ struct ReconcilerTests {
         // A second run over the same timeline changes nothing.
         let second = d.reconcile(["--account", account])
         #expect(second.code == 0)
-        let r2 = try PostingDaemon.accountReport(second.report, account)
+        let r2 = try DaemonProcess.accountReport(second.report, account)
         #expect(second.report?["changes"]?.int == 0, "\(second.report?.serialized ?? "")")
         #expect(r2["fixes"]?.array?.isEmpty == true && r2["foreign_new"]?.array?.isEmpty == true)
         #expect(r2["known"]?.int == 2 && r2["foreign_known"]?.int == 1)
@@ -83,12 +83,12 @@ struct ReconcilerTests {
 
     @Test("F26: an unknown post the posting worker could not verify is decided posted by the reconciler")
     func f26_unknownDecided() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
         let account = "f26-unknown-x"
-        let d = try PostingDaemon(sim: sim, accounts: [(.x, account, nil)])
+        let d = try DaemonProcess(sim: sim, accounts: [(.x, account, nil)])
         defer { d.cleanUp() }
-        try d.configureReconciler("unknown_grace = \"0s\"")  // decide it at once (default: 10 min after its attempt)
+        try d.configure(.reconciler, "unknown_grace = \"0s\"")  // decide it at once (default: 10 min after its attempt)
         try d.start()
         try d.waitFirstQuickPass()
         // The create lands but its answer is lost; every timeline read fails meanwhile, so the
@@ -103,7 +103,7 @@ struct ReconcilerTests {
         try sim.clearFaults()
         let run = d.reconcile(["--account", account])
         #expect(run.code == 0, "\(run.stderr)")
-        let fix = try PostingDaemon.accountReport(run.report, account)["fixes"]?[0]
+        let fix = try DaemonProcess.accountReport(run.report, account)["fixes"]?[0]
         #expect(fix?["post_id"]?.string == id && fix?["from"]?.string == "unknown" && fix?["applied"]?.bool == true, "\(run.report?.serialized ?? "")")
         #expect(fix?["by"]?.string == "content hash")
         let live = try sim.platformId(account, text: text)
@@ -116,7 +116,7 @@ struct ReconcilerTests {
 
     @Test("F30: two identical posts on the platform are reported once each run, with both ids")
     func f30_duplicatesReported() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
         let account = "f30-x"
         let d = try Self.daemon(sim, .x, account)
@@ -128,7 +128,7 @@ struct ReconcilerTests {
         for run in 1...2 {
             let r = d.reconcile(["--account", account])
             #expect(r.code == 0, "run \(run): \(r.stderr)")
-            let dups = try PostingDaemon.accountReport(r.report, account)["duplicates"]?.array ?? []
+            let dups = try DaemonProcess.accountReport(r.report, account)["duplicates"]?.array ?? []
             #expect(dups.count == 1, "run \(run): one finding: \(dups)")
             #expect(dups.first?["platform_ids"]?.array?.compactMap(\.stringOrNumber) == [posted ?? "?", copy], "run \(run): both ids, oldest first")
             #expect(dups.first?["post_id"]?.string == ours, "run \(run): ours is named")
@@ -140,7 +140,7 @@ struct ReconcilerTests {
 
     @Test("reconcile --dry-run changes nothing and says what it would do")
     func dryRunChangesNothing() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
         let account = "dry-mastodon"
         let d = try Self.daemon(sim, .mastodon, account)
@@ -152,7 +152,7 @@ struct ReconcilerTests {
             let dry = d.reconcile(["--dry-run"])
             #expect(dry.code == 0, "\(dry.stderr)")
             #expect(dry.report?["dry_run"]?.bool == true && dry.report?["changes"]?.int == 0)
-            let r = try PostingDaemon.accountReport(dry.report, account)
+            let r = try DaemonProcess.accountReport(dry.report, account)
             #expect(r["fixes"]?[0]?["post_id"]?.string == failedLive && r["fixes"]?[0]?["applied"]?.bool == false)
             #expect(r["foreign_new"]?.array?.compactMap(\.stringOrNumber) == [foreignId])
             #expect(try d.storeSnapshot() == before, "the dry run changed the store")
@@ -170,7 +170,7 @@ struct ReconcilerTests {
 
     @Test("reconcile: bad arguments get clear errors and change nothing")
     func badArguments() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
         let account = "args-x"
         let d = try Self.daemon(sim, .x, account)

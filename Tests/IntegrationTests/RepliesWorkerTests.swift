@@ -18,9 +18,9 @@ struct RepliesWorkerTests {
         template = "@{author} thanks for writing!"
         """
 
-    static func daemon(_ sim: Sim, account: String, replies: String = RepliesWorkerTests.replies,
-                       before: (PostingDaemon) throws -> Void = { _ in }) throws -> PostingDaemon {
-        let d = try PostingDaemon(sim: sim, accounts: [(.mastodon, account, nil)])
+    static func daemon(_ sim: SimulatorProcess, account: String, replies: String = RepliesWorkerTests.replies,
+                       before: (DaemonProcess) throws -> Void = { _ in }) throws -> DaemonProcess {
+        let d = try DaemonProcess(sim: sim, accounts: [(.mastodon, account, nil)])
         try d.configure(.replies, replies)
         try before(d)
         try d.start()
@@ -29,12 +29,19 @@ struct RepliesWorkerTests {
     }
 
     /// The account's replies on the platform (ground truth).
-    static func replyPosts(_ sim: Sim, _ account: String) throws -> [JSON] {
+    static func replyPosts(_ sim: SimulatorProcess, _ account: String) throws -> [JSON] {
         try sim.posts(account).filter { !($0["in_reply_to"]?.isNull ?? true) }
     }
 
+    /// A chat-completions endpoint that answers every request 503 (the generator down).
+    static func generatorDown() throws -> ScriptedServer {
+        let down = ScriptedServer.Action.respond(status: 503, headers: ["Content-Type: application/json"],
+                                                 body: Array(#"{"error":{"message":"unavailable"}}"#.utf8))
+        return try ScriptedServer(script: Array(repeating: down, count: 200))
+    }
+
     /// A daemon whose replies come from the chat-completions endpoint `server` (key file 0600).
-    static func openAIDaemon(_ sim: Sim, account: String, server: ScriptedServer, key: String) throws -> PostingDaemon {
+    static func openAIDaemon(_ sim: SimulatorProcess, account: String, server: ScriptedServer, key: String) throws -> DaemonProcess {
         try daemon(sim, account: account, replies: replies + """
 
             generator = "openai"
@@ -46,7 +53,7 @@ struct RepliesWorkerTests {
     }
 
     /// Waits for the account's first reply on the platform; returns its replies.
-    static func waitReplies(_ sim: Sim, _ account: String) throws -> [JSON] {
+    static func waitReplies(_ sim: SimulatorProcess, _ account: String) throws -> [JSON] {
         try waitFor("the reply on the platform", timeoutMillis: 30_000) { () -> [JSON]? in
             let r = try replyPosts(sim, account)
             return r.isEmpty ? nil : r
@@ -54,19 +61,19 @@ struct RepliesWorkerTests {
     }
 
     /// Lets three more passes run, then checks the platform still has exactly one reply.
-    static func expectAnsweredOnce(_ sim: Sim, _ d: PostingDaemon, _ account: String) throws {
+    static func expectAnsweredOnce(_ sim: SimulatorProcess, _ d: DaemonProcess, _ account: String) throws {
         let passes = try d.counters(.replies)["passes"] ?? 0
         try d.waitCounter(.replies, "passes", atLeast: passes + 3)
         #expect(try replyPosts(sim, account).count == 1, "answered once")
     }
 
-    static func mentionRecord(_ d: PostingDaemon, _ account: String) throws -> JSON? {
-        try d.roleCall("replies.mentions", .obj([("account", JSON(account))]))["mentions"]?[0]
+    static func mentionRecord(_ d: DaemonProcess, _ account: String) throws -> JSON? {
+        try d.routed("replies.mentions", .obj([("account", JSON(account))]))["mentions"]?[0]
     }
 
     @Test("a mention is answered once through the posting worker; ignored authors are not")
     func mentionAnsweredOnce() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
         let account = "rep-m"
         let d = try Self.daemon(sim, account: account, replies: Self.replies + "\nignore_accounts = [\"spam_bot\"]")
@@ -78,7 +85,7 @@ struct RepliesWorkerTests {
         #expect(replies[0]["text"]?.string == "@alice thanks for writing!")
         #expect(replies[0]["in_reply_to"]?.stringOrNumber == mention["status_id"]?.stringOrNumber, "answers the mentioning status: \(replies[0])")
         let records = try waitFor("both mentions recorded", timeoutMillis: 30_000) { () -> [JSON]? in
-            let r = try d.roleCall("replies.mentions", .obj([("account", JSON(account))]))["mentions"]?.array ?? []
+            let r = try d.routed("replies.mentions", .obj([("account", JSON(account))]))["mentions"]?.array ?? []
             return r.count == 2 ? r : nil
         }
         let byAuthor = Dictionary(records.map { ($0["author"]?.string ?? "?", $0) }, uniquingKeysWith: { a, _ in a })
@@ -94,7 +101,7 @@ struct RepliesWorkerTests {
 
     @Test("F17: while the posting worker is down the reply waits; once it is back the mention is answered once")
     func testF17_enqueueRetriedAnsweredOnce() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
         let account = "f17-enq"
         let d = try Self.daemon(sim, account: account)
@@ -113,10 +120,10 @@ struct RepliesWorkerTests {
 
     @Test("a mention is answered once on X and Bluesky too", arguments: [Platform.x, Platform.bluesky])
     func answeredOnEveryPlatform(_ platform: Platform) throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
         let account = "rep-\(platform.rawValue)"
-        let d = try PostingDaemon(sim: sim, accounts: [(platform, account, nil)])
+        let d = try DaemonProcess(sim: sim, accounts: [(platform, account, nil)])
         try d.configure(.replies, Self.replies)
         defer { d.cleanUp() }
         try d.start()
@@ -129,7 +136,7 @@ struct RepliesWorkerTests {
 
     @Test("F17: a failing reply generator shows in health; the mention is retried later and answered once")
     func testF17_generatorFailuresRetriedAnsweredOnce() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
         let account = "f17-m"
         // The endpoint fails twice (5xx, then a body that is not a completion), then answers.
@@ -166,12 +173,10 @@ struct RepliesWorkerTests {
 
     @Test("F17: a generator that keeps failing turns the replies job late in status, and nothing is posted")
     func testF17_failingGeneratorTurnsJobLate() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
         let account = "f17-late"
-        let down = ScriptedServer.Action.respond(status: 503, headers: ["Content-Type: application/json"],
-                                                 body: Array(#"{"error":{"message":"unavailable"}}"#.utf8))
-        let server = try ScriptedServer(script: Array(repeating: down, count: 200))
+        let server = try Self.generatorDown()
         defer { server.stop() }
         let d = try Self.openAIDaemon(sim, account: account, server: server, key: "sk-late")
         defer { d.cleanUp() }
@@ -188,7 +193,7 @@ struct RepliesWorkerTests {
 
     @Test("F18: while the reply quota cannot be read, no reply is posted; once it can, the mention is answered once")
     func testF18_unreadableQuotaPostsNothing() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
         let account = "f18-m"
         let d = try Self.daemon(sim, account: account)
@@ -217,7 +222,7 @@ struct RepliesWorkerTests {
 
     @Test("F18: the hourly reply quota holds replies beyond it")
     func testF18_hourlyQuotaHoldsTheRest() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
         let account = "f18-q"
         let d = try Self.daemon(sim, account: account, replies: Self.replies + "\nhourly_quota = 1")
@@ -232,7 +237,7 @@ struct RepliesWorkerTests {
         let passes = try d.counters(.replies)["passes"] ?? 0
         let later = try d.waitCounter(.replies, "passes", atLeast: passes + 3)
         #expect(later["replies_enqueued"] == 1, "the held one waits for the window: \(later)")
-        let records = try d.roleCall("replies.mentions", .obj([("account", JSON(account))]))["mentions"]?.array ?? []
+        let records = try d.routed("replies.mentions", .obj([("account", JSON(account))]))["mentions"]?.array ?? []
         #expect(records.filter { $0["decision"]?.string == "answer" && $0["last_error_class"]?.string == "quota" }.count == 1, "\(records)")
         #expect(try Self.replyPosts(sim, account).count == 1)
     }

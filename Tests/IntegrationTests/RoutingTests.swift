@@ -10,7 +10,7 @@ import SteadySystem
 struct RoutingTests {
     @Test("a CLI request reaches the worker's loop and its answer comes back")
     func roundTrip() throws {
-        let d = try Daemon()
+        let d = try DaemonProcess.started()
         defer { d.cleanUp() }
         try d.waitAllRunning()
         let out = d.cli(["debug", "call", "posting.ping", #"{"hello":"worker"}"#])
@@ -23,7 +23,7 @@ struct RoutingTests {
 
     @Test("a request to a stopped worker is refused at once")
     func stoppedWorker() throws {
-        let d = try Daemon()
+        let d = try DaemonProcess.started()
         defer { d.cleanUp() }
         try d.waitAllRunning()
         #expect(d.cli(["stop", "replies"]).code == 0)
@@ -34,7 +34,7 @@ struct RoutingTests {
 
     @Test("a worker that never answers: the asker gets a timeout at the deadline; one that dies: an error at once")
     func deadlinesAndDeath() throws {
-        let d = try Daemon(heartbeat: "100ms", hangTimeout: "30s")
+        let d = try DaemonProcess.started(heartbeat: "100ms", hangTimeout: "30s")
         defer { d.cleanUp() }
         let report = try d.waitAllRunning()
         let pid = report.workers.first { $0.role == .browser }!.pid!
@@ -48,10 +48,8 @@ struct RoutingTests {
             return code == "timeout"
         }
         // Death: a request is pending when the worker is killed.
-        let out = Descriptor(open(d.dir.path + "/call.out", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644))
-        let cli = try spawnProcess(path: Binaries.cli, arguments: [Binaries.cli, "debug", "call", "browser.ping", "--socket", d.socketPath],
-                                   environment: currentEnvironment(), passFds: [], stdout: out, stderr: out)
-        out.close()
+        let cli = try spawnLogged([TestBinaries.cli, "debug", "call", "browser.ping", "--socket", d.socketPath], log: d.dir.path + "/call.out",
+                                  environment: currentEnvironment())
         // Kill only once the request is in the supervisor's routing table.
         _ = try d.waitFor("the call routed") { ($0.routed_in_flight ?? 0) == 1 ? true : nil }
         kill(pid, SIGKILL)

@@ -10,7 +10,7 @@ import SteadySystem
 struct SupervisionTests {
     @Test("F28: SIGKILL each worker in turn; the others' heartbeats never gap; a crash-looping worker is parked failed")
     func f28_crashesDoNotCascade() throws {
-        let d = try Daemon(heartbeat: "100ms", hangTimeout: "2s")
+        let d = try DaemonProcess.started(heartbeat: "100ms", hangTimeout: "2s")
         defer { d.cleanUp() }
         let initial = try d.waitAllRunning()
         let gapLimitMs: Int64 = 100 * 5  // five missed intervals
@@ -70,7 +70,7 @@ struct SupervisionTests {
 
     @Test("F29: a worker whose loop stops is killed (SIGTERM, then SIGKILL) and restarted within its hang timeout")
     func f29_hungWorkerRestarted() throws {
-        let d = try Daemon(heartbeat: "100ms", hangTimeout: "1500ms")
+        let d = try DaemonProcess.started(heartbeat: "100ms", hangTimeout: "1500ms")
         defer { d.cleanUp() }
         try d.waitAllRunning()
         let before = try d.worker(.posting)
@@ -90,7 +90,7 @@ struct SupervisionTests {
 
     @Test("F13: a worker that allocates past its memory bound dies alone; the others are unaffected")
     func f13_memoryBoundKillsOnlyThatWorker() throws {
-        let d = try Daemon(extraConfig: """
+        let d = try DaemonProcess.started(extraConfig: """
             [workers.posting]
             heartbeat_interval = "100ms"
             hang_timeout = "3s"
@@ -121,7 +121,7 @@ struct SupervisionTests {
 
     @Test("restart returns once the new child is ready; stop and start act on one worker")
     func restartStopStart() throws {
-        let d = try Daemon()
+        let d = try DaemonProcess.started()
         defer { d.cleanUp() }
         try d.waitAllRunning()
         let before = try d.worker(.replies)
@@ -143,7 +143,7 @@ struct SupervisionTests {
 
     @Test("F24: SIGTERM drains every worker in reverse start order and exits 0")
     func f24_gracefulShutdown() throws {
-        let d = try Daemon()
+        let d = try DaemonProcess.started()
         defer { d.cleanUp() }
         let report = try d.waitAllRunning()
         let pids = report.workers.compactMap(\.pid)
@@ -160,7 +160,7 @@ struct SupervisionTests {
 
     @Test("exec failure is reported and the worker is parked, not retried forever")
     func execFailureReported() throws {
-        let d = try Daemon(environment: ["STEADYPOST_WORKER_EXECUTABLE=/nonexistent/steadypostd"])
+        let d = try DaemonProcess.started(environment: ["STEADYPOST_WORKER_EXECUTABLE=/nonexistent/steadypostd"])
         defer { d.cleanUp() }
         let w = try d.waitFor("posting parked") { r in r.workers.first { $0.role == .posting && $0.state == "failed" } }
         #expect(w.reason?.contains("No such file or directory") == true, "\(w.reason ?? "-")")
@@ -169,12 +169,10 @@ struct SupervisionTests {
 
     @Test("a worker exits when its supervisor dies (no orphans)")
     func workersFollowSupervisor() throws {
-        let d = try Daemon()
+        let d = try DaemonProcess.started()
         defer { d.cleanUp() }
         let report = try d.waitAllRunning()
-        signalProcess(d.process, SIGKILL)
-        _ = waitpid(d.process.pid, nil, 0)
-        d.exited = .signaled(SIGKILL)
+        d.exited = killProcess(d.process)
         for w in report.workers {
             let pid = w.pid!
             guard let fd = try? openPidfd(pid) else { continue }  // already gone

@@ -13,7 +13,7 @@ struct SystemdProtocolTests {
     func notifyReadyStatusWatchdog() throws {
         let tmp = TempDir("steadypost-notify")
         let listener = try NotifyListener(path: tmp.path + "/notify.sock")
-        let d = try Daemon(environment: ["NOTIFY_SOCKET=\(listener.path)", "WATCHDOG_USEC=400000"])
+        let d = try DaemonProcess.started(environment: ["NOTIFY_SOCKET=\(listener.path)", "WATCHDOG_USEC=400000"])
         defer { d.cleanUp() }
         var messages: [(String, Int32)] = []
         var deadline = SteadyClock.monotonicMillis() + 15_000
@@ -71,14 +71,11 @@ struct SystemdProtocolTests {
         let listener = try Sockets.listenStream(path: path, mode: 0o660)
         defer { listener.close() }
         func activated(_ config: String, _ log: String, _ env: [String]) throws -> SpawnedProcess {
-            let out = Descriptor(open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644))
-            defer { out.close() }
             // LISTEN_PID must be the daemon's own pid: sh's $$ survives its exec.
-            return try spawnProcess(
-                path: "/bin/sh", arguments: ["/bin/sh", "-c", "LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=control exec \"$0\" run --config \"$1\"", Binaries.daemon, config],
-                environment: env, passFds: [listener], stdout: out, stderr: out)
+            try spawnLogged(["/bin/sh", "-c", "LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=control exec \"$0\" run --config \"$1\"", TestBinaries.daemon, config],
+                            log: log, append: true, environment: env, passFds: [listener])
         }
-        let first = try Daemon(launcher: activated)
+        let first = try DaemonProcess.started(launcher: activated)
         defer { first.cleanUp() }
         let client = ControlClient(socketPath: path, timeoutMillis: 20_000)
         let deadline = SteadyClock.monotonicMillis() + 15_000
@@ -93,11 +90,8 @@ struct SystemdProtocolTests {
 
         // A client that connects while no daemon runs is queued, and answered by the next one.
         let out = tmp.path + "/cli.out"
-        let outFd = Descriptor(open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644))
-        let cli = try spawnProcess(path: Binaries.cli, arguments: [Binaries.cli, "status", "--json", "--socket", path],
-                                   environment: currentEnvironment(), passFds: [], stdout: outFd, stderr: outFd)
-        outFd.close()
-        let second = try Daemon(launcher: activated)
+        let cli = try spawnLogged([TestBinaries.cli, "status", "--json", "--socket", path], log: out, environment: currentEnvironment())
+        let second = try DaemonProcess.started(launcher: activated)
         defer { second.cleanUp() }
         var pfd = pollfd(fd: cli.pidfd.raw, events: Int16(POLLIN), revents: 0)
         #expect(poll(&pfd, 1, 20_000) == 1, "the queued client got no answer")

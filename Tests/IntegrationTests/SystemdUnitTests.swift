@@ -112,18 +112,11 @@ enum SystemdHarness {
     static let packageRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// Where `swift test` put the binaries: next to this test bundle
-    /// (`.build/<triple>/debug/steadypostPackageTests.xctest`), unless STEADYPOST_BUILD_DIR
-    /// (or STEADYPOST_BIN_DIR, as the other integration tests read it) says otherwise.
+    /// Where `swift test` put the binaries (`TestBinaries`: STEADYPOST_BIN_DIR, else beside
+    /// this test bundle), unless STEADYPOST_BUILD_DIR says otherwise.
     static var buildDirectory: URL {
-        let environment = ProcessInfo.processInfo.environment
-        if let dir = environment["STEADYPOST_BUILD_DIR"] ?? environment["STEADYPOST_BIN_DIR"], !dir.isEmpty {
-            return URL(fileURLWithPath: dir)
-        }
-        if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            return URL(fileURLWithPath: exe).deletingLastPathComponent()
-        }
-        return packageRoot.appendingPathComponent(".build/debug")
+        if let dir = ProcessInfo.processInfo.environment["STEADYPOST_BUILD_DIR"], !dir.isEmpty { return URL(fileURLWithPath: dir) }
+        return URL(fileURLWithPath: TestBinaries.directory)
     }
 
     static func executable(named name: String) -> String? {
@@ -178,10 +171,6 @@ enum SystemdHarness {
         var timedOut: Bool
     }
 
-    struct RunError: Error, CustomStringConvertible {
-        var description: String
-    }
-
     /// Runs `argv` (argv[0] a path) with stdout and stderr in one captured file, stdin from
     /// /dev/null, through `spawnProcess`: an empty signal mask and default dispositions, so
     /// the child's shells can be stopped with SIGTERM (Foundation's Process hands its children
@@ -189,34 +178,17 @@ enum SystemdHarness {
     /// (systemd-check.sh then tears its container down), SIGKILL `graceMillis` later; it is
     /// never left running.
     static func run(_ argv: [String], timeoutMillis: Int64, graceMillis: Int64 = 20_000) throws -> Outcome {
-        let logPath = FileManager.default.temporaryDirectory
-            .appendingPathComponent("steadypost-run-\(UUID().uuidString).log").path
-        let fd = open(logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw RunError(description: "cannot create \(logPath): errno \(errno)") }
-        defer { unlink(logPath) }
-        let log = Descriptor(fd)
-        let environment = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
-        let process: SpawnedProcess
-        do {
-            process = try spawnProcess(path: argv[0], arguments: argv, environment: environment,
-                                       passFds: [], stdout: log, stderr: log)
-        } catch {
-            log.close()
-            throw error
-        }
-        log.close()
+        let dir = TempDir("steadypost-run")
+        defer { dir.remove() }
+        let logPath = dir.path + "/run.log"
+        let process = try spawnLogged(argv, log: logPath, environment: currentEnvironment())
         defer { process.pidfd.close() }
 
         var timedOut = false
-        var status = waitForExit(process, withinMillis: timeoutMillis)
+        var status = waitExit(process, timeoutMillis: timeoutMillis)
         if status == nil {
             timedOut = true
-            signalProcess(process, SIGTERM)
-            status = waitForExit(process, withinMillis: graceMillis)
-            if status == nil {
-                signalProcess(process, SIGKILL)
-                status = waitForExit(process, withinMillis: 10_000)
-            }
+            status = endProcess(process, graceMillis: graceMillis)
         }
         let output = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
         let code: Int32
@@ -226,17 +198,6 @@ enum SystemdHarness {
         case nil: code = -1
         }
         return Outcome(status: code, output: output, timedOut: timedOut)
-    }
-
-    /// The child's exit status once its pidfd turns readable, or nil when the time runs out.
-    private static func waitForExit(_ process: SpawnedProcess, withinMillis millis: Int64) -> SteadySystem.ExitStatus? {
-        let deadline = SteadyClock.monotonicMillis() + millis
-        do {
-            try process.pidfd.waitReadiness(events: Int16(POLLIN), deadlineMillis: deadline)
-        } catch {
-            return nil
-        }
-        return try? reap(pid: process.pid)
     }
 }
 #endif

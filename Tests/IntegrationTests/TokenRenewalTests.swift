@@ -11,20 +11,20 @@ import SteadySystem
 @Suite("token renewal", .serialized, .timeLimit(.minutes(4)))
 struct TokenRenewalTests {
     /// The token endpoint's answers in the simulator's log, oldest first (`from`: skip these).
-    static func tokenStatuses(_ sim: Sim, after seq: Int = 0) throws -> [Int] {
+    static func tokenStatuses(_ sim: SimulatorProcess, after seq: Int = 0) throws -> [Int] {
         try sim.requests().filter { $0["path"]?.string == "/2/oauth2/token" && ($0["seq"]?.int ?? 0) > seq }.compactMap { $0["status"]?.int }
     }
 
-    static func lastSeq(_ sim: Sim) throws -> Int { try sim.requests(limit: 1).last?["seq"]?.int ?? 0 }
+    static func lastSeq(_ sim: SimulatorProcess) throws -> Int { try sim.requests(limit: 1).last?["seq"]?.int ?? 0 }
 
     @Test("readers renew: after a quiet spell longer than the tokens' life, steadypost reconcile succeeds on X (and every platform); the posting worker then posts with the reader's rotated tokens")
     func reconcileAfterTokensExpiredWithNoPosting() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
         // 8-second access tokens, as in the audit's reproduction.
         try sim.call(.post, "/_sim/tokens/lifetime", .obj([("access_s", JSON(8))]))
         let accounts: [(Platform, String, String?)] = [(.x, "quiet-x", nil), (.mastodon, "quiet-m", nil), (.bluesky, "quiet-b", nil)]
-        let d = try PostingDaemon(sim: sim, accounts: accounts)
+        let d = try DaemonProcess(sim: sim, accounts: accounts)
         defer { d.cleanUp() }
         try d.start()
         try d.waitFirstQuickPass()
@@ -38,13 +38,13 @@ struct TokenRenewalTests {
 
         let x = d.reconcile(["--account", "quiet-x"])
         #expect(x.code == 0, "exit \(x.code): \(x.stderr) \(x.report?.serialized ?? "")")
-        let xr = try PostingDaemon.accountReport(x.report, "quiet-x")
+        let xr = try DaemonProcess.accountReport(x.report, "quiet-x")
         #expect(xr["status"]?.string == "ok" && xr["error"] == nil, "\(xr.serialized)")
         #expect(xr["known"]?.int == 1, "the post was read back: \(xr.serialized)")
         let all = d.reconcile([])
         #expect(all.code == 0, "exit \(all.code): \(all.report?.serialized ?? all.stderr)")
         for (_, name, _) in accounts {
-            let r = try PostingDaemon.accountReport(all.report, name)
+            let r = try DaemonProcess.accountReport(all.report, name)
             #expect(r["status"]?.string == "ok" && r["error"] == nil, "\(r.serialized)")
         }
         // The reconciler (and any other reader meanwhile) renewed X once, and nobody
@@ -63,9 +63,9 @@ struct TokenRenewalTests {
 
     @Test("a 504 once from the token endpoint: the refresh is retried with the same refresh token and the post published, no pause")
     func gatewayTimeoutOnRefreshPublishesWithoutPause() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
-        let d = try PostingDaemon(sim: sim, accounts: [(.x, "t504-x", nil)], leaseMillis: 20_000)
+        let d = try DaemonProcess(sim: sim, accounts: [(.x, "t504-x", nil)], leaseMillis: 20_000)
         defer { d.cleanUp() }
         try d.start()
         let before = try Self.lastSeq(sim)
@@ -84,9 +84,9 @@ struct TokenRenewalTests {
 
     @Test("a refused refresh token (invalid_request) pauses the account for re-authorization, saying so")
     func refusedRefreshTokenPausesWithReason() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
-        let d = try PostingDaemon(sim: sim, accounts: [(.x, "refused-x", nil)], leaseMillis: 20_000)
+        let d = try DaemonProcess(sim: sim, accounts: [(.x, "refused-x", nil)], leaseMillis: 20_000)
         defer { d.cleanUp() }
         try d.start()
         let before = try Self.lastSeq(sim)
@@ -111,11 +111,11 @@ struct TokenRenewalTests {
 
     @Test("three processes renewing one expired X token spend its single-use refresh token once; each ends with working tokens")
     func racingProcessesSpendRefreshTokenOnce() throws {
-        let sim = try Sim()
+        let sim = try SimulatorProcess()
         defer { sim.stop() }
         let dir = TempDir("steadypost-token-race")
         defer { dir.remove() }
-        let bench = Binaries.bench
+        let bench = TestBinaries.bench
         guard access(bench, X_OK) == 0 else { throw TestFailure("\(bench) is not built") }
         try sim.createAccount(.x, "race-x", credentialsDir: dir.path)
         _ = try SQLitePostStore(path: dir.path + "/steadypost.db")  // migrated once, before the racers
@@ -123,21 +123,10 @@ struct TokenRenewalTests {
         let before = try Self.lastSeq(sim)
         let go = dir.path + "/go"
         var racers: [(process: SpawnedProcess, out: String)] = []
-        defer {
-            for r in racers where (try? reap(pid: r.process.pid)) == nil {
-                signalProcess(r.process, SIGKILL)
-                _ = waitpid(r.process.pid, nil, 0)
-            }
-        }
+        defer { for r in racers { killProcess(r.process) } }
         for i in 0..<3 {
             let outPath = dir.path + "/racer-\(i).out"
-            let fd = open(outPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw TestFailure("cannot open \(outPath)") }
-            let out = Descriptor(fd)
-            defer { out.close() }
-            let p = try spawnProcess(path: bench, arguments: [bench, "token-race", dir.path, "race-x", "x", sim.baseURL, dir.path + "/race-x.json", go],
-                                     environment: currentEnvironment() + ["SWIFT_BACKTRACE=enable=no"], passFds: [], stdout: out, stderr: out)
-            racers.append((p, outPath))
+            racers.append((try spawnLogged([bench, "token-race", dir.path, "race-x", "x", sim.baseURL, dir.path + "/race-x.json", go], log: outPath), outPath))
         }
         // Every racer holds the refused tokens; then they go together.
         _ = try waitFor("every racer ready", timeoutMillis: 20_000) { () -> Bool? in
@@ -146,12 +135,7 @@ struct TokenRenewalTests {
         try Files.writeAtomically(go, "go")
         var outputs: [String] = []
         for r in racers {
-            let status: SteadySystem.ExitStatus = try waitFor("a racer to finish", timeoutMillis: 40_000) { () -> SteadySystem.ExitStatus? in
-                if let s = try reap(pid: r.process.pid) { return s }
-                var pfd = pollfd(fd: r.process.pidfd.raw, events: Int16(POLLIN), revents: 0)
-                _ = poll(&pfd, 1, 50)
-                return nil
-            }
+            guard let status = waitExit(r.process, timeoutMillis: 40_000) else { throw TestFailure("timed out after 40000 ms waiting for a racer to finish") }
             let text = Files.read(r.out) ?? ""
             #expect(status == .exited(0), "\(status): \(text)")
             outputs.append(text)

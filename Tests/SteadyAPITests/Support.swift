@@ -8,13 +8,9 @@ import SteadyStore
 import SteadySystem
 @testable import SteadyAPI
 
-struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ d: String) { description = d }
-}
-
 /// A temporary directory with a config and a store in it; removed at the end.
 final class APIFixture {
+    let tmp = TempDir("steadypost-api")
     let dir: String
     let config: Config
     let store: SQLitePostStore
@@ -29,8 +25,7 @@ final class APIFixture {
     }()
 
     init(extraTOML: String = "", apiTOML: String = "") throws {
-        var template = Array("/tmp/steadypost-api.XXXXXX".utf8CString)
-        dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+        dir = tmp.path
         try Files.makeDirectories(dir + "/credentials", mode: 0o700)
         let toml = """
         [daemon]
@@ -80,19 +75,7 @@ final class APIFixture {
 
     deinit {
         server?.stop()
-        removeTree(dir)
-    }
-}
-
-func removeTree(_ path: String) {
-    guard path.hasPrefix("/tmp/steadypost-") else { return }
-    var st = stat()
-    guard lstat(path, &st) == 0 else { return }
-    if (st.st_mode & S_IFMT) == S_IFDIR {
-        for name in Files.list(path) ?? [] { removeTree(path + "/" + name) }
-        _ = rmdir(path)
-    } else {
-        _ = unlink(path)
+        tmp.remove()
     }
 }
 

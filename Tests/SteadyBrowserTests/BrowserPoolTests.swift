@@ -37,8 +37,9 @@ struct BrowserPoolTests {
     }
 
     @Test(.timeLimit(.minutes(2))) func scrapeReturnsValuesFromTheDOM() throws {
-        let dir = try makeTempDir("steadypost-browser")
-        defer { removeTempDir(dir) }
+        let tmp = TempDir("steadypost-browser")
+        defer { tmp.remove() }
+        let dir = tmp.path
         let server = try PageServer()
         defer { server.stop() }
         let pool = try BrowserPool(settings: testSettings(dir: dir), logger: quietLogger)
@@ -84,8 +85,9 @@ struct BrowserPoolTests {
     /// A browser killed while a command is pending: the command (and its lease) fail at once,
     /// the group is reaped, and the next lease gets a new browser.
     @Test(.timeLimit(.minutes(2))) func aBrowserKilledMidCommandFailsAtOnceAndIsReplaced() throws {
-        let dir = try makeTempDir("steadypost-browser")
-        defer { removeTempDir(dir) }
+        let tmp = TempDir("steadypost-browser")
+        defer { tmp.remove() }
+        let dir = tmp.path
         let server = try PageServer()
         defer { server.stop() }
         let pool = try BrowserPool(settings: testSettings(dir: dir), logger: quietLogger)
@@ -121,8 +123,9 @@ struct BrowserPoolTests {
     /// finishes loading is reclaimed at its deadline and the queue moves on; a killed browser
     /// is replaced; no Chromium process is left after shutdown.
     @Test(.timeLimit(.minutes(3))) func f15FloodRefusesAtOnceAndReclaimsAtTheDeadline() throws {
-        let dir = try makeTempDir("steadypost-browser")
-        defer { removeTempDir(dir) }
+        let tmp = TempDir("steadypost-browser")
+        defer { tmp.remove() }
+        let dir = tmp.path
         let server = try PageServer()
         defer { server.stop() }
         let pool = try BrowserPool(settings: testSettings(dir: dir, browsers: 1, queue: 2), logger: quietLogger)
@@ -182,8 +185,9 @@ struct BrowserPoolTests {
 
     /// F19: overlapping scrapes of the same URL and extract run once; the second joins the first.
     @Test(.timeLimit(.minutes(2))) func f19OverlappingScrapesRunOnce() throws {
-        let dir = try makeTempDir("steadypost-browser")
-        defer { removeTempDir(dir) }
+        let tmp = TempDir("steadypost-browser")
+        defer { tmp.remove() }
+        let dir = tmp.path
         let server = try PageServer()
         defer { server.stop() }
         let pool = try BrowserPool(settings: testSettings(dir: dir, browsers: 2), logger: quietLogger)
@@ -211,8 +215,9 @@ struct BrowserPoolTests {
 
     /// Recycling after M leases and past the memory bound, with its cost measured.
     @Test(.timeLimit(.minutes(3))) func recyclesAfterMLeasesAndPastTheMemoryBound() throws {
-        let dir = try makeTempDir("steadypost-browser")
-        defer { removeTempDir(dir) }
+        let tmp = TempDir("steadypost-browser")
+        defer { tmp.remove() }
+        let dir = tmp.path
         let server = try PageServer()
         defer { server.stop() }
         var settings = testSettings(dir: dir)
@@ -257,8 +262,9 @@ struct BrowserPoolTests {
 
     /// Without Chromium the pool says so and refuses at once with `unavailable`.
     @Test(.timeLimit(.minutes(1))) func missingChromiumAnswersUnavailable() throws {
-        let dir = try makeTempDir("steadypost-browser")
-        defer { removeTempDir(dir) }
+        let tmp = TempDir("steadypost-browser")
+        defer { tmp.remove() }
+        let dir = tmp.path
         var s = testSettings(dir: dir)
         s.chromiumPath = dir + "/no-such-chromium"
         let role = BrowserRole(settings: s, logger: quietLogger)

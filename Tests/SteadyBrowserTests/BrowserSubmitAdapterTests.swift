@@ -62,8 +62,9 @@ import Testing
     }
 
     @Test func theWebLoginComesFromTheCredentialsFile() throws {
-        let dir = try makeTempDir("steadypost-weblogin")
-        defer { removeTempDir(dir) }
+        let tmp = TempDir("steadypost-weblogin")
+        defer { tmp.remove() }
+        let dir = tmp.path
         let (config, account) = makeConfig(dir)
         guard case .failure(let missing) = WebLogin.load(account, config: config) else { Issue.record("no file, yet loaded"); return }
         #expect(missing.description.contains(dir + "/web-m.json"))
@@ -83,8 +84,9 @@ import Testing
     }
 
     @Test func refusedBeforeAnyLeaseAndReadsGoToTheAPI() throws {
-        let dir = try makeTempDir("steadypost-weblogin")
-        defer { removeTempDir(dir) }
+        let tmp = TempDir("steadypost-weblogin")
+        defer { tmp.remove() }
+        let dir = tmp.path
         let (config, account) = makeConfig(dir)
         let api = MastodonAdapter(baseURL: account.baseURL, credentials: MastodonCredentials(accessToken: "tok-123456789"),
                                   client: HTTPClient(options: HTTPClientOptions(connectTimeoutMillis: 500, totalTimeoutMillis: 1_000)))

@@ -24,8 +24,9 @@ struct SubmitTests {
     func withPool(_ body: (Simulator, BrowserPool) throws -> Void) throws {
         let sim = try Simulator()
         defer { sim.stop() }
-        let dir = try makeTempDir("steadypost-browser")
-        defer { removeTempDir(dir) }
+        let tmp = TempDir("steadypost-browser")
+        defer { tmp.remove() }
+        let dir = tmp.path
         let pool = try BrowserPool(settings: testSettings(dir: dir), logger: quietLogger)
         defer { pool.shutdown() }
         try body(sim, pool)
@@ -121,8 +122,9 @@ struct SubmitTests {
     @Test(.timeLimit(.minutes(2))) func theRoleAnswersLeasesThroughDeferredReplies() throws {
         let server = try PageServer()
         defer { server.stop() }
-        let dir = try makeTempDir("steadypost-browser")
-        defer { removeTempDir(dir) }
+        let tmp = TempDir("steadypost-browser")
+        defer { tmp.remove() }
+        let dir = tmp.path
         let role = BrowserRole(settings: testSettings(dir: dir, queue: 1), logger: quietLogger)
         let pool = try #require(role.pool)
         defer { pool.shutdown() }

@@ -12,17 +12,6 @@ import Testing
 let chromiumPath = "/usr/bin/chromium"
 let chromiumInstalled = access(chromiumPath, X_OK) == 0
 
-func makeTempDir(_ prefix: String) throws -> String {
-    var template = Array("/tmp/\(prefix).XXXXXX".utf8CString)
-    guard let p = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else { throw TestError("mkdtemp failed") }
-    return String(cString: p)
-}
-
-func removeTempDir(_ path: String) {
-    guard path.hasPrefix("/tmp/steadypost-") else { return }
-    removeTree(path)
-}
-
 let quietLogger: Logger = {
     var l = Logger(label: "steadypost.browser.test")
     l.logLevel = getenv("STEADYPOST_TEST_LOG") != nil ? .debug : .critical
@@ -79,7 +68,8 @@ func groupGone(_ pgid: Int32, pids: [Int32]) -> Bool {
 /// list), `/hangimg` (a page whose image never loads: no load event), `/hang` (never
 /// answers), `/hits?path=P` (how often P was asked for). Ended by pid.
 final class PageServer {
-    let dir: String
+    let tmp = TempDir("steadypost-pages")
+    var dir: String { tmp.path }
     let process: SpawnedProcess
     let port: Int
     private var stopped = false
@@ -126,8 +116,7 @@ s.serve_forever()
 """#
 
     init() throws {
-        dir = try makeTempDir("steadypost-pages")
-        let scriptPath = dir + "/server.py"
+        let scriptPath = tmp.path + "/server.py"
         try Files.writeAtomically(scriptPath, Self.script)
         var fds: [Int32] = [-1, -1]
         guard steady_pipe2_cloexec(&fds) == 0 else { throw TestError("pipe2") }
@@ -148,8 +137,8 @@ s.serve_forever()
             line += buf[0..<n]
         }
         guard let p = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            Self.end(process)
-            removeTempDir(dir)
+            killProcess(process)
+            tmp.remove()
             throw TestError("the page server did not start")
         }
         port = p
@@ -160,14 +149,8 @@ s.serve_forever()
     func stop() {
         guard !stopped else { return }
         stopped = true
-        Self.end(process)
-        removeTempDir(dir)
-    }
-
-    static func end(_ p: SpawnedProcess) {
-        signalProcess(p, SIGKILL)
-        _ = waitpid(p.pid, nil, 0)
-        p.pidfd.close()
+        killProcess(process)
+        tmp.remove()
     }
 
     func hits(_ path: String) throws -> Int {

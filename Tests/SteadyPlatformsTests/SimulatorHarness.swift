@@ -24,13 +24,6 @@ extension SimulatorProcess {
         return Account(name: name, platform: platform, userId: j["user_id"]?.stringOrNumber, handle: j["handle"]?.string,
                        credentials: try Credentials.parse(creds.serialized, platform: platform))
     }
-
-    /// A post made on the platform behind our back (not through an adapter).
-    @discardableResult
-    func inject(_ account: String, _ text: String, createdAtMs: Int64? = nil) throws -> JSON {
-        try call(.post, "/_sim/posts", .obj([("account", JSON(account)), ("text", JSON(text)),
-                                             ("created_at_ms", createdAtMs.map { JSON.number(Double($0), raw: String($0)) })]))
-    }
 }
 
 /// An adapter bound to a simulator account, with a client whose total timeout is short enough

@@ -3,6 +3,7 @@ import Testing
 import SteadyCore
 import SteadyStore
 import SteadySystem
+import class SteadyTestSupport.TempDir
 @testable import SteadyPosting
 import Synchronization
 
@@ -10,16 +11,10 @@ import Synchronization
 /// (two instances on one fired file stand for a worker and its replacement), a post never
 /// crashed twice, and nothing at all without the variable.
 struct PostingFaultsTests {
-    /// A fired-file path in a fresh directory, removed by the caller.
-    static func scratch() -> (dir: String, file: String) {
-        var template = Array("/tmp/steadypost-faults.XXXXXX".utf8CString)
-        let dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
-        return (dir, dir + "/faults.fired")
-    }
-
-    static func remove(_ dir: String) {
-        _ = unlink(dir + "/faults.fired")
-        _ = rmdir(dir)
+    /// A fired-file path in a fresh directory, removed by the caller (`remove()`).
+    static func scratch() -> (dir: TempDir, file: String) {
+        let dir = TempDir("steadypost-faults")
+        return (dir, dir.path + "/faults.fired")
     }
 
     final class Kills: Sendable {
@@ -50,8 +45,8 @@ struct PostingFaultsTests {
 
     @Test("a crash point fires once, for its account only, and stays fired in the restarted worker")
     func crashOneShotAcrossRestart() throws {
-        let (dir, file) = Self.scratch()
-        defer { Self.remove(dir) }
+        let (scratch, file) = Self.scratch()
+        defer { scratch.remove() }
         let kills = Kills()
         let entries = try PostingFaults.parse("crash:after_intent@a")
         let first = PostingFaults(entries: entries, firedPath: file, killSelf: { kills.add() })
@@ -70,8 +65,8 @@ struct PostingFaultsTests {
 
     @Test("a post that one crash entry killed the worker on is passed over by the others (no poison parking by faults)")
     func victimNotCrashedTwice() throws {
-        let (dir, file) = Self.scratch()
-        defer { Self.remove(dir) }
+        let (scratch, file) = Self.scratch()
+        defer { scratch.remove() }
         let kills = Kills()
         let entries = try PostingFaults.parse("crash:before_intent,crash:after_intent")
         PostingFaults(entries: entries, firedPath: file, killSelf: { kills.add() }).crash(at: .beforeIntent, account: "a", postId: "p1") { _ in }
@@ -84,8 +79,9 @@ struct PostingFaultsTests {
 
     @Test("F01/F03 switches: the outcome write fails once; store-unwritable fails every write for its window, then none")
     func storeFaults() throws {
-        let (dir, file) = Self.scratch()
-        defer { Self.remove(dir) }
+        let (scratch, file) = Self.scratch()
+        let dir = scratch.path
+        defer { scratch.remove() }
         let faults = PostingFaults(entries: try PostingFaults.parse("outcome-write-fails@a,store-unwritable:60000@b"), firedPath: file)
         #expect(faults.storeWriteFailure() == nil, "no window before the first 2xx")
         #expect(faults.outcomeWriteFailure(account: "b", postId: "p1") == nil, "b's 2xx opens the window but fails no outcome by itself")
@@ -103,11 +99,9 @@ struct PostingFaultsTests {
 
     @Test("F03: a write fault makes the store's writes fail as I/O errors after its retries, reads go on")
     func storeWriteHook() throws {
-        let (dir, _) = Self.scratch()
-        defer {
-            for s in ["", "-wal", "-shm"] { _ = unlink(dir + "/s.db" + s) }
-            Self.remove(dir)
-        }
+        let (scratch, _) = Self.scratch()
+        let dir = scratch.path
+        defer { scratch.remove() }
         let store = FaultInjectingStore(try SQLitePostStore(path: dir + "/s.db"), retry: TransientRetry(limit: 6, baseMillis: 1))
         store.setFault { DatabaseFailure.injectedIOError("test") }
         let draft = NewPost(account: "a", platform: "x", text: "t", dueAt: 0, contentHash: "h")
@@ -120,8 +114,8 @@ struct PostingFaultsTests {
 
     @Test("outcome-write-fails:P fails each matching outcome write at its rate, keeps firing across restarts, and logs each firing")
     func outcomeWriteFailsAtRate() throws {
-        let (dir, file) = Self.scratch()
-        defer { Self.remove(dir) }
+        let (scratch, file) = Self.scratch()
+        defer { scratch.remove() }
         let always = PostingFaults(entries: try PostingFaults.parse("outcome-write-fails:1@a"), firedPath: file)
         #expect(always.outcomeWriteFailure(account: "a", postId: "p1") != nil)
         #expect(always.outcomeWriteFailure(account: "a", postId: "p2") != nil, "not one-shot")

@@ -2,20 +2,15 @@ import Glibc
 import Testing
 import SteadyCore
 import SteadyPlatforms
+import class SteadyTestSupport.TempDir
+import func SteadyTestSupport.waitFor
 @testable import SteadyStore
 
 /// A fresh state directory per test, removed at the end.
 final class ReconcileStateDir {
-    let path: String
+    let dir = TempDir("steadypost-reconcile")
+    var path: String { dir.path }
     var dbPath: String { path + "/steadypost.db" }
-    init() {
-        var template = Array("/tmp/steadypost-reconcile.XXXXXX".utf8CString)
-        path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-    }
-    deinit {
-        for name in ["steadypost.db", "steadypost.db-wal", "steadypost.db-shm", "outcomes.journal"] { unlink(path + "/" + name) }
-        rmdir(path)
-    }
 }
 
 /// Migration 4 and the reconciler's store calls; the transitions it relies on.
@@ -132,15 +127,9 @@ struct ReconcileStoreTests {
         return t
     }
 
-    /// Polls `condition` every 10 ms until it holds or 20 s pass.
+    /// Whether `condition` holds within 20 s (the shared `waitFor`, sampled until the deadline).
     static func waitUntil(_ condition: () -> Bool) -> Bool {
-        let deadline = SteadyClock.monotonicMillis() + 20_000
-        while !condition() {
-            if SteadyClock.monotonicMillis() > deadline { return false }
-            var ts = timespec(tv_sec: 0, tv_nsec: 10_000_000)
-            nanosleep(&ts, nil)
-        }
-        return true
+        (try? waitFor("the condition", timeoutMillis: 20_000) { condition() ? true : nil }) != nil
     }
 
     @Test("the journal across processes: a replay and an append wait for the file's lock; no record is lost")

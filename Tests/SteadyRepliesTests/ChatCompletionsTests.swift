@@ -4,6 +4,7 @@ import SteadyConfig
 import SteadyCore
 import SteadyHTTP
 import SteadyPlatforms
+import class SteadyTestSupport.TempDir
 @testable import SteadyReplies
 
 /// The chat-completions client against a loopback endpoint the test runs (`ScriptedServer`):
@@ -14,20 +15,14 @@ struct ChatCompletionsTests {
     static let context = ReplyContext(account: "news-m", platform: .mastodon, handle: "news", authorHandle: "alice", text: "@news what time is it?")
 
     final class KeyFile {
-        let directory: String
-        var path: String { directory + "/openai.key" }
+        let directory = TempDir("steadypost-key")
+        var path: String { directory.path + "/openai.key" }
         init(_ content: String?) {
-            var pattern = Array("/tmp/steadypost-key.XXXXXX".utf8CString)
-            directory = pattern.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
             if let content {
                 let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
                 _ = Array(content.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
                 close(fd)
             }
-        }
-        deinit {
-            unlink(path)
-            rmdir(directory)
         }
     }
 

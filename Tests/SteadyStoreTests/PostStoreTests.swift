@@ -2,21 +2,15 @@ import Glibc
 import Testing
 import CSQLite
 import SteadyCore
+import class SteadyTestSupport.TempDir
 @testable import SteadyStore
 import Synchronization
 
 /// A fresh database file per test, removed afterwards.
 final class TempDatabase {
-    let dir: String
+    let tmp = TempDir("steadypost-store")
+    var dir: String { tmp.path }
     var path: String { dir + "/steadypost.db" }
-    init() {
-        var template = Array("/tmp/steadypost-store.XXXXXX".utf8CString)
-        dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-    }
-    deinit {
-        for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
-        rmdir(dir)
-    }
     func store() throws -> SQLitePostStore { try SQLitePostStore(path: path) }
 }
 

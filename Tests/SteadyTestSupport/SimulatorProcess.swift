@@ -32,13 +32,7 @@ public final class SimulatorProcess: @unchecked Sendable {
         guard watch >= 0 else { throw TestFailure("inotify_init1: errno \(errno)") }
         defer { close(watch) }
         _ = inotify_add_watch(watch, dir.path, UInt32(IN_CLOSE_WRITE | IN_MOVED_TO))
-        let logFd = open(dir.path + "/sim.log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard logFd >= 0 else { throw TestFailure("cannot open the simulator log") }
-        let log = Descriptor(logFd)
-        defer { log.close() }
-        process = try spawnProcess(path: binary,
-                                   arguments: [binary, "--listen", "127.0.0.1:0", "--port-file", portFile, "--seed", String(seed)],
-                                   environment: currentEnvironment() + ["SWIFT_BACKTRACE=enable=no"], passFds: [], stdout: log, stderr: log)
+        process = try spawnLogged([binary, "--listen", "127.0.0.1:0", "--port-file", portFile, "--seed", String(seed)], log: dir.path + "/sim.log")
         let deadline = SteadyClock.monotonicMillis() + deadlineMillis
         var found: Int?
         while found == nil {
@@ -117,5 +111,31 @@ public final class SimulatorProcess: @unchecked Sendable {
     /// The request log, oldest first.
     public func requests(limit: Int = 2000) throws -> [JSON] {
         try call(.get, "/_sim/requests?limit=\(limit)")["requests"]?.array ?? []
+    }
+
+    /// The requests it served whose path starts with `prefix`.
+    public func requests(pathPrefix prefix: String) throws -> [JSON] {
+        try requests().filter { ($0["path"]?.string ?? "").hasPrefix(prefix) }
+    }
+
+    /// A post made on the platform behind our back (an orphan, a duplicate, a timeline):
+    /// its platform id.
+    @discardableResult
+    public func inject(_ account: String, _ text: String, rkey: String? = nil, createdAtMs: Int64? = nil) throws -> String {
+        let j = try call(.post, "/_sim/posts", .obj([("account", JSON(account)), ("text", JSON(text)), ("rkey", rkey.map(JSON.init)),
+                                                     ("created_at_ms", createdAtMs.map { JSON.number(Double($0), raw: String($0)) })]))
+        guard let id = j["id"]?.stringOrNumber else { throw TestFailure("the simulator's injected post has no id: \(j.serialized)") }
+        return id
+    }
+
+    /// The platform id of the ground-truth post with `text`.
+    public func platformId(_ account: String, text: String) throws -> String? {
+        try posts(account).first { $0["text"]?.string == text }?["id"]?.stringOrNumber
+    }
+
+    /// Injects a mention of `account` by `from`; returns the simulator's answer (ids).
+    @discardableResult
+    public func mention(_ account: String, from: String, text: String) throws -> JSON {
+        try call(.post, "/_sim/mentions", .obj([("account", JSON(account)), ("from", JSON(from)), ("text", JSON(text))]))
     }
 }
