@@ -179,9 +179,11 @@ struct PostingContractTests {
             try sim.posts("f20-held").count == 1 ? true : nil
         }
         #expect(try d.show(id)["state"]?.string == "attempting")
-        let victim = try d.postingPid()
+        let victim = try d.postingPid()  // (a status answer: every worker's pid is known)
         // No supervisor reaps the worker, so no STEADYPOST_PREVIOUS_PID vouches for it: only
-        // its life lock can.
+        // its life lock can. The supervisor first, then at once the worker (which its death
+        // only asks to drain): no supervisor is left to start a new worker in between.
+        d.signalNow(SIGKILL)
         #expect(kill(victim, SIGKILL) == 0)
         try d.stop(signal: SIGKILL)
         try d.waitWorkersGone()

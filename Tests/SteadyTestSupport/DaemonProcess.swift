@@ -128,6 +128,12 @@ public final class DaemonProcess {
         return status
     }
 
+    /// Sends `signal` to the supervisor now, asking nothing first (`stop` asks for status
+    /// first, to know every worker): for tests whose kills must land together.
+    public func signalNow(_ signal: Int32) {
+        if exited == nil, let process { signalProcess(process, signal) }
+    }
+
     /// SIGTERM, then up to `timeoutMillis` for the exit; how it ended (nil: still running).
     public func terminate(timeoutMillis: Int64 = 15_000) -> ExitStatus? { signalAndWait(SIGTERM, timeoutMillis: timeoutMillis) }
 
