@@ -98,7 +98,9 @@ public final class APIServer: Sendable {
         let responder = router.buildResponder()
         let http1 = HTTP1Channel(
             responder: { request, responseWriter, channel in
-                connections.requestStarted(channel)
+                // Without Content-Length or Transfer-Encoding a request has no body (RFC 9112 6.3).
+                let bodiless = request.headers[.contentLength].map { $0 == "0" } ?? (request.headers[.transferEncoding] == nil)
+                connections.requestStarted(channel, bodiless: bodiless)
                 defer { connections.requestFinished(channel) }
                 var response: Response
                 let boundPort = bound.withLock { $0.port } ?? port

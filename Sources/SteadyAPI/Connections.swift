@@ -30,6 +30,12 @@ final class Connections: Sendable {
         /// evicted first.
         var idleSince: UInt64
         var headerTimer: Scheduled<Void>?
+        /// The request in flight has no body, so bytes arriving while it is answered are the
+        /// next request's head.
+        var bodiless = false
+        /// Bytes of the next head arrived while the request was still answered (the client
+        /// read the answer before `requestFinished`): its header timer starts at the finish.
+        var nextHeadWaiting = false
     }
 
     struct State {
@@ -118,7 +124,11 @@ final class Connections: Sendable {
     func bytesArrived(_ channel: any Channel) {
         let id = ObjectIdentifier(channel)
         let start = state.withLock { s -> Bool in
-            guard let e = s.entries[id], !e.busy, !e.closing, e.headerTimer == nil else { return false }
+            guard let e = s.entries[id], !e.closing, e.headerTimer == nil else { return false }
+            if e.busy {
+                if e.bodiless { s.entries[id]?.nextHeadWaiting = true }
+                return false
+            }
             return true
         }
         if start { startHeaderTimer(id, channel) }
@@ -150,11 +160,13 @@ final class Connections: Sendable {
 
     /// The responder has a request's head: the header timer stops; not evictable until
     /// `requestFinished`.
-    func requestStarted(_ channel: any Channel) {
+    func requestStarted(_ channel: any Channel, bodiless: Bool) {
         let id = ObjectIdentifier(channel)
         let timer = state.withLock { s -> Scheduled<Void>? in
             guard s.entries[id] != nil else { return nil }
             s.entries[id]?.busy = true
+            s.entries[id]?.bodiless = bodiless
+            s.entries[id]?.nextHeadWaiting = false
             defer { s.entries[id]?.headerTimer = nil }
             return s.entries[id]?.headerTimer
         }
@@ -164,12 +176,15 @@ final class Connections: Sendable {
     /// The response is written: the connection is idle (and evictable) again.
     func requestFinished(_ channel: any Channel) {
         let id = ObjectIdentifier(channel)
-        state.withLock { s in
-            guard s.entries[id] != nil else { return }
+        let nextHead = state.withLock { s -> Bool in
+            guard let e = s.entries[id] else { return false }
             s.clock += 1
             s.entries[id]?.busy = false
             s.entries[id]?.idleSince = s.clock
+            s.entries[id]?.nextHeadWaiting = false
+            return e.nextHeadWaiting
         }
+        if nextHead { startHeaderTimer(id, channel) }
     }
 
     /// The connection is gone (closed by either side).
