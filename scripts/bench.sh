@@ -113,7 +113,7 @@ argument-parsing library); the workers share \`steadypost-worker\`. RSS counts e
 process has mapped, shared or not, and the kernel maps the cached pages around each one a
 process touches, so RSS grows with the size of the code a process shares a file with; PSS
 splits shared pages between the processes that map them. How the supervisor came under
-its goal, step by step, is in ARCHITECTURE.md ("Memory"): 15.9 MB with one shared-library
+its goal, step by step, is in "Memory per process" below: 15.9 MB with one shared-library
 executable for everything, 8.2–8.4 MB now.
 
 ## P8: the browser pool (headless Chromium, 2 browsers)
