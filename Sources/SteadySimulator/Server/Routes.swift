@@ -11,6 +11,7 @@ extension Simulator {
         "com.atproto.repo.listRecords": (.blueskyListRecords, "GET"),
         "app.bsky.feed.getPosts": (.blueskyGetPosts, "GET"),
         "app.bsky.notification.listNotifications": (.blueskyNotifications, "GET"),
+        "com.atproto.repo.uploadBlob": (.blueskyUploadBlob, "POST"),
     ]
 
     /// The router of the three platforms, the web pages and the admin API.

@@ -8,7 +8,7 @@ enum Route: String, Sendable {
     case mastodonCredentials, mastodonCreate, mastodonRead, mastodonLookup, mastodonTimeline
     case mastodonNotifications, mastodonInstance, mastodonMediaUpload, mastodonMediaStatus
     case blueskyCreateSession, blueskyRefreshSession, blueskyGetSession, blueskyCreateRecord
-    case blueskyGetRecord, blueskyListRecords, blueskyGetPosts, blueskyNotifications
+    case blueskyGetRecord, blueskyListRecords, blueskyGetPosts, blueskyNotifications, blueskyUploadBlob
     case webLoginPage, webLogin, webComposePage, webCompose, webPost
 
     /// The platform of an API route; nil for the web pages (the account's platform).
@@ -21,7 +21,7 @@ enum Route: String, Sendable {
             .mastodonNotifications, .mastodonInstance, .mastodonMediaUpload, .mastodonMediaStatus:
             return .mastodon
         case .blueskyCreateSession, .blueskyRefreshSession, .blueskyGetSession, .blueskyCreateRecord,
-            .blueskyGetRecord, .blueskyListRecords, .blueskyGetPosts, .blueskyNotifications:
+            .blueskyGetRecord, .blueskyListRecords, .blueskyGetPosts, .blueskyNotifications, .blueskyUploadBlob:
             return .bluesky
         case .webLoginPage, .webLogin, .webComposePage, .webCompose, .webPost: return nil
         }
@@ -37,7 +37,7 @@ enum Route: String, Sendable {
         case .xMe, .mastodonCredentials, .mastodonInstance, .blueskyGetSession: return .me
         case .xToken, .blueskyRefreshSession: return .refresh
         case .blueskyCreateSession: return .session
-        case .xMediaUpload, .xMediaMetadata, .mastodonMediaUpload: return .upload
+        case .xMediaUpload, .xMediaMetadata, .mastodonMediaUpload, .blueskyUploadBlob: return .upload
         case .xMediaStatus, .mastodonMediaStatus: return .mediaStatus
         case .webLoginPage, .webLogin: return .webLogin
         case .webComposePage, .webCompose: return .webCompose
@@ -53,6 +53,7 @@ enum Route: String, Sendable {
         switch self {
         case .xMediaUpload: return XMediaLimits.segmentBytes + (1 << 20)
         case .mastodonMediaUpload: return MastodonMediaLimits.videoBytes + (1 << 20)
+        case .blueskyUploadBlob: return BlueskyMediaLimits.blobBytes + 1
         default: return 4 << 20
         }
     }

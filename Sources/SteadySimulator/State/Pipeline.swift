@@ -128,6 +128,7 @@ extension Store {
         case .blueskyListRecords: return blueskyListRecords(&ex)
         case .blueskyGetPosts: return blueskyGetPosts(&ex)
         case .blueskyNotifications: return blueskyNotifications(&ex)
+        case .blueskyUploadBlob: return blueskyUploadBlob(&ex)
         case .webLoginPage: return webLoginPage(&ex)
         case .webLogin: return webLogin(&ex)
         case .webComposePage: return webComposePage(&ex)

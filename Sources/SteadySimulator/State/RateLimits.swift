@@ -40,6 +40,8 @@ struct RateSpec: Sendable {
             return [RateSpec(bucket: "mastodon", limit: 300, windowMs: 5 * minute, cost: 1)]
         case .blueskyCreateRecord:
             return [RateSpec(bucket: "bluesky-write", limit: 5_000, windowMs: 60 * minute, cost: 3)]
+        case .blueskyUploadBlob:
+            return [RateSpec(bucket: "bluesky-blob", limit: 1_000, windowMs: 1_440 * minute, cost: 1)]
         case .blueskyCreateSession:
             return [RateSpec(bucket: "bluesky-session", limit: 30, windowMs: 5 * minute, cost: 1)]
         case .blueskyRefreshSession, .blueskyGetSession, .blueskyGetRecord, .blueskyListRecords, .blueskyGetPosts,

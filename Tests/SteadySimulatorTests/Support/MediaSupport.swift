@@ -54,12 +54,15 @@ extension TestClientProtocol {
             body += Array((head + "\r\n").utf8) + part.value + Array("\r\n".utf8)
         }
         body += Array("--\(boundary)--\r\n".utf8)
+        return try await postBytes(uri, body, token: token, contentType: "multipart/form-data; boundary=\(boundary)")
+    }
+
+    /// A POST of raw bytes with a bearer token.
+    func postBytes(_ uri: String, _ bytes: [UInt8], token: String, contentType: String) async throws -> Reply {
         let response = try await execute(
             uri: uri, method: .post,
-            headers: fields([
-                ("authorization", "Bearer \(token)"), ("content-type", "multipart/form-data; boundary=\(boundary)"),
-            ]),
-            body: ByteBuffer(bytes: body))
+            headers: fields([("authorization", "Bearer \(token)"), ("content-type", contentType)]),
+            body: ByteBuffer(bytes: bytes))
         return Reply(
             status: Int(response.status.code),
             headers: response.headers.map { ($0.name.canonicalName, $0.value) },
@@ -94,6 +97,11 @@ extension TestClientProtocol {
             .post, "/2/media/upload", [("command", "FINALIZE"), ("media_id", id)],
             headers: [("authorization", "Bearer \(token)")])
         return (finalize, id)
+    }
+
+    /// Bluesky: `uploadBlob` with raw bytes; the reply.
+    func blueskyUpload(_ bytes: [UInt8], contentType: String, token: String) async throws -> Reply {
+        try await postBytes("/xrpc/com.atproto.repo.uploadBlob", bytes, token: token, contentType: contentType)
     }
 
     /// Mastodon: `POST /api/v2/media`.
