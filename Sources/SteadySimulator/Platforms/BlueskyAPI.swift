@@ -84,9 +84,9 @@ extension Store {
         ]
     }
 
-    func blueskyPostView(_ post: Post) -> JSON {
+    func blueskyPostView(_ post: Post, origin: String = "https://cdn.bsky.app") -> JSON {
         let account = accounts[post.account]!
-        return [
+        let view: JSON = [
             "uri": .string(post.uri ?? post.id),
             "cid": .optional(post.cid),
             "author": blueskyAuthorJSON(did: account.userID, handle: account.handle, displayName: account.displayName),
@@ -100,6 +100,7 @@ extension Store {
             "viewer": [:],
             "labels": [],
         ]
+        return blueskyEmbedView(post, did: account.userID, origin: origin).map { view.setting("embed", $0) } ?? view
     }
 
     func blueskyMentionRecord(_ mention: Mention) -> JSON {
@@ -257,12 +258,18 @@ extension Store {
             }
             inReplyTo = reply["parent"]?["uri"]?.stringValue
         }
+        let attached: [PostMedia]
+        switch blueskyEmbedMedia(record["embed"], account: account.name) {
+        case .success(let items): attached = items
+        case .failure(let error): return ErrorBodies.blueskyInvalid(error.message, headers: headers)
+        }
         if let rkey, rkeys[account.name]?[rkey] != nil {
             return ErrorBodies.bluesky(500, "InternalServerError", "Internal Server Error", headers: headers)
         }
         let index = blueskyCreatePost(
             account: account, record: record, text: text, rkey: rkey, inReplyTo: inReplyTo, via: "api",
             rewrite: ex.rewriteURLs, now: ex.now)
+        posts[index].media = attached
         let post = posts[index]
         ex.rkey = post.rkey
         return .json(

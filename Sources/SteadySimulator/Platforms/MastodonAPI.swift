@@ -144,7 +144,8 @@ extension Store {
             inReplyToAccountID: parent, visibility: post.visibility, spoiler: post.spoilerText,
             language: post.language, sensitive: post.sensitive, metrics: post.metrics,
             url: "\(origin)/@\(account.handle)/\(post.id)", uri: "\(origin)/users/\(account.handle)/statuses/\(post.id)",
-            account: mastodonAccountJSON(account, origin: origin))
+            account: mastodonAccountJSON(account, origin: origin)
+        ).setting("media_attachments", mastodonAttachmentsJSON(post, origin: origin))
     }
 
     func mastodonMentionStatusJSON(_ mention: Mention, origin: String) -> JSON {
@@ -263,7 +264,13 @@ extension Store {
         let params = ex.request.params
         func param(_ name: String) -> String? { params.last { $0.0 == name }?.1 }
         let text = param("status") ?? ""
-        if let message = Store.mastodonRejection(text) {
+        let mediaIDs = params.filter { $0.0 == "media_ids[]" || $0.0 == "media_ids" }.map(\.1)
+        var attached: [PostMedia] = []
+        switch mastodonPostMedia(mediaIDs, account: account.name, headers: headers) {
+        case .success(let items): attached = items
+        case .failure(let response): return response
+        }
+        if let message = Store.mastodonRejection(text), !(attached.count > 0 && text.isEmpty) {
             return ErrorBodies.mastodon(422, message, headers: headers)
         }
         let visibility = param("visibility").flatMap { $0.isEmpty ? nil : $0 } ?? "public"
@@ -283,6 +290,8 @@ extension Store {
             account: account.name, text: text, inReplyTo: inReplyTo, idempotencyKey: key, via: "api",
             rewrite: ex.rewriteURLs, now: ex.now, visibility: visibility, spoilerText: param("spoiler_text") ?? "",
             language: language, sensitive: sensitive)
+        posts[index].media = attached
+        for item in attached { media[item.mediaID]?.attachedTo = posts[index].id }
         return .json(200, mastodonStatusJSON(postIndex: index, origin: ex.request.origin), headers: headers)
     }
 

@@ -10,6 +10,7 @@ struct XTweetView {
     let createdAtMs: Int64
     let inReplyTo: String?
     let metrics: Metrics
+    var media: [PostMedia] = []
 }
 
 /// Why X refuses a text.
@@ -54,7 +55,7 @@ extension Store {
             return XTweetView(
                 id: post.id, number: post.number, text: post.text,
                 authorID: accounts[post.account]?.userID ?? "", createdAtMs: post.createdAtMs,
-                inReplyTo: post.inReplyTo, metrics: post.metrics)
+                inReplyTo: post.inReplyTo, metrics: post.metrics, media: post.media)
         }
         if let index = mentionIndex[id], mentions[index].platform == .x {
             let mention = mentions[index]
@@ -94,6 +95,10 @@ extension Store {
         }
         if fields.contains("author_id") {
             members.append(JSON.Member("author_id", .string(tweet.authorID)))
+        }
+        if (fields.contains("attachments") || fields.contains("media_keys")) && !tweet.media.isEmpty {
+            let keys = tweet.media.map { JSON.string(MediaFormat.xKeyPrefix(kind: $0.format.kind) + $0.mediaID) }
+            members.append(JSON.Member("attachments", ["media_keys": .array(keys)]))
         }
         if fields.contains("conversation_id") {
             var root = tweet
@@ -165,7 +170,21 @@ extension Store {
         guard let body = JSON.parse(ex.request.body), body.isObject else {
             return ErrorBodies.xInvalidRequest("Request body is not valid JSON.", headers: ex.rateHeaders)
         }
-        guard let rawText = body["text"]?.stringValue else {
+        var attached: [PostMedia] = []
+        if let mediaField = body["media"], mediaField != .null {
+            guard case .array(let items)? = mediaField["media_ids"], !items.isEmpty,
+                case let ids = items.compactMap(\.stringValue), ids.count == items.count
+            else {
+                return ErrorBodies.xInvalidRequest(
+                    "media.media_ids must be a non-empty array of strings", parameter: "media.media_ids",
+                    headers: ex.rateHeaders)
+            }
+            switch xPostMedia(ids, account: account.name, now: ex.now, headers: ex.rateHeaders) {
+            case .success(let items): attached = items
+            case .failure(let response): return response
+            }
+        }
+        guard let rawText = body["text"]?.stringValue ?? (attached.isEmpty ? nil : "") else {
             return XRejection.empty.response(ex.rateHeaders)
         }
         var inReplyTo: String?
@@ -184,11 +203,14 @@ extension Store {
             inReplyTo = target
         }
         let text = rawText.precomposedStringWithCanonicalMapping
-        if let rejection = xValidate(account: account.name, normalizedText: text, now: ex.now) {
+        if let rejection = xValidate(account: account.name, normalizedText: text, now: ex.now),
+            !(rejection == .empty && !attached.isEmpty)
+        {
             return rejection.response(ex.rateHeaders)
         }
         let index = xCreatePost(
             account: account.name, text: text, inReplyTo: inReplyTo, via: "api", rewrite: ex.rewriteURLs, now: ex.now)
+        posts[index].media = attached
         let post = posts[index]
         return .json(
             201,
@@ -366,17 +388,26 @@ extension Store {
         return .json(200, .object(members), headers: ex.rateHeaders)
     }
 
-    /// `includes.users` when the request asks for `expansions=author_id`.
+    /// `includes.users` when the request asks for `expansions=author_id`, `includes.media` for
+    /// `expansions=attachments.media_keys`.
     private func xIncludes(_ tweets: [XTweetView], _ request: SimRequest) -> JSON? {
         let expansions = Set(request.queryValues("expansions").flatMap { $0.split(separator: ",").map(String.init) })
-        guard expansions.contains("author_id"), !tweets.isEmpty else { return nil }
-        var seen: Set<String> = []
-        var users: [JSON] = []
-        for tweet in tweets where !seen.contains(tweet.authorID) {
-            seen.insert(tweet.authorID)
-            if let user = xUser(tweet.authorID) { users.append(user) }
+        guard !tweets.isEmpty else { return nil }
+        var members: [JSON.Member] = []
+        if expansions.contains("author_id") {
+            var seen: Set<String> = []
+            var users: [JSON] = []
+            for tweet in tweets where !seen.contains(tweet.authorID) {
+                seen.insert(tweet.authorID)
+                if let user = xUser(tweet.authorID) { users.append(user) }
+            }
+            members.append(JSON.Member("users", .array(users)))
         }
-        return ["users": .array(users)]
+        let media = tweets.flatMap(\.media)
+        if expansions.contains("attachments.media_keys"), !media.isEmpty {
+            members.append(JSON.Member("media", .array(media.map(Store.xIncludedMedia))))
+        }
+        return members.isEmpty ? nil : .object(members)
     }
 
     /// `POST /2/oauth2/token`: refresh-token grant only; refresh tokens are single-use.

@@ -11,6 +11,7 @@ extension Simulator {
         "com.atproto.repo.listRecords": (.blueskyListRecords, "GET"),
         "app.bsky.feed.getPosts": (.blueskyGetPosts, "GET"),
         "app.bsky.notification.listNotifications": (.blueskyNotifications, "GET"),
+        "com.atproto.repo.uploadBlob": (.blueskyUploadBlob, "POST"),
     ]
 
     /// The router of the three platforms, the web pages and the admin API.
@@ -31,6 +32,9 @@ extension Simulator {
         route(.get, "/2/users/:id/tweets", .xTimeline)
         route(.get, "/2/users/:id/mentions", .xMentions)
         route(.post, "/2/oauth2/token", .xToken)
+        route(.post, "/2/media/upload", .xMediaUpload)
+        route(.get, "/2/media/upload", .xMediaStatus)
+        route(.post, "/2/media/metadata", .xMediaMetadata)
 
         // Mastodon
         route(.get, "/api/v1/accounts/verify_credentials", .mastodonCredentials)
@@ -40,6 +44,8 @@ extension Simulator {
         route(.get, "/api/v1/accounts/:id/statuses", .mastodonTimeline)
         route(.get, "/api/v1/notifications", .mastodonNotifications)
         route(.get, "/api/v2/instance", .mastodonInstance)
+        route(.post, "/api/v2/media", .mastodonMediaUpload)
+        route(.get, "/api/v1/media/:id", .mastodonMediaStatus)
 
         // Bluesky (XRPC)
         for method in [HTTPRequest.Method.get, .post] {
@@ -96,6 +102,7 @@ extension Simulator {
         admin(.post, "/_sim/clock") { store, request in store.adminClock(request) }
         admin(.post, "/_sim/faults") { store, request in store.adminAddFault(request) }
         admin(.get, "/_sim/faults") { store, _ in store.adminFaults() }
+        admin(.get, "/_sim/media") { store, request in store.adminMedia(request) }
         admin(.delete, "/_sim/faults") { store, _ in store.adminDeleteFaults(nil) }
         admin(.delete, "/_sim/faults/:id") { store, request in store.adminDeleteFaults(request.parameters["id"] ?? "") }
         admin(.get, "/_sim/requests") { store, request in store.adminRequests(request) }

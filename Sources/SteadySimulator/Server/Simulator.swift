@@ -38,7 +38,7 @@ final class Simulator: Sendable {
     /// Serves one platform or web request.
     func serve(_ route: Route, _ request: Request, _ context: SimRequestContext) async throws -> Response {
         let started = SteadyClock.monotonicMillis()
-        let simRequest = try await SimRequest.read(request, context)
+        let simRequest = try await SimRequest.read(request, context, maxBytes: route.maxBodyBytes)
         let plan = withStore { $0.plan(route, simRequest) }
         if let fault = plan.fault, fault.kind == .delay || fault.kind == .slowTimeline {
             _ = await holds.hold(milliseconds: fault.delayMs)
@@ -89,9 +89,9 @@ final class Simulator: Sendable {
 }
 
 extension SimRequest {
-    /// Reads a whole request (body up to 4 MiB).
-    static func read(_ request: Request, _ context: SimRequestContext) async throws -> SimRequest {
-        let buffer = try await request.body.collect(upTo: 4 << 20)
+    /// Reads a whole request (body up to `maxBytes`, 4 MiB unless an upload route says more).
+    static func read(_ request: Request, _ context: SimRequestContext, maxBytes: Int = 4 << 20) async throws -> SimRequest {
+        let buffer = try await request.body.collect(upTo: maxBytes)
         var headers: [(String, String)] = []
         for field in request.headers {
             headers.append((field.name.canonicalName, field.value))

@@ -292,6 +292,13 @@ extension Store {
         }
     }
 
+    /// `GET /_sim/media[?account=NAME]`: every upload, oldest first (posted or not).
+    func adminMedia(_ request: SimRequest) -> SimResponse {
+        let name = request.queryValue("account")
+        let selected = media.values.filter { name == nil || $0.account == name }.sorted { $0.id < $1.id }
+        return .json(200, ["media": .array(selected.map(\.adminJSON))])
+    }
+
     func adminFaults() -> SimResponse {
         .json(200, ["faults": .array(faults.map(\.json))])
     }

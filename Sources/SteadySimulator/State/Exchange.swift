@@ -4,21 +4,24 @@ import SteadyCore
 /// Every endpoint the simulator serves (admin aside).
 enum Route: String, Sendable {
     case xCreate, xRead, xLookup, xMe, xTimeline, xMentions, xToken
+    case xMediaUpload, xMediaStatus, xMediaMetadata
     case mastodonCredentials, mastodonCreate, mastodonRead, mastodonLookup, mastodonTimeline
-    case mastodonNotifications, mastodonInstance
+    case mastodonNotifications, mastodonInstance, mastodonMediaUpload, mastodonMediaStatus
     case blueskyCreateSession, blueskyRefreshSession, blueskyGetSession, blueskyCreateRecord
-    case blueskyGetRecord, blueskyListRecords, blueskyGetPosts, blueskyNotifications
+    case blueskyGetRecord, blueskyListRecords, blueskyGetPosts, blueskyNotifications, blueskyUploadBlob
     case webLoginPage, webLogin, webComposePage, webCompose, webPost
 
     /// The platform of an API route; nil for the web pages (the account's platform).
     var platform: Platform? {
         switch self {
-        case .xCreate, .xRead, .xLookup, .xMe, .xTimeline, .xMentions, .xToken: return .x
+        case .xCreate, .xRead, .xLookup, .xMe, .xTimeline, .xMentions, .xToken, .xMediaUpload, .xMediaStatus,
+            .xMediaMetadata:
+            return .x
         case .mastodonCredentials, .mastodonCreate, .mastodonRead, .mastodonLookup, .mastodonTimeline,
-            .mastodonNotifications, .mastodonInstance:
+            .mastodonNotifications, .mastodonInstance, .mastodonMediaUpload, .mastodonMediaStatus:
             return .mastodon
         case .blueskyCreateSession, .blueskyRefreshSession, .blueskyGetSession, .blueskyCreateRecord,
-            .blueskyGetRecord, .blueskyListRecords, .blueskyGetPosts, .blueskyNotifications:
+            .blueskyGetRecord, .blueskyListRecords, .blueskyGetPosts, .blueskyNotifications, .blueskyUploadBlob:
             return .bluesky
         case .webLoginPage, .webLogin, .webComposePage, .webCompose, .webPost: return nil
         }
@@ -34,6 +37,8 @@ enum Route: String, Sendable {
         case .xMe, .mastodonCredentials, .mastodonInstance, .blueskyGetSession: return .me
         case .xToken, .blueskyRefreshSession: return .refresh
         case .blueskyCreateSession: return .session
+        case .xMediaUpload, .xMediaMetadata, .mastodonMediaUpload, .blueskyUploadBlob: return .upload
+        case .xMediaStatus, .mastodonMediaStatus: return .mediaStatus
         case .webLoginPage, .webLogin: return .webLogin
         case .webComposePage, .webCompose: return .webCompose
         case .webPost: return .webResult
@@ -41,6 +46,17 @@ enum Route: String, Sendable {
     }
 
     var isWeb: Bool { platform == nil }
+
+    /// The largest body read for the route: uploads get their platform's limit plus room for
+    /// the multipart envelope (a larger one is refused before it is read); the rest 4 MiB.
+    var maxBodyBytes: Int {
+        switch self {
+        case .xMediaUpload: return XMediaLimits.segmentBytes + (1 << 20)
+        case .mastodonMediaUpload: return MastodonMediaLimits.videoBytes + (1 << 20)
+        case .blueskyUploadBlob: return BlueskyMediaLimits.blobBytes + 1
+        default: return 4 << 20
+        }
+    }
 }
 
 /// A request as the simulator sees it: everything read, nothing streaming.
@@ -178,6 +194,8 @@ struct Exchange: Sendable {
     var rewriteURLs = false
     /// Set by the `slow-timeline` fault: the page size cap.
     var pageCap: Int?
+    /// A `slow-processing` or `processing-failure` fault, for the upload it hit.
+    var processingFault: FiredFault?
 }
 
 /// The end of a request's handling.

@@ -14,9 +14,12 @@ enum FaultKind: String, Sendable, CaseIterable {
     case slowTimeline = "slow-timeline"
     case rewriteURLs = "rewrite-urls"
     case hangResultPage = "hang-result-page"
+    case slowProcessing = "slow-processing"
+    case processingFailure = "processing-failure"
 
-    /// Whether a rule of this kind can apply to a request of `category` on `platform`.
-    func applies(to category: EndpointCategory, platform: Platform?, method: String) -> Bool {
+    /// Whether a rule of this kind can apply to a request of `category` on `platform`;
+    /// `startsProcessing`: the request ends an upload (X FINALIZE, Mastodon's upload).
+    func applies(to category: EndpointCategory, platform: Platform?, method: String, startsProcessing: Bool = false) -> Bool {
         switch self {
         case .loseResponse, .holdResponse, .delay, .errorBefore, .errorAfter, .rateLimit:
             return true
@@ -30,6 +33,8 @@ enum FaultKind: String, Sendable, CaseIterable {
             return category == .create || (category == .webCompose && method == "POST")
         case .hangResultPage:
             return category == .webCompose && method == "POST"
+        case .slowProcessing, .processingFailure:
+            return category == .upload && startsProcessing
         }
     }
 
@@ -58,6 +63,8 @@ struct FaultRule: Sendable {
     let delayMs: Int64
     let status: Int?
     let retryAfterS: Int64
+    /// `slow-processing`: the status polls processing takes.
+    var polls = 5
     var fired = 0
     var matched = 0
 
@@ -129,11 +136,17 @@ struct FaultRule: Sendable {
             }
             retryAfter = r
         }
-        return .success(
-            FaultRule(
-                id: id, kind: kind, endpoint: endpoint, platform: platform, account: account,
-                probability: probability, remaining: count, count: count, delayMs: delayMs,
-                status: status, retryAfterS: retryAfter))
+        var rule = FaultRule(
+            id: id, kind: kind, endpoint: endpoint, platform: platform, account: account,
+            probability: probability, remaining: count, count: count, delayMs: delayMs,
+            status: status, retryAfterS: retryAfter)
+        if let value = json["polls"], value != .null {
+            guard let p = value.intValue, p >= 1, p <= 1_000_000 else {
+                return .failure(RuleError("polls must be a positive integer"))
+            }
+            rule.polls = Int(p)
+        }
+        return .success(rule)
     }
 
     var json: JSON {
@@ -149,6 +162,7 @@ struct FaultRule: Sendable {
             "delay_ms": .int(delayMs),
             "status": status.map { .int($0) } ?? .null,
             "retry_after_s": .int(retryAfterS),
+            "polls": .int(Int64(polls)),
             "matched": .int(matched),
             "fired": .int(fired),
             "active": .bool(active),
@@ -168,4 +182,5 @@ struct FiredFault: Sendable {
     let delayMs: Int64
     let status: Int?
     let retryAfterS: Int64
+    var polls = 5
 }

@@ -79,6 +79,8 @@ struct Post: Sendable {
     var spoilerText = ""
     var language: String?
     var sensitive = false
+    /// The attached media, in the post's order.
+    var media: [PostMedia] = []
 }
 
 /// Someone outside the simulator's accounts who mentions them.
@@ -115,6 +117,11 @@ struct Mention: Sendable {
 /// Where a request goes, for fault rules and rate limits.
 enum EndpointCategory: String, Sendable, CaseIterable {
     case create, read, timeline, mentions, metrics, me, refresh, session
+    /// Media uploads: X INIT/APPEND/FINALIZE and metadata, Mastodon `POST /api/v2/media`,
+    /// Bluesky `uploadBlob`.
+    case upload
+    /// Processing polls: X STATUS, Mastodon `GET /api/v1/media/:id`.
+    case mediaStatus = "media-status"
     case webCompose = "web-compose"
     case webResult = "web-result"
     case webLogin = "web-login"

@@ -35,7 +35,13 @@ extension Store {
     mutating func plan(_ route: Route, _ request: SimRequest) -> Plan {
         let account = identify(route, request)
         let platform = route.platform ?? account.flatMap { accounts[$0]?.platform }
-        let fault = chooseFault(category: route.category, platform: platform, account: account, method: request.method)
+        let startsProcessing =
+            route == .mastodonMediaUpload
+            || (route == .xMediaUpload
+                && Store.xUploadFields(request).fields.last { $0.0 == "command" }?.1.uppercased() == "FINALIZE")
+        let fault = chooseFault(
+            category: route.category, platform: platform, account: account, method: request.method,
+            startsProcessing: startsProcessing)
         return Plan(account: account, platform: platform, fault: fault)
     }
 
@@ -53,6 +59,7 @@ extension Store {
         }
         if fault?.kind == .rewriteURLs { ex.rewriteURLs = true }
         if fault?.kind == .slowTimeline { ex.pageCap = 5 }
+        if fault?.kind == .slowProcessing || fault?.kind == .processingFailure { ex.processingFault = fault }
 
         var response: SimResponse
         switch fault?.kind {
@@ -101,6 +108,11 @@ extension Store {
         case .xTimeline: return xTimeline(&ex)
         case .xMentions: return xMentions(&ex)
         case .xToken: return xToken(&ex)
+        case .xMediaUpload: return xMediaUpload(&ex)
+        case .xMediaStatus: return xMediaStatus(&ex)
+        case .xMediaMetadata: return xMediaMetadata(&ex)
+        case .mastodonMediaUpload: return mastodonMediaUpload(&ex)
+        case .mastodonMediaStatus: return mastodonMediaStatus(&ex)
         case .mastodonCredentials: return mastodonCredentials(&ex)
         case .mastodonCreate: return mastodonCreate(&ex)
         case .mastodonRead: return mastodonRead(&ex)
@@ -116,6 +128,7 @@ extension Store {
         case .blueskyListRecords: return blueskyListRecords(&ex)
         case .blueskyGetPosts: return blueskyGetPosts(&ex)
         case .blueskyNotifications: return blueskyNotifications(&ex)
+        case .blueskyUploadBlob: return blueskyUploadBlob(&ex)
         case .webLoginPage: return webLoginPage(&ex)
         case .webLogin: return webLogin(&ex)
         case .webComposePage: return webComposePage(&ex)

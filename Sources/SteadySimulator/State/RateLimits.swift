@@ -21,6 +21,15 @@ struct RateSpec: Sendable {
         case .xMentions: return [RateSpec(bucket: "x-mentions", limit: 300, windowMs: 15 * minute, cost: 1)]
         case .xMe: return [RateSpec(bucket: "x-me", limit: 75, windowMs: 15 * minute, cost: 1)]
         case .xToken: return [RateSpec(bucket: "x-token", limit: 1_000, windowMs: 15 * minute, cost: 1)]
+        case .xMediaUpload, .xMediaMetadata:
+            return [RateSpec(bucket: "x-media", limit: 500, windowMs: 15 * minute, cost: 1)]
+        case .xMediaStatus: return [RateSpec(bucket: "x-media-status", limit: 1_000, windowMs: 15 * minute, cost: 1)]
+        case .mastodonMediaUpload:
+            return [
+                RateSpec(bucket: "mastodon", limit: 300, windowMs: 5 * minute, cost: 1),
+                RateSpec(bucket: "mastodon-media", limit: 30, windowMs: 30 * minute, cost: 1),
+            ]
+        case .mastodonMediaStatus: return [RateSpec(bucket: "mastodon", limit: 300, windowMs: 5 * minute, cost: 1)]
         case .mastodonCreate:
             return [
                 RateSpec(bucket: "mastodon", limit: 300, windowMs: 5 * minute, cost: 1),
@@ -31,6 +40,8 @@ struct RateSpec: Sendable {
             return [RateSpec(bucket: "mastodon", limit: 300, windowMs: 5 * minute, cost: 1)]
         case .blueskyCreateRecord:
             return [RateSpec(bucket: "bluesky-write", limit: 5_000, windowMs: 60 * minute, cost: 3)]
+        case .blueskyUploadBlob:
+            return [RateSpec(bucket: "bluesky-blob", limit: 1_000, windowMs: 1_440 * minute, cost: 1)]
         case .blueskyCreateSession:
             return [RateSpec(bucket: "bluesky-session", limit: 30, windowMs: 5 * minute, cost: 1)]
         case .blueskyRefreshSession, .blueskyGetSession, .blueskyGetRecord, .blueskyListRecords, .blueskyGetPosts,

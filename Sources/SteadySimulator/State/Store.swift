@@ -28,6 +28,9 @@ struct Store {
     var requests: [RequestRecord] = []
     var nextRequestSeq = 1
     var webSessions: [String: String] = [:]
+    /// Uploaded media by id (X and Mastodon share one counter).
+    var media: [String: MediaObject] = [:]
+    var nextMedia: UInt64 = 1_880_000_000_000_000_000
 
     var nextXTweet: UInt64 = 1_850_000_000_000_000_000
     var nextXUser: UInt64 = 1_700_000_000_000_000_000
@@ -55,6 +58,11 @@ struct Store {
     // MARK: Clock and ids
 
     func now() -> Int64 { SteadyClock.wallMillis() + clockOffsetMs }
+
+    mutating func takeMediaID() -> UInt64 {
+        defer { nextMedia += 1 }
+        return nextMedia
+    }
 
     mutating func takeSeq() -> Int {
         defer { nextSeq += 1 }
@@ -274,6 +282,7 @@ struct Store {
             "uri": .optional(post.uri),
             "via": .string(post.via),
             "deleted": .bool(post.deleted),
+            "media": .array(post.media.map(\.json)),
             "metrics": [
                 "likes": .int(post.metrics.likes),
                 "reposts": .int(post.metrics.reposts),
@@ -319,14 +328,16 @@ struct Store {
     /// Picks the fault for a request: the first active rule that matches and fires. A rule with
     /// a probability below 1 draws once from the seeded generator per matching request.
     mutating func chooseFault(
-        category: EndpointCategory, platform: Platform?, account: String?, method: String
+        category: EndpointCategory, platform: Platform?, account: String?, method: String,
+        startsProcessing: Bool = false
     ) -> FiredFault? {
         for index in faults.indices where faults[index].active {
             let rule = faults[index]
             if let endpoint = rule.endpoint, endpoint != category { continue }
             if let p = rule.platform, p != platform { continue }
             if let a = rule.account, a != account { continue }
-            guard rule.kind.applies(to: category, platform: platform, method: method) else { continue }
+            guard rule.kind.applies(to: category, platform: platform, method: method, startsProcessing: startsProcessing)
+            else { continue }
             faults[index].matched += 1
             if rule.probability < 1 {
                 let draw = Double(rng.next() >> 11) / Double(UInt64(1) << 53)
@@ -336,7 +347,7 @@ struct Store {
             if let remaining = faults[index].remaining { faults[index].remaining = remaining - 1 }
             return FiredFault(
                 ruleID: rule.id, kind: rule.kind, delayMs: rule.delayMs, status: rule.status,
-                retryAfterS: rule.retryAfterS)
+                retryAfterS: rule.retryAfterS, polls: rule.polls)
         }
         return nil
     }
