@@ -100,6 +100,8 @@ let package = Package(
         .target(name: "CCurlLoader"),
         .target(name: "SteadyHTTP", dependencies: ["CCurlLoader", "SteadyCore"]),
         .target(name: "SteadyPlatforms", dependencies: ["SteadyHTTP", "SteadyCore", "SteadyJSON"]),
+        // The content-addressed media store (attachments, by SHA-256, streamed in chunks).
+        .target(name: "SteadyMedia", dependencies: ["SteadyCore", "SteadySystem"]),
         // The browser pool: headless Chromium over the DevTools pipe, leased with deadlines.
         .target(name: "SteadyBrowser", dependencies: [
             "SteadyCore", "SteadyJSON", "SteadySystem", "SteadyConfig", "SteadyWorker",
@@ -142,6 +144,7 @@ let package = Package(
             "SteadyBrowser", "SteadyJSON", "SteadySystem", "SteadyCore", "SteadyProtocol", "SteadyPosting", "SteadyPlatforms", "SteadyConfig", "SteadyTestSupport",
         ]),
         .testTarget(name: "SteadyReconcilerTests", dependencies: ["SteadyReconciler", "SteadyStore", "SteadyPlatforms", "SteadyConfig", "SteadyCore", "SteadyTestSupport"]),
+        .testTarget(name: "SteadyMediaTests", dependencies: ["SteadyMedia", "SteadyCore", "SteadySystem", "SteadyTestSupport"]),
         .testTarget(name: "SteadySystemTests", dependencies: ["SteadySystem", .product(name: "Logging", package: "swift-log")]),
         // SteadyBrowser: the dashboard is checked in real headless Chromium through the pool.
         .testTarget(name: "SteadyAPITests", dependencies: [

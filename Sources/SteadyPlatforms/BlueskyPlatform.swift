@@ -30,6 +30,12 @@ public struct BlueskyPlatform: PlatformDefinition {
                                       "AccountDeactivated", "InvalidEmail"]
         return (status == 400 || status == 403) && authNames.contains(name ?? "")
     }
+
+    /// PLATFORMS.md, "Media attachments": images of at most 1,000,000 bytes, 4 a post. Video
+    /// goes through a separate service, out of scope for now; GIFs are not images there.
+    public var mediaRules: MediaRules {
+        MediaRules(platformName: displayName, maxBytes: [.image: 1_000_000], maxCount: 4)
+    }
 }
 
 /// `{"identifier", "password"}` (an app password).

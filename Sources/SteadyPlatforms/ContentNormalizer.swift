@@ -1,3 +1,5 @@
+import SteadyCore
+
 /// Makes the text we sent and the text a platform shows comparable, for verification after an
 /// unknown outcome and for reconciliation:
 /// - NFC;

@@ -31,6 +31,13 @@ public struct MastodonPlatform: PlatformDefinition {
         let text = (name ?? "").lowercased()
         return status == 403 && (text.contains("scope") || text.contains("token") || text.contains("login"))
     }
+
+    /// PLATFORMS.md, "Media attachments": image 16 MB, video 99 MB, 4 a post (a GIF is an
+    /// image there: the server converts it). The server refuses a video beside other media.
+    public var mediaRules: MediaRules {
+        MediaRules(platformName: displayName, maxBytes: [.image: 16 << 20, .gif: 16 << 20, .video: 99 << 20], maxCount: 4,
+                   alone: [.video])
+    }
 }
 
 /// `{"access_token"}`.

@@ -49,6 +49,9 @@ public protocol PlatformDefinition: DraftValidating, Sendable {
 
     /// Whether replies may only answer authors who mentioned the account.
     var repliesRequireMention: Bool { get }
+
+    /// What one post may carry: kinds, sizes, count, combinations, alt text (checked at scheduling).
+    var mediaRules: MediaRules { get }
 }
 
 extension PlatformDefinition {
@@ -63,6 +66,7 @@ extension PlatformDefinition {
     public func isUsageCapped(_ json: JSON?) -> Bool { false }
     public func isDuplicateContentMessage(_ message: String) -> Bool { false }
     public var repliesRequireMention: Bool { false }
+    public var mediaRules: MediaRules { .none(displayName) }
 
     /// Checks a draft by the platform's rule with its default limits, sending nothing.
     public func validate(_ draft: PostDraft) throws(PlatformError) {

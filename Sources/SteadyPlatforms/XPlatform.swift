@@ -59,6 +59,13 @@ public struct XPlatform: PlatformDefinition {
 
     /// Self-serve apps may reply only when the author mentioned (or quoted) the account.
     public var repliesRequireMention: Bool { true }
+
+    /// PLATFORMS.md, "Media attachments": image 5 MB, GIF 15 MB, video 512 MB; 4 images or 1
+    /// GIF or 1 video a post; alt text ≤ 1,000 characters.
+    public var mediaRules: MediaRules {
+        MediaRules(platformName: displayName, maxBytes: [.image: 5 << 20, .gif: 15 << 20, .video: 512 << 20], maxCount: 4,
+                   alone: [.gif, .video], maxAltLength: 1_000)
+    }
 }
 
 /// `{"access_token", "refresh_token"?, "client_id"?, "client_secret"?}` (OAuth 2.0 user context).

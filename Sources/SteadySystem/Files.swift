@@ -42,7 +42,7 @@ public enum Files {
             throw error
         }
         _ = close(fd)
-        _ = try syscall("rename(\(tmp))") { rename(tmp, path) }
+        _ = try syscall("rename(\(tmp))") { Glibc.rename(tmp, path) }
     }
 
     /// `mkdir -p` with `mode` for the directories it creates.

@@ -1,3 +1,4 @@
+import SteadyCore
 import SteadyPlatforms
 
 /// How rotated tokens are kept in `account_state.tokens`: the `SessionTokens` JSON plus a

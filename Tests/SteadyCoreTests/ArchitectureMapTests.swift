@@ -113,7 +113,7 @@ struct ArchitectureMapTests {
             for d in graph[m] ?? [] where closure.insert(d).inserted { todo.append(d) }
         }
         for worker in ["SteadyPosting", "SteadyPlatforms", "SteadyStore", "SteadyHTTP", "SteadyBrowser", "SteadyWorker", "SteadyAPI",
-                       "SteadyTokens", "SteadyBackground"] {
+                       "SteadyTokens", "SteadyBackground", "SteadyMedia"] {
             #expect(!closure.contains(worker), "steadypostd reaches \(worker)")
         }
         #expect(graph.filter { $0.value.contains("SteadyPosting") }.keys.sorted() == ["steadypost-worker"])

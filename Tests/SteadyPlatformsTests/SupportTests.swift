@@ -4,7 +4,7 @@ import Testing
 
 @testable import SteadyPlatforms
 
-/// JSON, SHA-256, TIDs, content normalization, redaction, credentials, Link headers.
+/// JSON, TIDs, content normalization, redaction, credentials, Link headers.
 @Suite(.timeLimit(.minutes(1)))
 struct SupportTests {
     @Test("JSON parses what platforms send and refuses what they should not")
@@ -28,15 +28,6 @@ struct SupportTests {
         let built = JSON.obj([("text", JSON("line\n\"quoted\" é \u{01}")), ("n", JSON(5)), ("skip", nil)])
         #expect(built.serialized == #"{"text":"line\n\"quoted\" é \u0001","n":5}"#)
         #expect(try JSON.parse(built.serialized) == built)
-    }
-
-    @Test("SHA-256 test vectors")
-    func sha256() {
-        #expect(SHA256.hex("abc".utf8) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(SHA256.hex([UInt8]()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(SHA256.hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)
-            == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-        #expect(SHA256.hex([UInt8](repeating: 97, count: 1_000_000)) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
     @Test("TIDs: 13 valid characters, deterministic per attempt, ordered by time")
