@@ -58,10 +58,8 @@ extension Store {
         object.seal()
         let cid = Store.blobCID(sha256: object.sha256 ?? "")
         let mimeType = object.format?.mimeType ?? (ex.request.contentType.isEmpty ? "application/octet-stream" : ex.request.contentType)
-        var stored = MediaObject(id: cid, platform: .bluesky, account: account.name, createdMs: ex.now)
-        stored.hasher = object.hasher
-        stored.sha256 = object.sha256
-        stored.format = object.format
+        var stored = object
+        stored.id = cid
         stored.declaredType = mimeType
         stored.state = .succeeded
         media[Store.blobKey(account: account.name, cid: cid)] = stored

@@ -60,7 +60,8 @@ enum MediaState: String, Sendable {
 /// One uploaded file. The bytes themselves are never kept: they are hashed as they arrive (X
 /// segments out of order wait in `pendingSegments` until the gap before them is filled).
 struct MediaObject: Sendable {
-    let id: String
+    /// X and Mastodon: assigned at upload; Bluesky: the blob's CID, known once it is hashed.
+    var id: String
     let platform: Platform
     let account: String
     let createdMs: Int64
@@ -87,17 +88,18 @@ struct MediaObject: Sendable {
     /// Set once a post names it (Mastodon media belongs to one status).
     var attachedTo: String?
 
-    var byteCount: Int { hasher.count }
+    private(set) var byteCount = 0
 
     /// Feeds bytes in order, keeping the first 12 for type detection.
     mutating func feed(_ bytes: some Collection<UInt8>) {
         if head.count < 12 { head += bytes.prefix(12 - head.count) }
         hasher.update(bytes)
+        byteCount += bytes.count
     }
 
     /// Ends the upload: the hash is fixed, the type detected.
     mutating func seal() {
-        sha256 = hasher.hexDigest()
+        sha256 = hasher.finalizeHex()
         format = MediaFormat.detect(head)
     }
 

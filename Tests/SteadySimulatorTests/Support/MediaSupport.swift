@@ -25,9 +25,7 @@ enum Fixture {
     }
 
     static func sha256(_ bytes: [UInt8]) -> String {
-        var hasher = SteadySimulator.SHA256()
-        hasher.update(bytes)
-        return hasher.hexDigest()
+        SteadyCore.SHA256.hex(bytes)
     }
 }
 
