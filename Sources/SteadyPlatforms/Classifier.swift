@@ -26,13 +26,7 @@ public enum Classifier {
 
     /// How long to pause when a 429 carries no usable reset: the platform's window.
     public static func defaultRateLimitPauseMs(_ platform: Platform) -> Int64 {
-        rules(platform).defaultRateLimitPauseMs
-    }
-
-    /// The platform's own reading of error bodies; a platform without a definition gets the
-    /// defaults (`PlatformDefinition`'s extension).
-    static func rules(_ platform: Platform) -> any PlatformDefinition {
-        PlatformRegistry.definition(for: platform) ?? UndefinedPlatform(platform: platform)
+        PlatformRegistry.rules(for: platform).defaultRateLimitPauseMs
     }
 
     /// A transfer without a complete response.
@@ -60,7 +54,7 @@ public enum Classifier {
     public static func classify(status: Int, headers: HTTPHeaders, body: [UInt8], platform: Platform, operation: OperationKind,
                                 nowMs: Int64) -> Outcome {
         let json = try? JSON.parse(body)
-        let rules = rules(platform)
+        let rules = PlatformRegistry.rules(for: platform)
         let name = rules.errorName(json)
         let detail = errorDetail(json)
         let said = [name, detail].compactMap { $0 }.joined(separator: ": ")
@@ -128,19 +122,5 @@ public enum Classifier {
         guard let json else { return nil }
         return json["detail"]?.string ?? json["message"]?.string ?? json["error_description"]?.string
             ?? json["errors"]?[0]?["detail"]?.string
-    }
-}
-
-/// The rules a platform without a definition gets: the defaults.
-struct UndefinedPlatform: PlatformDefinition {
-    var platform: Platform
-    var defaultBaseURL: String { "" }
-    var credentialFields: [CredentialField] { [] }
-    func makeAdapter(credentials: Credentials, baseURL: String, session: SessionTokens?, client: HTTPClient,
-                     now: @escaping @Sendable () -> Int64) -> any PlatformAdapter {
-        preconditionFailure("no adapter for platform \(platform)")
-    }
-    func measure(_ text: String) -> TextLength {
-        TextLength(platform: platform, count: text.count, limit: Int.max, utf8Bytes: text.utf8.count, byteLimit: nil)
     }
 }

@@ -1,4 +1,5 @@
 import SteadyCore
+import SteadyHTTP
 import Synchronization
 
 /// The platforms steadypost speaks, each defined once. `builtIn` is the one registration line
@@ -15,6 +16,12 @@ public enum PlatformRegistry {
         return added.withLock { $0[platform] }
     }
 
+    /// The rules of `platform`: its definition, or for a name without one the protocol's
+    /// defaults (error reading, retry, text), so a rule lookup never has to handle "none".
+    public static func rules(for platform: Platform) -> any PlatformDefinition {
+        definition(for: platform) ?? UndefinedPlatform(platform: platform)
+    }
+
     /// Adds a definition at run time (a test's fake platform); a built-in name cannot be
     /// replaced.
     public static func register(_ definition: any PlatformDefinition) {
@@ -25,5 +32,19 @@ public enum PlatformRegistry {
     /// Every platform with a definition.
     public static var platforms: [Platform] {
         builtIn.map(\.platform) + added.withLock { $0.keys.sorted() }
+    }
+}
+
+/// The rules a platform without a definition gets: the defaults.
+struct UndefinedPlatform: PlatformDefinition {
+    var platform: Platform
+    var defaultBaseURL: String { "" }
+    var credentialFields: [CredentialField] { [] }
+    func makeAdapter(credentials: Credentials, baseURL: String, session: SessionTokens?, client: HTTPClient,
+                     now: @escaping @Sendable () -> Int64) -> any PlatformAdapter {
+        preconditionFailure("no adapter for platform \(platform)")
+    }
+    func measure(_ text: String) -> TextLength {
+        TextLength(platform: platform, count: text.count, limit: Int.max, utf8Bytes: text.utf8.count, byteLimit: nil)
     }
 }

@@ -38,6 +38,6 @@ public struct RetryPolicy: Equatable, Sendable {
 
     /// The platform's policy for `noEffect` sends (its definition's `noEffectRetry`).
     public static func noEffect(for platform: Platform) -> RetryPolicy {
-        PlatformRegistry.definition(for: platform)?.noEffectRetry ?? .noEffect
+        PlatformRegistry.rules(for: platform).noEffectRetry
     }
 }

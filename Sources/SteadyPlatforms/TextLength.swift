@@ -42,7 +42,7 @@ public struct TextLength: Sendable, Equatable {
 
     /// `text` by `platform`'s rule (its definition's), with its default limits.
     public static func measure(_ text: String, for platform: Platform) -> TextLength {
-        Classifier.rules(platform).measure(text)
+        PlatformRegistry.rules(for: platform).measure(text)
     }
 
     /// The draft's length as a `permanent` error when it is empty or too long; `unit` names

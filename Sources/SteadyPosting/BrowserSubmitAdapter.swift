@@ -135,7 +135,8 @@ public final class BrowserSubmitAdapter: PlatformAdapter {
             errorClass = .auth
             text = "the web login was refused (check web_password in the credentials file): \(message)"
         case "rejected":
-            if let rules = PlatformRegistry.definition(for: platform), rules.isDuplicateContentMessage(message) {
+            let rules = PlatformRegistry.rules(for: platform)
+            if rules.isDuplicateContentMessage(message) {
                 // As on the API: the text may be live already (perhaps ours): verify.
                 errorClass = .unknownOutcome
                 evidence.platformError = "DuplicateContent"

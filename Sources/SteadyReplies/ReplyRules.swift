@@ -54,7 +54,8 @@ public struct ReplyRules: Sendable, Equatable {
             return .ignore(reason: "contains none of the keywords")
         }
         // X lets self-serve apps reply only when the author mentioned (or quoted) the account.
-        if let rules = PlatformRegistry.definition(for: me.platform), rules.repliesRequireMention {
+        let rules = PlatformRegistry.rules(for: me.platform)
+        if rules.repliesRequireMention {
             guard let handle = me.handle?.lowercased(), Self.names(text, handle: handle) else {
                 return .ignore(reason: "\(rules.displayName) reply rule: the author did not mention @\(me.handle ?? "this account")")
             }
