@@ -23,26 +23,32 @@ public enum Files {
 
     /// Writes `text` to an existing file (a cgroup knob); throws with the errno on failure.
     public static func writeExisting(_ path: String, _ text: String) throws(SystemError) {
-        let fd = try syscall("open(\(path))") { open(path, O_WRONLY | O_CLOEXEC) }
-        defer { _ = close(fd) }
-        let bytes = Array(text.utf8)
-        _ = try syscall("write(\(path))") { bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
+        let file = try Descriptor.open(path, O_WRONLY)
+        defer { file.close() }
+        try write(text, to: file, what: path)
     }
 
     /// Writes a file atomically: `path.new`, fsync, rename.
     public static func writeAtomically(_ path: String, _ text: String, mode: mode_t = 0o644) throws(SystemError) {
         let tmp = path + ".new"
-        let fd = try syscall("open(\(tmp))") { open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
-        let bytes = Array(text.utf8)
+        let file = try Descriptor.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
         do {
-            _ = try syscall("write(\(tmp))") { bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
-            _ = try syscall("fsync(\(tmp))") { fsync(fd) }
+            try write(text, to: file, what: tmp)
+            try file.sync(what: tmp)
         } catch {
-            _ = close(fd)
+            file.close()
             throw error
         }
-        _ = close(fd)
-        _ = try syscall("rename(\(tmp))") { Glibc.rename(tmp, path) }
+        file.close()
+        try rename(tmp, to: path)
+    }
+
+    private static func write(_ text: String, to file: Descriptor, what: String) throws(SystemError) {
+        var failure: SystemError?
+        Array(text.utf8).withUnsafeBytes { raw in
+            do throws(SystemError) { try file.writeAll(raw, what: what) } catch { failure = error }
+        }
+        if let failure { throw failure }
     }
 
     /// `mkdir -p` with `mode` for the directories it creates.
