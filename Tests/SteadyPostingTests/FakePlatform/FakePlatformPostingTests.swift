@@ -6,6 +6,9 @@ import SteadyCore
 import SteadyPlatforms
 @testable import SteadyPosting
 import SteadyStore
+import SteadySystem
+import class SteadyTestSupport.TempDir
+import struct SteadyTestSupport.TestFailure
 
 /// The proof that a platform is one place: the posting engine, unchanged, schedules, sends,
 /// verifies and records for a platform defined only in this test target, by that platform's
@@ -18,21 +21,17 @@ struct FakePlatformPostingTests {
 
     /// A posting engine with one `fake` account, driven the way `WorkerRuntime` drives it.
     final class Rig {
-        let dir: String
+        let temp = TempDir("steadypost-fake")
+        var dir: String { temp.path }
         let world: FakeWorld
         let engine: PostingEngine
         let store: SQLitePostStore
 
         init() throws {
-            var template = Array("/tmp/steadypost-fake.XXXXXX".utf8CString)
-            dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+            let dir = temp.path
             let worldURL = "http://127.0.0.1:9/\(dir.split(separator: "/").last!)"
             world = FakeWorld.named(worldURL)
-            let creds = dir + "/fake.json"
-            let fd = open(creds, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            let secret = #"{"token": "fake-secret-token-123"}"#
-            _ = secret.withCString { write(fd, $0, strlen($0)) }
-            close(fd)
+            try Files.writeAtomically(dir + "/fake.json", #"{"token": "fake-secret-token-123"}"#, mode: 0o600)
             var config = try Config.parse("""
                 [daemon]
                 state_dir = "\(dir)/state"
@@ -51,21 +50,6 @@ struct FakePlatformPostingTests {
             engine = try PostingEngine(config: config, environment: [:], logger: Logger(label: "fake-platform-test"))
             engine.start(logger: Logger(label: "fake-platform-test"))
             store = try SQLitePostStore(path: dir + "/state/steadypost.db")
-        }
-
-        deinit {
-            for f in ["fake.json", "state/steadypost.db", "state/steadypost.db-wal", "state/steadypost.db-shm",
-                      "state/outcomes.journal"] {
-                unlink(dir + "/" + f)
-            }
-            if let d = opendir(dir + "/state/owners") {
-                while let e = readdir(d) {
-                    let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-                    if name != "." && name != ".." { unlink(dir + "/state/owners/" + name) }
-                }
-                closedir(d)
-            }
-            for d in ["state/owners", "state/tokens", "state", "run", ""] { rmdir(dir + "/" + d) }
         }
 
         /// `posting.create` for the fake account: the new post's id, or the refusal.
@@ -98,11 +82,6 @@ struct FakePlatformPostingTests {
     struct Refusal: Error {
         var code: String
         var message: String
-    }
-
-    struct TestFailure: Error, CustomStringConvertible {
-        var description: String
-        init(_ d: String) { description = d }
     }
 
     @Test("a fake-platform post is published once, with the fake's idempotency key and its credentials")
