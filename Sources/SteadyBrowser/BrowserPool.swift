@@ -200,6 +200,7 @@ public final class BrowserPool {
                 browser.version = v["product"]?.string
                 browser.readyAt = SteadyClock.monotonicMillis()
                 browser.state = .idle
+                browser.noteStrays()
                 self.startDeadlines[browser.serial] = nil
                 self.launchFailures = 0
                 self.logger.info("browser \(browser.serial) ready in \(browser.readyAt! - browser.startedAt) ms (\(browser.version ?? "?"))")

@@ -35,8 +35,11 @@ public final class BrowserProcess {
     var killedAt: Int64?
     var leaderReaped = false
     var deathReason: String?
-    /// Processes of this browser outside its group (crashpad handlers), found when it is killed.
-    public internal(set) var strays: Set<Int32> = []
+    /// Processes of this browser outside its group (crashpad handlers, which exit by
+    /// themselves when the browser dies): noted while it lives (`noteStrays`) and again when
+    /// it is killed, so one that is already a zombie by then is still reaped.
+    private var knownStrays: [Int32: ProcessGroup.Stray] = [:]
+    public var strays: Set<Int32> { Set(knownStrays.keys) }
     private let poller: Poller
     private let profileRoot: String
 
@@ -131,8 +134,8 @@ public final class BrowserProcess {
             killedAt = SteadyClock.monotonicMillis()
             deathReason = reason
             if !leaderReaped { ProcessGroup.kill(pid) }
-            strays = Set(ProcessGroup.strays(of: pid, mentioning: profileDir))
-            for stray in strays { ProcessGroup.killProcess(stray) }
+            noteStrays()
+            for stray in knownStrays.values { stray.kill() }
             // From here the pool reaps on its ticks; a readable pidfd would only spin the loop.
             poller.unregister(process.pidfd.raw)
         }
@@ -158,13 +161,21 @@ public final class BrowserProcess {
             }
         }
         ProcessGroup.reapExited(pid)
-        strays = strays.filter { !ProcessGroup.reapOrGone($0) }
+        knownStrays = knownStrays.filter { !$0.value.reapOrGone() }
         guard leaderReaped, strays.isEmpty, ProcessGroup.members(pid).isEmpty else { return false }
         _ = removeTree(profileDir, under: profileRoot)
         return true
     }
 
+    /// Holds every live process outside the group that names this browser's profile.
+    func noteStrays() {
+        for pid in ProcessGroup.strays(of: pid, mentioning: profileDir) where knownStrays[pid] == nil {
+            knownStrays[pid] = ProcessGroup.Stray(pid)
+        }
+    }
+
     func measure() {
+        noteStrays()
         let m = ProcessGroup.memory(pid)
         pssBytes = m.pss
         rssBytes = m.rss

@@ -40,21 +40,38 @@ public enum ProcessGroup {
         return out
     }
 
-    /// SIGKILL through a pidfd (a pid that was reused in between is never hit).
-    public static func killProcess(_ pid: Int32) {
-        guard let fd = try? openPidfd(pid) else { return }
-        _ = steady_pidfd_send_signal(fd.raw, SIGKILL)
-        fd.close()
-    }
+    /// A process outside the group, held by a pidfd from the moment it was found: signals go
+    /// through the pidfd (a reused pid is never hit), and its exit is seen even after its
+    /// command line is gone (a zombie's /proc cmdline is empty, so a scan cannot find it).
+    public final class Stray {
+        public let pid: Int32
+        private let pidfd: Descriptor
 
-    /// True once `pid` is gone: reaped here if it is our child (a subreaper's orphan), else
-    /// no longer in /proc.
-    public static func reapOrGone(_ pid: Int32) -> Bool {
-        var status: Int32 = 0
-        let r = waitpid(pid, &status, WNOHANG)
-        if r == pid { return true }
-        if r == 0 { return false }
-        return Glibc.kill(pid, 0) != 0 && errno == ESRCH
+        public init?(_ pid: Int32) {
+            guard let fd = try? openPidfd(pid) else { return nil }
+            self.pid = pid
+            pidfd = fd
+        }
+
+        deinit { pidfd.close() }
+
+        public func kill() {
+            _ = steady_pidfd_send_signal(pidfd.raw, SIGKILL)
+        }
+
+        /// True once it is gone: reaped here if it is our child (a subreaper's orphan), else
+        /// exited (its pidfd readable; its own parent reaps it).
+        public func reapOrGone() -> Bool {
+            var status: Int32 = 0
+            while true {
+                let r = waitpid(pid, &status, WNOHANG)
+                if r == pid { return true }
+                if r == 0 { return false }
+                if errno == EINTR { continue }
+                var fds = [pollfd(fd: pidfd.raw, events: Int16(POLLIN), revents: 0)]
+                return poll(&fds, 1, 0) == 1
+            }
+        }
     }
 
     /// SIGKILL to the whole group. Only call while the leader is unreaped.

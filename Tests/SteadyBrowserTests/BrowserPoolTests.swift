@@ -2,6 +2,7 @@ import Glibc
 import SteadyCore
 import SteadyJSON
 import SteadySystem
+import SteadyTestSupport
 import SteadyWorker
 import Testing
 
@@ -165,9 +166,16 @@ struct BrowserPoolTests {
         #expect(pool.stats.recycles == 0)
         tracker.note(pool)
 
-        // A killed browser is replaced.
-        let victim = try #require(pool.browsers.first).pid
+        // A killed browser is replaced. Its crashpad handlers (outside its group) exit by
+        // themselves when it dies; the pool hears of the death only when driven, so they are
+        // left to become zombies first (empty command lines): the pool must still reap them.
+        let victimBrowser = try #require(pool.browsers.first)
+        let victim = victimBrowser.pid
+        let handlers = ProcessGroup.strays(of: victim, mentioning: victimBrowser.profileDir)
         kill(victim, SIGKILL)
+        _ = try waitFor("the victim's crashpad handlers to exit", timeoutMillis: 10_000) {
+            handlers.allSatisfy { !isAlive($0) } ? true : nil
+        }
         try drive(pool, timeoutMs: 5_000) { pool.stats.crashes == 1 && pool.reapingCount == 0 }
         pool.lease(.scrape(ScrapeRequest(url: server.base + "/page/new", extract: ["t": "document.title"])),
                    deadline: SteadyClock.monotonicMillis() + 20_000, completion: answers.completion(30))
