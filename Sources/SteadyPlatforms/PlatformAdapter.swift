@@ -103,10 +103,13 @@ public struct PostDraft: Sendable, Equatable {
     /// The platform id of the post this answers (X tweet id, Mastodon status id, Bluesky
     /// at:// URI).
     public var replyTo: String?
+    /// Attachments in post order; their bytes are in the media store, read as they upload.
+    public var media: [MediaAttachment]
 
-    public init(text: String, replyTo: String? = nil) {
+    public init(text: String, replyTo: String? = nil, media: [MediaAttachment] = []) {
         self.text = text
         self.replyTo = replyTo
+        self.media = media
     }
 }
 

@@ -68,6 +68,16 @@ public final class FaultInjectingStore: PostingWorkerStore, Sendable {
     public func cancel(id: String, now: Int64) throws(StoreError) -> Post { try write { () throws(StoreError) in try base.cancel(id: id, now: now) } }
     public func attemptsStarted(account: String, since: Int64) throws(StoreError) -> Int { try base.attemptsStarted(account: account, since: since) }
 
+    // MARK: - AttachmentStore
+
+    public func attachments(postIds: [String]) throws(StoreError) -> [String: [MediaAttachment]] { try base.attachments(postIds: postIds) }
+    public func mediaUploads(postId: String) throws(StoreError) -> [MediaUpload] { try base.mediaUploads(postId: postId) }
+    public func saveMediaUpload(_ upload: MediaUpload) throws(StoreError) { try write { () throws(StoreError) in try base.saveMediaUpload(upload) } }
+    public func dropMediaUpload(postId: String, position: Int) throws(StoreError) {
+        try write { () throws(StoreError) in try base.dropMediaUpload(postId: postId, position: position) }
+    }
+    public func referencedMedia(finalSince: Int64) throws(StoreError) -> Set<String> { try base.referencedMedia(finalSince: finalSince) }
+
     // MARK: - PostingStore
 
     public func claimDue(owner: String, now: Int64, leaseMillis: Int64, account: String) throws(StoreError) -> Post? {

@@ -168,5 +168,32 @@ enum Migrations {
         );
         CREATE UNIQUE INDEX IF NOT EXISTS api_tokens_active_name ON api_tokens (name) WHERE revoked_at IS NULL;
         """,
+        // 6: attachments (issue 15). A post's media in order, by content hash (the bytes are in
+        // the media store); each upload's platform handle, kept so a restarted worker reuses
+        // it while valid (an upload is repeated, never verified: it publishes nothing).
+        """
+        CREATE TABLE IF NOT EXISTS post_media (
+            post_id TEXT NOT NULL REFERENCES posts(id),
+            position INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            type TEXT NOT NULL,
+            bytes INTEGER NOT NULL,
+            alt TEXT,
+            PRIMARY KEY (post_id, position)
+        );
+        CREATE INDEX IF NOT EXISTS post_media_sha256 ON post_media (sha256);
+        CREATE TABLE IF NOT EXISTS media_uploads (
+            post_id TEXT NOT NULL REFERENCES posts(id),
+            position INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            handle TEXT NOT NULL,
+            progress TEXT,
+            complete INTEGER NOT NULL,
+            expires_at INTEGER,
+            attempt_id TEXT,
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (post_id, position)
+        );
+        """,
     ]
 }

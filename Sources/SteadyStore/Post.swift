@@ -1,3 +1,5 @@
+import SteadyCore
+
 /// A post to schedule.
 public struct NewPost: Equatable, Sendable {
     public var account: String
@@ -6,9 +8,13 @@ public struct NewPost: Equatable, Sendable {
     public var dueAt: Int64
     public var inReplyTo: String?
     public var contentHash: String
+    /// Attachments in post order (their bytes already in the media store).
+    public var media: [MediaAttachment]
 
-    public init(account: String, platform: String, text: String, dueAt: Int64, inReplyTo: String? = nil, contentHash: String) {
+    public init(account: String, platform: String, text: String, dueAt: Int64, inReplyTo: String? = nil, contentHash: String,
+                media: [MediaAttachment] = []) {
         self.account = account
+        self.media = media
         self.platform = platform
         self.text = text
         self.dueAt = dueAt

@@ -110,11 +110,15 @@ public final class SQLitePostStore: Store, @unchecked Sendable {
         try transaction { db throws(StoreError) in
             do throws(SQLiteError) {
                 let stmt = try db.prepare("INSERT INTO posts (id, account, platform, kind, text, in_reply_to, content_hash, due_at, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'scheduled', ?, ?)")
+                let media = try db.prepare("INSERT INTO post_media (post_id, position, sha256, type, bytes, alt) VALUES (?, ?, ?, ?, ?, ?)")
                 var out: [Post] = []
                 for p in posts {
                     let id = StoreIds.newId("p_")
                     try stmt.run([.text(id), .text(p.account), .text(p.platform), .text(p.inReplyTo == nil ? "post" : "reply"), .text(p.text),
                                   p.inReplyTo.sql, .text(p.contentHash), .integer(p.dueAt), .integer(now), .integer(now)])
+                    for (position, m) in p.media.enumerated() {
+                        try media.run([.text(id), .integer(Int64(position)), .text(m.sha256), .text(m.type.rawValue), .integer(m.bytes), m.alt.sql])
+                    }
                     out.append(Post(id: id, account: p.account, platform: p.platform, kind: p.inReplyTo == nil ? "post" : "reply", text: p.text,
                                     inReplyTo: p.inReplyTo, contentHash: p.contentHash, dueAt: p.dueAt, state: .scheduled, createdAt: now,
                                     updatedAt: now, leaseOwner: nil, leaseExpiresAt: nil, nextTryAt: nil, attempts: 0, leaseLosses: 0,

@@ -1,3 +1,5 @@
+import SteadyCore
+
 // The store by concern: what each worker asks of it, with no backend in sight. A backend
 // (today `SQLitePostStore`) conforms to every protocol; a caller takes the protocol, or the
 // composition, it needs; `Stores.open` is where a backend is chosen. Every call is one
@@ -100,6 +102,28 @@ extension PostingStore {
     }
 }
 
+/// Posts' attachments (written with the post by `insert`) and their uploads to platforms.
+public protocol AttachmentStore: AnyObject, Sendable {
+    /// Each post's attachments in order; posts without any are absent.
+    func attachments(postIds: [String]) throws(StoreError) -> [String: [MediaAttachment]]
+    /// The upload handles kept for a post, by position.
+    func mediaUploads(postId: String) throws(StoreError) -> [MediaUpload]
+    /// Records (or replaces) one upload's handle and progress; returns once committed.
+    func saveMediaUpload(_ upload: MediaUpload) throws(StoreError)
+    /// Forgets one upload (expired, or refused by the platform): the next attempt uploads again.
+    func dropMediaUpload(postId: String, position: Int) throws(StoreError)
+    /// Hashes the media store must keep: attachments of posts not final (posted, failed,
+    /// cancelled), or final but last changed at or after `finalSince` (the grace).
+    func referencedMedia(finalSince: Int64) throws(StoreError) -> Set<String>
+}
+
+extension AttachmentStore {
+    /// One post's attachments in order.
+    public func attachments(postId: String) throws(StoreError) -> [MediaAttachment] {
+        try attachments(postIds: [postId])[postId] ?? []
+    }
+}
+
 /// What a process keeps per account across restarts: rotated session tokens, a pause, the
 /// circuit breaker (`account_state`).
 public protocol AccountStore: AnyObject, Sendable {
@@ -195,10 +219,10 @@ public protocol FiguresStore: AnyObject, Sendable {
 }
 
 /// What the posting worker uses: the contract, and its accounts' persisted state.
-public typealias PostingWorkerStore = PostingStore & AccountStore
+public typealias PostingWorkerStore = PostingStore & AccountStore & AttachmentStore
 
 /// Every concern at once: what `Stores.open` returns.
-public typealias Store = PostingStore & AccountStore & APITokenStore & MetricsStore & MentionsStore & ReconcileStore & FiguresStore
+public typealias Store = PostingStore & AccountStore & AttachmentStore & APITokenStore & MetricsStore & MentionsStore & ReconcileStore & FiguresStore
 
 /// Where a store backend is chosen.
 public enum Stores {
