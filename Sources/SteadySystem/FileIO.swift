@@ -8,8 +8,11 @@ public struct FileStatus: Sendable, Equatable {
     public var modifiedSeconds: Int64
     public var isRegular: Bool
     public var isDirectory: Bool
+    /// The permission bits (`st_mode & 0o7777`).
+    public var permissions: UInt32
 
     init(_ st: stat) {
+        permissions = UInt32(st.st_mode) & 0o7777
         size = Int64(st.st_size)
         modifiedSeconds = Int64(st.st_mtim.tv_sec)
         isRegular = (st.st_mode & S_IFMT) == S_IFREG

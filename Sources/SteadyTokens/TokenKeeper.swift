@@ -19,6 +19,12 @@ import SteadySystem
 /// token (`invalid_grant`, `invalid_request`, a 401) means the account must be
 /// re-authorized.
 ///
+/// When the store refuses the rotated tokens (a failing disk, a locked database), they are
+/// kept in `state_dir/tokens/ACCOUNT.pending` (0600, fsync'd, renamed into place) until it
+/// takes them: the only copy of a spent refresh token's successor must outlive this process.
+/// Every process reads that file before the store (`stored()`), and it is moved into the
+/// store under the account's lock.
+///
 /// Threading: one keeper per account and process, used by whoever holds that account's
 /// adapter (one thread at a time, as the adapter).
 public final class TokenKeeper: @unchecked Sendable {
@@ -70,10 +76,13 @@ public final class TokenKeeper: @unchecked Sendable {
     /// Identifies the credentials file's secrets (`TokenRecord`).
     public let fingerprint: String
     public let lockPath: String
+    /// Rotated tokens the store has not taken yet (see the type's comment).
+    public let pendingPath: String
     let store: any AccountStore
     let policy: Policy
     let logger: Logger
-    /// Tokens a refresh returned that the store has not taken yet: stored before any use.
+    /// Tokens a refresh returned that neither the store nor the pending file took: kept in
+    /// memory, never used, until one of them does.
     public private(set) var unsaved: SessionTokens?
 
     public init(account: String, platform: Platform, credentials: Credentials, store: any AccountStore, stateDir: String,
@@ -82,6 +91,7 @@ public final class TokenKeeper: @unchecked Sendable {
         self.platform = platform
         fingerprint = TokenRecord.fingerprint(credentials)
         lockPath = Self.lockPath(stateDir: stateDir, account: account)
+        pendingPath = String(lockPath.dropLast(".lock".count)) + ".pending"
         self.store = store
         self.policy = policy
         self.logger = logger
@@ -94,30 +104,75 @@ public final class TokenKeeper: @unchecked Sendable {
 
     var meta: Logger.Metadata { ["ACCOUNT": "\(account)", "PLATFORM": "\(platform.rawValue)"] }
 
-    /// The stored session of these credentials (nil if none, or from an older credentials file).
+    /// The newest stored session of these credentials: the pending file's, else the store's
+    /// (nil if none, or from an older credentials file).
     public func stored() throws(StoreError) -> SessionTokens? {
-        TokenRecord.decode(try store.tokens(account: account), fingerprint: fingerprint)
+        if let pending = pending() { return pending }
+        return TokenRecord.decode(try store.tokens(account: account), fingerprint: fingerprint)
     }
 
-    /// Stores tokens a refresh returned that the store refused then; false while it still
-    /// refuses (nothing may be sent with them, nor with the spent ones before them).
-    public func flushUnsaved() -> Bool {
-        guard let tokens = unsaved else { return true }
-        do {
-            try save(tokens)
-            unsaved = nil
-            logger.notice("rotated tokens stored after an earlier failure", metadata: meta)
-            return true
-        } catch {
-            logger.error("rotated tokens still cannot be stored; not sending with them: \(error)", metadata: meta)
-            return false
+    /// The pending file's tokens, if it holds some of these credentials.
+    func pending() -> SessionTokens? {
+        guard let text = Files.read(pendingPath, limit: 1 << 16) else { return nil }
+        return TokenRecord.decode(text, fingerprint: fingerprint)
+    }
+
+    /// Writes rotated tokens to the pending file, durably (its name fsync'd in the directory).
+    func writePending(_ tokens: SessionTokens) throws(SystemError) {
+        try Files.writeAtomically(pendingPath, TokenRecord.encode(tokens, fingerprint: fingerprint), mode: 0o600)
+        try Files.syncDirectory(String(pendingPath[..<(pendingPath.lastIndex(of: "/") ?? pendingPath.endIndex)]))
+    }
+
+    /// Moves the pending file's tokens into the store; true when no pending tokens are left.
+    /// Only under the account's lock (a renewer may be writing a newer file).
+    func flushPending() -> Bool {
+        guard Files.exists(pendingPath) else { return true }
+        if let tokens = pending() {
+            do {
+                try save(tokens)
+            } catch {
+                logger.warning("rotated tokens still wait in \(pendingPath): the store refuses them: \(error)", metadata: meta)
+                return false
+            }
+            logger.notice("rotated tokens moved from the pending file into the store", metadata: meta)
         }
+        // Stored now, or from older credentials (nothing of them to keep).
+        try? Files.remove(pendingPath)
+        return true
+    }
+
+    /// Keeps tokens a refresh returned that the store refused then: into the store now, or
+    /// else into the pending file; false while neither takes them (nothing may be sent with
+    /// them, nor with the spent ones before them). A pending file is moved into the store
+    /// when the account's lock is free.
+    public func flushUnsaved() -> Bool {
+        if let tokens = unsaved {
+            do {
+                try save(tokens)
+                unsaved = nil
+                logger.notice("rotated tokens stored after an earlier failure", metadata: meta)
+            } catch {
+                do {
+                    try writePending(tokens)
+                    unsaved = nil
+                    logger.notice("rotated tokens kept in \(pendingPath) until the store takes them", metadata: meta)
+                } catch let fileError {
+                    logger.error("rotated tokens still cannot be stored (\(error); \(fileError)); not sending with them", metadata: meta)
+                    return false
+                }
+            }
+        }
+        if Files.exists(pendingPath), let lock = try? FileLock.acquire(lockPath, timeoutMillis: 0) {
+            _ = flushPending()
+            lock.release()
+        }
+        return true
     }
 
     /// Before using the adapter: takes tokens another process stored since it last looked
     /// (one small read, no lock). Never while tokens of its own wait to be stored.
     public func adoptStored(into adapter: any PlatformAdapter) {
-        guard unsaved == nil, let stored = try? stored(), !stored.sameTokens(as: adapter.session) else { return }
+        guard flushUnsaved(), let stored = try? stored(), !stored.sameTokens(as: adapter.session) else { return }
         adapter.adopt(stored)
         logger.debug("took the tokens another process renewed", metadata: meta)
     }
@@ -148,6 +203,9 @@ public final class TokenKeeper: @unchecked Sendable {
             return .transient("the token lock is busy: \(error)")
         }
         defer { lock.release() }
+        // A pending file left by an earlier store failure (here or in another process) is
+        // the newest: into the store if it takes it now; read first by `stored()` either way.
+        _ = flushPending()
 
         // Under the lock: has someone renewed them since the caller looked?
         let current: SessionTokens?
@@ -175,9 +233,15 @@ public final class TokenKeeper: @unchecked Sendable {
                     do {
                         try save(tokens)
                     } catch {
-                        unsaved = tokens
-                        logger.critical("credentials refreshed but the new tokens cannot be stored; not using them until they are: \(error)", metadata: meta)
-                        return .unsaved("refreshed tokens could not be stored: \(error)")
+                        do {
+                            try writePending(tokens)
+                        } catch let fileError {
+                            unsaved = tokens
+                            logger.critical("credentials refreshed but the new tokens can be stored neither in the store (\(error)) nor in \(pendingPath) (\(fileError)); not using them until they are", metadata: meta)
+                            return .unsaved("refreshed tokens could not be stored: \(error)")
+                        }
+                        logger.warning("credentials refreshed; the store refused the new tokens (\(error)), kept in \(pendingPath) until it takes them", metadata: meta)
+                        return .refreshed
                     }
                     logger.notice("credentials refreshed; new tokens stored", metadata: meta)
                     return .refreshed

@@ -146,6 +146,38 @@ struct TokenKeeperTests {
         #expect(f.keeper().renew(adapter, refused: adapter.session, deadline: SteadyClock.wallMillis() + 20_000) == .refreshed)
     }
 
+    @Test("F21: rotated tokens the store refuses are kept in a 0600 pending file: every process reads them first, they move into the store once it takes them, and the rotated refresh token still renews")
+    func f21RotatedTokensOutliveAFailingStore() throws {
+        let f = try Fixture("pending-x")
+        let failing = FaultInjectingStore(f.store, retry: TransientRetry(limit: 0, baseMillis: 1))
+        func keeper(_ store: any AccountStore) -> TokenKeeper {
+            TokenKeeper(account: f.account, platform: .x, credentials: f.credentials, store: store, stateDir: f.dir.path,
+                        policy: TokenKeeper.Policy(retryDelaysMs: [50]), logger: f.logger)
+        }
+        let adapter = try f.adapter()
+        try f.expireAccess()
+        failing.failNextWrites(1_000, with: .injectedIOError("disk gone"))
+        let first = keeper(failing)
+        #expect(first.renew(adapter, refused: adapter.session, deadline: SteadyClock.wallMillis() + 20_000) == .refreshed)
+        #expect(try f.store.tokens(account: f.account) == nil, "the store took nothing")
+        #expect(try Files.status(first.pendingPath)?.permissions == 0o600)
+        // A process started now (the store still failing) reads the rotated tokens, not the spent ones.
+        #expect(try keeper(failing).stored()?.sameTokens(as: adapter.session) == true)
+        #expect(throws: Never.self) { _ = try adapter.identity() }
+
+        // The store recovers: the next use moves the tokens into it and the file goes.
+        failing.failNextWrites(0, with: .injectedIOError("disk gone"))
+        #expect(keeper(failing).flushUnsaved())
+        #expect(!Files.exists(first.pendingPath))
+        let stored = TokenRecord.decode(try f.store.tokens(account: f.account), fingerprint: first.fingerprint)
+        #expect(stored?.sameTokens(as: adapter.session) == true)
+
+        // The kept refresh token is the platform's current one: the next renewal succeeds.
+        try f.expireAccess()
+        #expect(f.keeper().renew(adapter, refused: adapter.session, deadline: SteadyClock.wallMillis() + 20_000) == .refreshed)
+        #expect(try f.tokenRequests() == [200, 200], "no refresh token was refused")
+    }
+
     @Test("a refused refresh token is reported as refused, naming the platform's error")
     func refusedRefreshTokenSaysReauthorize() throws {
         let f = try Fixture("refused-x")
