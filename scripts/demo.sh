@@ -68,7 +68,7 @@ for role in posting metrics replies browser reconciler; do "$bin/steadypost" deb
 echo
 cli status
 echo
-echo "==> a batch of 9 posts across the three platforms; the simulator loses the answer to"
+echo "==> a batch of 12 posts across the three platforms (one each with an image); the simulator loses the answer to"
 echo "    each platform's first create (the post exists, the daemon is not told)"
 for p in x mastodon bluesky; do
   http POST /_sim/faults "{\"kind\":\"lose-response\",\"endpoint\":\"create\",\"platform\":\"$p\",\"count\":1}" >/dev/null
@@ -79,9 +79,29 @@ for i in 1 2 3; do
     printf '{"account":"%s","text":"steadypost demo %s #%s"}\n' "$a" "$a" "$i" >>.demo/batch.jsonl
   done
 done
+# One post per platform carries an image (a PNG made here; the CLI hands the open file to
+# the daemon, which keeps its own copy: the file is deleted right after scheduling).
+python3 - <<'PY'
+import struct, zlib
+def png(path, rgb):
+    w = h = 32
+    raw = b"".join(b"\x00" + bytes(rgb) * w for _ in range(h))
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+for name, rgb in (("demo-x", (29, 161, 242)), ("demo-mastodon", (99, 100, 255)), ("demo-bluesky", (0, 133, 255))):
+    png(f".demo/{name}.png", rgb)
+PY
+for a in demo-x demo-mastodon demo-bluesky; do
+  printf '{"account":"%s","text":"steadypost demo %s with an image","media":[{"path":".demo/%s.png","alt":"a square in %s blue"}]}\n' \
+    "$a" "$a" "$a" "$a" >>.demo/batch.jsonl
+done
 for a in demo-x demo-mastodon demo-bluesky; do
   grep "\"$a\"" .demo/batch.jsonl | sed 's/"account":"[^"]*",//' >".demo/batch-$a.jsonl"
   cli post --account "$a" --file ".demo/batch-$a.jsonl" >/dev/null
+  rm -f ".demo/$a.png"
 done
 victim=$(cli status --json | python3 -c 'import json,sys; print([w["pid"] for w in json.load(sys.stdin)["workers"] if w["role"]=="posting"][0])')
 echo "==> SIGKILL the posting worker (pid $victim); the others keep running"
@@ -111,7 +131,13 @@ expected = [l for l in open(".demo/batch.jsonl")]
 dups = sum(c - 1 for c in counts.values() if c > 1)
 lost = len(expected) - len(counts)
 print(f"  {len(counts)} posted, {dups} duplicates, {lost} lost (of {len(expected)} scheduled)")
-sys.exit(1 if dups or lost else 0)'
+with_media = [p for p in posts if p.get("media")]
+want = sum(1 for l in expected if "media" in json.loads(l))
+for p in with_media:
+    m = p["media"][0]
+    print("  %-9s %-44s media: %s, sha256 %s..., alt %r" % (p["platform"], p["text"][:44], m.get("type"), str(m.get("sha256"))[:12], m.get("alt")))
+print("  %d of %d posts with an image carry it" % (len(with_media), want))
+sys.exit(1 if dups or lost or len(with_media) != want else 0)'
 # --- metrics and replies (issue 6) ---
 echo
 echo "==> metrics arriving: the simulator adds likes to a Mastodon post; an operator's"
