@@ -82,7 +82,7 @@ let package = Package(
             "SteadyReplies", "SteadyReconciler",
         ]),
         .executableTarget(name: "steadypost", dependencies: [
-            "SteadyControl", "SteadyConfig", "SteadyJSON",
+            "SteadyControl", "SteadyConfig", "SteadyJSON", "SteadySystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
