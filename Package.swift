@@ -110,7 +110,7 @@ let package = Package(
         // The api worker: HTTP API, /health, /metrics, dashboard (Hummingbird). Its own
         // executable, so only this process maps Hummingbird and NIO.
         .target(name: "SteadyAPI", dependencies: [
-            "SteadyCore", "SteadySystem", "SteadyConfig", "SteadyWorker", "SteadyStore", "SteadyPlatforms",
+            "SteadyCore", "SteadySystem", "SteadyConfig", "SteadyWorker", "SteadyStore", "SteadyPlatforms", "SteadyMedia",
             "SteadyHTTP", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
         ]),
