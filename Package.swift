@@ -149,6 +149,7 @@ let package = Package(
         // SteadyBrowser: the dashboard is checked in real headless Chromium through the pool.
         .testTarget(name: "SteadyAPITests", dependencies: [
             "SteadyAPI", "SteadyConfig", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyCore", "SteadySystem", "SteadyBrowser", "SteadyTestSupport",
+            "SteadyMedia",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "SteadyMetricsTests", dependencies: ["SteadyMetrics", "SteadyBackground", "SteadyStore", "SteadyCore", "SteadyTestSupport"]),

@@ -51,6 +51,10 @@ final class MediaIntake {
         guard !request.descriptors.isEmpty, names.count == request.descriptors.count, names.count <= DescriptorPassing.maxPerFrame else {
             return .error(code: "invalid", message: "media_put: \(request.descriptors.count) descriptor(s) passed for \(names.count) name(s); pass 1 to \(DescriptorPassing.maxPerFrame) open files, one per name")
         }
+        // Regular files only: a pipe or socket could keep a copy thread waiting for ever.
+        for (d, name) in zip(request.descriptors, names) where (try? d.status(what: name))?.isRegular != true {
+            return .error(code: "invalid", message: "\(name): not a regular file: pass an image or video file")
+        }
         guard running < Self.maxRunning else {
             return .error(code: "busy", message: "media_put: \(running) copies are running; try again when they finish")
         }
