@@ -48,7 +48,7 @@ let package = Package(
             "SteadyCore", "SteadySystem", "SteadyConfig", "SteadyStore", "SteadyPlatforms", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SteadyPosting", dependencies: [
-            "SteadyCore", "SteadySystem", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyWorker", "SteadyConfig", "SteadyTokens",
+            "SteadyCore", "SteadySystem", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyWorker", "SteadyConfig", "SteadyTokens", "SteadyMedia",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The reconciler worker: each account's timeline against the store (F26, F30).
@@ -82,7 +82,7 @@ let package = Package(
             "SteadyReplies", "SteadyReconciler",
         ]),
         .executableTarget(name: "steadypost", dependencies: [
-            "SteadyControl", "SteadyConfig", "SteadyJSON",
+            "SteadyControl", "SteadyConfig", "SteadyJSON", "SteadySystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -110,7 +110,7 @@ let package = Package(
         // The api worker: HTTP API, /health, /metrics, dashboard (Hummingbird). Its own
         // executable, so only this process maps Hummingbird and NIO.
         .target(name: "SteadyAPI", dependencies: [
-            "SteadyCore", "SteadySystem", "SteadyConfig", "SteadyWorker", "SteadyStore", "SteadyPlatforms",
+            "SteadyCore", "SteadySystem", "SteadyConfig", "SteadyWorker", "SteadyStore", "SteadyPlatforms", "SteadyMedia",
             "SteadyHTTP", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
         ]),
@@ -149,6 +149,7 @@ let package = Package(
         // SteadyBrowser: the dashboard is checked in real headless Chromium through the pool.
         .testTarget(name: "SteadyAPITests", dependencies: [
             "SteadyAPI", "SteadyConfig", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyCore", "SteadySystem", "SteadyBrowser", "SteadyTestSupport",
+            "SteadyMedia",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "SteadyMetricsTests", dependencies: ["SteadyMetrics", "SteadyBackground", "SteadyStore", "SteadyCore", "SteadyTestSupport"]),

@@ -176,3 +176,50 @@ int steady_wifexited(int status) { return WIFEXITED(status); }
 int steady_wexitstatus(int status) { return WEXITSTATUS(status); }
 int steady_wifsignaled(int status) { return WIFSIGNALED(status); }
 int steady_wtermsig(int status) { return WTERMSIG(status); }
+
+long steady_send_with_fds(int fd, const void *buf, unsigned long len, const int *fds, int nfds) {
+    if (nfds < 0 || nfds > STEADY_MAX_PASSED_FDS) { errno = EINVAL; return -1; }
+    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+    union { char buf[CMSG_SPACE(sizeof(int) * STEADY_MAX_PASSED_FDS)]; struct cmsghdr align; } control;
+    memset(&control, 0, sizeof(control));
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+    if (nfds > 0) {
+        msg.msg_control = control.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+    }
+    return (long)sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+long steady_recv_with_fds(int fd, void *buf, unsigned long len, int flags, int *fds_out, int max_fds,
+                          int *nfds_out, int *msg_flags_out) {
+    *nfds_out = 0;
+    *msg_flags_out = 0;
+    if (max_fds < 0 || max_fds > STEADY_MAX_PASSED_FDS) { errno = EINVAL; return -1; }
+    struct iovec iov = { .iov_base = buf, .iov_len = len };
+    union { char buf[CMSG_SPACE(sizeof(int) * STEADY_MAX_PASSED_FDS)]; struct cmsghdr align; } control;
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+    if (max_fds > 0) {
+        msg.msg_control = control.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)max_fds);
+    }
+    ssize_t n = recvmsg(fd, &msg, flags | MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (n < 0) return -1;
+    *msg_flags_out = msg.msg_flags;
+    int count = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        int here = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        int *data = (int *)CMSG_DATA(c);
+        for (int i = 0; i < here; i++) {
+            if (count < max_fds) fds_out[count++] = data[i];
+            else { close(data[i]); *msg_flags_out |= MSG_CTRUNC; }
+        }
+    }
+    *nfds_out = count;
+    return (long)n;
+}

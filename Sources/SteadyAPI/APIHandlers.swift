@@ -32,6 +32,8 @@ extension APIService {
                 return .error(413, "too-large", field: "body", "the request body is over \(Self.maxBody) bytes")
             }
             return await create(body, batch: route.name == .createBatch)
+        case .uploadMedia:
+            return await uploadMedia(request)
         case .listPosts:
             return await list(request.uri.queryParameters)
         case .getPost, .cancelPost:

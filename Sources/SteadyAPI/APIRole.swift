@@ -2,6 +2,7 @@ import Glibc
 import Logging
 import SteadyConfig
 import SteadyCore
+import SteadyMedia
 import SteadyStore
 import SteadySystem
 import SteadyWorker
@@ -34,7 +35,11 @@ public final class APIRole: WorkerRole {
         for suffix in ["", "-wal", "-shm"] { _ = chmod(dbPath + suffix, 0o600) }
         let inbox = try LoopInbox<LoopEvent>()
         self.inbox = inbox
-        service = APIService(config: config, store: store, logger: logger)
+        let media: MediaStore
+        do { media = try MediaStore(directory: dir + "/media", chunkSize: config.media.chunkBytes) } catch {
+            throw APIServerError(description: "cannot open the media store: \(error)")
+        }
+        service = APIService(config: config, store: store, media: media, logger: logger)
         server = try APIServer.start(service: service, host: config.api.host, port: config.api.port, logger: logger) {
             inbox.post(.serverStopped)
         }

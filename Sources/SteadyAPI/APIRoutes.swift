@@ -12,7 +12,7 @@ public struct APIRoute: Sendable, Hashable, CustomStringConvertible {
     }
 
     public enum Name: String, Sendable, Hashable, CaseIterable {
-        case createPost, createBatch, listPosts, getPost, cancelPost, quotas, workers, health, metrics, dashboard
+        case createPost, createBatch, uploadMedia, listPosts, getPost, cancelPost, quotas, workers, health, metrics, dashboard
     }
 
     public var name: Name
@@ -33,6 +33,7 @@ public struct APIRoute: Sendable, Hashable, CustomStringConvertible {
     public static let all: [APIRoute] = [
         APIRoute(name: .createPost, method: "POST", path: "/api/posts", access: .token),
         APIRoute(name: .createBatch, method: "POST", path: "/api/posts/batch", access: .token),
+        APIRoute(name: .uploadMedia, method: "POST", path: "/api/media", access: .token),
         APIRoute(name: .listPosts, method: "GET", path: "/api/posts", access: .token),
         APIRoute(name: .getPost, method: "GET", path: "/api/posts/{id}", access: .token),
         APIRoute(name: .cancelPost, method: "DELETE", path: "/api/posts/{id}", access: .token),

@@ -3,6 +3,7 @@ import Logging
 import SteadyConfig
 import SteadyCore
 import SteadyHTTP
+import SteadyMedia
 import SteadyPlatforms
 import SteadyStore
 import Synchronization
@@ -19,9 +20,13 @@ public final class APIService: Sendable {
     /// How long a routed request may take before the API answers 503.
     static let routedTimeoutMs: Int64 = 10_000
 
-    public init(config: Config, store: any PostStore & FiguresStore & AccountStore & APITokenStore, logger: Logger) {
+    /// Where `POST /api/media` writes (`STATE_DIR/media`, shared with the posting worker); nil: 503.
+    public let media: MediaStore?
+
+    public init(config: Config, store: any PostStore & FiguresStore & AccountStore & APITokenStore, media: MediaStore? = nil, logger: Logger) {
         self.config = config
         self.store = store
+        self.media = media
         self.logger = logger
     }
 

@@ -13,6 +13,8 @@ public struct Config: Sendable, Equatable {
     public var api: APIConfig
     /// `[health]`: the health figures' window and thresholds.
     public var health: HealthConfig
+    /// `[media]`: the media store's chunk size and how long media of final posts is kept.
+    public var media = MediaConfig()
     /// In file order.
     public var accounts: [AccountConfig]
     /// Every role is present.

@@ -154,10 +154,11 @@ struct ConfigDecoder {
     mutating func decode(_ root: TOMLTable) -> Config {
         var config = Config.defaults(path: path)
         let top = Section(table: root, prefix: "", line: 1)
-        checkKnown(top, ["daemon", "api", "health", "accounts", "workers"])
+        checkKnown(top, ["daemon", "api", "health", "media", "accounts", "workers"])
         if let section = subsection(top, "daemon") { config.daemon = decodeDaemon(section) }
         if let section = subsection(top, "api") { config.api = decodeAPI(section) }
         if let section = subsection(top, "health") { config.health = decodeHealth(section) }
+        if let section = subsection(top, "media") { config.media = decodeMedia(section) }
         config.accounts = decodeAccounts(top)
         if let section = subsection(top, "workers") {
             for (key, node) in section.table.entries {

@@ -40,8 +40,10 @@ public struct ControlClient: Sendable {
         try call(method: method.rawValue, body: body)
     }
 
-    /// Sends any method, `ROLE.method` ones included (answered by that worker).
-    public func call(method: String, body: [UInt8] = []) throws(ControlClientError) -> [UInt8] {
+    /// Sends any method, `ROLE.method` ones included (answered by that worker). `descriptors`
+    /// (at most `DescriptorPassing.maxPerFrame`: open files the worker reads on our behalf) go
+    /// with the request's first byte.
+    public func call(method: String, body: [UInt8] = [], descriptors: [Descriptor] = []) throws(ControlClientError) -> [UInt8] {
         let deadline = SteadyClock.monotonicMillis() + timeoutMillis
         // The daemon is told a deadline a little before our own, so its `timeout` answer
         // (which names the worker that did not answer) arrives before we stop waiting.
@@ -59,7 +61,7 @@ public struct ControlClient: Sendable {
         do {
             try fd.setNonBlocking()
             let bytes = try Message.request(method: method, body: body).encoded(correlation: 1, deadline: daemonDeadline)
-            try fd.writeAll(bytes, deadlineMillis: deadline)
+            try fd.writeAll(bytes, deadlineMillis: deadline, descriptors: descriptors)
         } catch let error as SystemError where error.errno == EPIPE || error.errno == ECONNRESET {
             // The daemon refused us before reading (e.g. SO_PEERCRED check): read its answer.
         } catch {

@@ -83,47 +83,39 @@ public final class MediaStore: Sendable {
 
     // MARK: - The one write path
 
-    private func store(name: String, read: (UnsafeMutableRawBufferPointer) throws(SystemError) -> Int) throws(MediaError) -> MediaPut {
+    /// A put fed chunk by chunk (an HTTP body as it arrives): `append` each piece, then
+    /// `finish`. Same guarantees as `put`; a writer dropped unfinished leaves nothing behind.
+    public func writer(name: String) throws(MediaError) -> MediaWriter {
         let tmp = "\(directory)/tmp/\(getpid())-\(counter.add(1, ordering: .relaxed).newValue)-\(SteadyClock.monotonicNanos()).partial"
         let out = try sys(tmp) { () throws(SystemError) in try Descriptor.open(tmp, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600) }
+        return MediaWriter(store: self, name: name, tmp: tmp, out: out)
+    }
+
+    private func store(name: String, read: (UnsafeMutableRawBufferPointer) throws(SystemError) -> Int) throws(MediaError) -> MediaPut {
+        let writer = try writer(name: name)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
         defer { buffer.deallocate() }
+        var reads = 0
+        var largest = 0
         do throws(MediaError) {
-            var hasher = SHA256()
-            var prefix: [UInt8] = []
-            var total: Int64 = 0
-            var reads = 0
-            var largest = 0
             while true {
                 let n = try sys(name) { () throws(SystemError) in try read(buffer) }
                 if n == 0 { break }
                 reads += 1
                 largest = max(largest, n)
-                total += Int64(n)
-                if total > maxBytes { throw MediaError(file: name, .refused("larger than the media store takes (\(maxBytes) bytes)")) }
-                let piece = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-                if prefix.count < MediaType.sniffLength {
-                    prefix.append(contentsOf: piece.prefix(MediaType.sniffLength - prefix.count))
-                    // Refused as soon as the first bytes tell: junk is not copied to its end.
-                    if prefix.count == MediaType.sniffLength { _ = try Self.type(of: prefix, name: name) }
-                }
-                hasher.update(piece)
-                try sys(tmp) { () throws(SystemError) in try out.writeAll(piece, what: tmp) }
+                try writer.append(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             }
-            let type = try Self.type(of: prefix, name: name)
-            try sys(tmp) { () throws(SystemError) in try out.sync(what: tmp) }
-            out.close()
-            let item = MediaItem(sha256: hasher.finalizeHex(), type: type, bytes: total)
-            let isNew = try place(tmp, as: item)
-            return MediaPut(item: item, isNew: isNew, chunkReads: reads, largestRead: largest)
+            var put = try writer.finish()
+            put.chunkReads = reads
+            put.largestRead = largest
+            return put
         } catch {
-            out.close()
-            try? Files.remove(tmp)
+            writer.abort()
             throw error
         }
     }
 
-    private static func type(of prefix: [UInt8], name: String) throws(MediaError) -> MediaType {
+    static func type(of prefix: [UInt8], name: String) throws(MediaError) -> MediaType {
         switch MediaType.identify(prefix) {
         case .media(let type): return type
         case .refused(let why): throw MediaError(file: name, .refused("not an image or video (\(why))"))
@@ -132,7 +124,7 @@ public final class MediaStore: Sendable {
 
     /// Moves a complete, synced temp file to its final name (or drops it when that content is
     /// already stored, refreshing the stored file's age so a sweep in progress spares it).
-    private func place(_ tmp: String, as item: MediaItem) throws(MediaError) -> Bool {
+    func place(_ tmp: String, as item: MediaItem) throws(MediaError) -> Bool {
         let final = path(for: item.sha256)
         let shard = "\(directory)/\(item.sha256.prefix(2))"
         return try sys(final) { () throws(SystemError) -> Bool in

@@ -1,3 +1,4 @@
+import SteadyCore
 import SteadyHTTP
 import SteadyPlatforms
 import SteadyStore
@@ -9,17 +10,24 @@ enum PostJSON {
     static func time(_ v: Int64?) -> JSON { v.map { JSON(HTTPTime.formatISO8601(millis: $0)) } ?? .null }
     static func text(_ v: String?) -> JSON { v.map(JSON.init) ?? .null }
 
-    /// `{"id","account","state","due_at","platform_id","attempts","last_error"}`.
-    static func summary(_ p: Post) -> JSON {
-        .object([
+    /// `{"id","account","state","due_at","platform_id","attempts","last_error"}`, and
+    /// `"media": [{"sha256","type","bytes","alt"}]` for a post with attachments (in order).
+    static func summary(_ p: Post, media: [MediaAttachment] = []) -> JSON {
+        var members: [(String, JSON)] = [
             ("id", JSON(p.id)), ("account", JSON(p.account)), ("state", JSON(p.state.rawValue)), ("due_at", time(p.dueAt)),
             ("platform_id", text(p.platformId)), ("attempts", JSON(p.attempts)), ("last_error", text(p.lastError)),
-        ])
+        ]
+        if !media.isEmpty { members.append(("media", .array(media.map(attachment)))) }
+        return .object(members)
+    }
+
+    static func attachment(_ m: MediaAttachment) -> JSON {
+        .object([("sha256", JSON(m.sha256)), ("type", JSON(m.type.rawValue)), ("bytes", int(m.bytes)), ("alt", text(m.alt))])
     }
 
     /// The summary's members, then everything else about the post, and its attempts.
-    static func detail(_ p: Post, attempts: [Attempt]) -> JSON {
-        guard case .object(var members) = summary(p) else { return .null }
+    static func detail(_ p: Post, media: [MediaAttachment] = [], attempts: [Attempt]) -> JSON {
+        guard case .object(var members) = summary(p, media: media) else { return .null }
         members += [
             ("platform", JSON(p.platform)), ("kind", JSON(p.kind)), ("text", JSON(p.text)), ("reply_to", text(p.inReplyTo)),
             ("next_try_at", time(p.nextTryAt)), ("last_error_class", text(p.lastErrorClass)), ("created_at", time(p.createdAt)),

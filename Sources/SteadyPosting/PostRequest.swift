@@ -3,9 +3,9 @@ import SteadyHTTP
 import SteadyPlatforms
 import SteadyStore
 
-/// The body of `posting.create`: one post `{"account","text","at"?,"reply_to"?}`, or a batch
-/// `{"account"?, "posts": [{"text","at"?,"reply_to"?,"account"?,"line"?}, ...]}`, all or
-/// nothing. `at` is ISO 8601 (a time without a zone is UTC) or integer ms since the epoch;
+/// The body of `posting.create`: one post `{"account","text","at"?,"reply_to"?,"media"?}`, or a
+/// batch `{"account"?, "posts": [{"text","at"?,"reply_to"?,"media"?,"account"?,"line"?}, ...]}`,
+/// all or nothing; `media` names stored attachments `[{"sha256","alt"?,"name"?}]`. `at` is ISO 8601 (a time without a zone is UTC) or integer ms since the epoch;
 /// absent means now. Every post is validated by its platform's own rules before anything is
 /// stored; an error names the item (`line N` when the item carries `line`, as the CLI's
 /// `--file` does, else `posts[i]`, counted from the batch's `first` when it is a chunk).
@@ -19,21 +19,33 @@ public enum PostRequest {
     public struct AccountRules {
         public var platform: Platform
         public var validate: (PostDraft) throws(PlatformError) -> Void
+        /// What the platform takes as attachments (its definition's, unless given).
+        public var mediaRules: MediaRules
 
-        public init(platform: Platform, validate: @escaping (PostDraft) throws(PlatformError) -> Void) {
+        public init(platform: Platform, mediaRules: MediaRules? = nil, validate: @escaping (PostDraft) throws(PlatformError) -> Void) {
             self.platform = platform
             self.validate = validate
+            self.mediaRules = mediaRules ?? PlatformRegistry.rules(for: platform).mediaRules
         }
     }
+
+    /// Looks a hash up in the posting worker's media store: the stored item's type (by its
+    /// content) and size, alt text unset; nil when no such media is stored.
+    public typealias MediaLookup = (String) -> MediaAttachment?
+    /// Attachments one post may name before the platform's own count rule speaks.
+    public static let maxMediaItems = 16
+    /// Longest alt text accepted at the entry (the platforms' own limits are lower).
+    public static let maxAltBytes = 8_000
+    static let mediaMembers: Set<String> = ["sha256", "alt", "name"]
 
     public static let maxBatch = 10_000
     /// A platform post id (X's 19 digits, a Bluesky at:// URI) is far shorter.
     public static let maxReplyToBytes = 512
     /// The members each object may have. Strict: an unknown member (a typo such as `"txt"`)
     /// or one given twice is refused, never ignored or first-wins.
-    static let singleMembers: Set<String> = ["account", "text", "at", "reply_to"]
+    static let singleMembers: Set<String> = ["account", "text", "at", "reply_to", "media"]
     static let batchMembers: Set<String> = ["account", "posts", "stage", "final", "first"]
-    static let itemMembers: Set<String> = ["account", "text", "at", "reply_to", "line"]
+    static let itemMembers: Set<String> = ["account", "text", "at", "reply_to", "line", "media"]
 
     /// A chunk of a staged batch: the stage's id, and whether it is the last chunk.
     public struct Staging: Equatable, Sendable {
@@ -42,13 +54,15 @@ public enum PostRequest {
     }
 
     /// The posts to insert, and whether the request was a batch.
-    public static func parse(_ body: [UInt8], now: Int64, accounts: [String: AccountRules]) throws(Invalid) -> (posts: [NewPost], batch: Bool) {
-        let parsed = try parseStaged(body, now: now, accounts: accounts)
+    public static func parse(_ body: [UInt8], now: Int64, accounts: [String: AccountRules],
+                             media: MediaLookup = { _ in nil }) throws(Invalid) -> (posts: [NewPost], batch: Bool) {
+        let parsed = try parseStaged(body, now: now, accounts: accounts, media: media)
         return (parsed.posts, parsed.batch)
     }
 
     /// As `parse`, with the batch's `stage` and `final` members when it is one chunk of many.
-    public static func parseStaged(_ body: [UInt8], now: Int64, accounts: [String: AccountRules]) throws(Invalid)
+    public static func parseStaged(_ body: [UInt8], now: Int64, accounts: [String: AccountRules],
+                                   media: MediaLookup = { _ in nil }) throws(Invalid)
         -> (posts: [NewPost], batch: Bool, staging: Staging?) {
         let json: JSON
         do { json = try JSON.parseStrict(body) } catch { throw Invalid(message: "the request is not JSON: \(error.description)") }
@@ -80,14 +94,15 @@ public enum PostRequest {
             var out: [NewPost] = []
             for (i, item) in array.enumerated() {
                 let label = item["line"]?.int.map { "line \($0)" } ?? "posts[\(first + i)]"
-                out.append(try one(item, label: label, defaultAccount: defaultAccount, now: now, accounts: accounts))
+                out.append(try one(item, label: label, defaultAccount: defaultAccount, now: now, accounts: accounts, media: media))
             }
             return (out, true, staging)
         }
-        return ([try one(json, label: nil, defaultAccount: nil, now: now, accounts: accounts)], false, nil)
+        return ([try one(json, label: nil, defaultAccount: nil, now: now, accounts: accounts, media: media)], false, nil)
     }
 
-    static func one(_ item: JSON, label: String?, defaultAccount: String?, now: Int64, accounts: [String: AccountRules]) throws(Invalid) -> NewPost {
+    static func one(_ item: JSON, label: String?, defaultAccount: String?, now: Int64, accounts: [String: AccountRules],
+                    media: MediaLookup) throws(Invalid) -> NewPost {
         func invalid(_ message: String) -> Invalid { Invalid(message: label.map { "\($0): \(message)" } ?? message) }
         guard item.isObject else { throw invalid("expected a JSON object") }
         try onlyKnown(item, label == nil ? singleMembers : itemMembers, label: label)
@@ -136,8 +151,51 @@ public enum PostRequest {
         } catch {
             throw invalid("\(rules.platform.rawValue) would refuse it: \(error.message)")
         }
+        let attachments = try self.media(item["media"], rules: rules.mediaRules, lookup: media, invalid: invalid)
         return NewPost(account: account, platform: rules.platform.rawValue, text: text, dueAt: dueAt, inReplyTo: replyTo,
-                       contentHash: ContentNormalizer.hash(text))
+                       contentHash: ContentNormalizer.hash(text), media: attachments)
+    }
+
+    /// `"media": [{"sha256", "alt"?, "name"?}, ...]`: each hash resolved in the media store
+    /// (present; type by its content; size), then the platform's rules over all of them in
+    /// order. Refusals name the file (`name`, the operator's path, else the hash) and the rule.
+    static func media(_ value: JSON?, rules: MediaRules, lookup: MediaLookup, invalid: (String) -> Invalid) throws(Invalid) -> [MediaAttachment] {
+        guard let value, value != .null else { return [] }
+        guard let array = value.array else { throw invalid("media: expected an array of {\"sha256\", \"alt\"?, \"name\"?}") }
+        guard array.count <= maxMediaItems else { throw invalid("media: at most \(maxMediaItems) attachments, got \(array.count)") }
+        var out: [MediaAttachment] = []
+        var candidates: [MediaCandidate] = []
+        for (i, entry) in array.enumerated() {
+            let place = "media[\(i)]"
+            guard entry.isObject else { throw invalid("\(place): expected an object {\"sha256\", \"alt\"?, \"name\"?}") }
+            do { try onlyKnown(entry, mediaMembers, label: nil) } catch { throw invalid("\(place): \(error.message)") }
+            guard let sha = entry["sha256"]?.string else { throw invalid("\(place).sha256: missing (64 hex digits)") }
+            var name = sha
+            switch entry["name"] {
+            case nil, .null?: break
+            case .string(let n)? where !n.isEmpty && n.utf8.count <= 4096 && controlCharacter(in: n) == nil: name = n
+            default: throw invalid("\(place).name: expected the file's name, up to 4,096 bytes, no control characters")
+            }
+            var alt: String?
+            switch entry["alt"] {
+            case nil, .null?: alt = nil
+            case .string(let a)?:
+                if let why = controlCharacter(in: a) { throw invalid("\(shown(name)): alt: \(why)") }
+                guard a.utf8.count <= maxAltBytes else { throw invalid("\(shown(name)): alt: \(a.utf8.count) bytes; at most \(maxAltBytes)") }
+                alt = a.isEmpty ? nil : a
+            default: throw invalid("\(shown(name)): alt: expected a string")
+            }
+            guard var attachment = lookup(sha) else {
+                throw invalid("\(shown(name)): no media \(shown(sha)) in the daemon's media store: put the file first (steadypost post --media, or POST /api/media)")
+            }
+            attachment.alt = alt
+            out.append(attachment)
+            candidates.append(MediaCandidate(name: name, type: attachment.type, bytes: attachment.bytes, alt: alt))
+        }
+        if let refusal = rules.check(candidates) {
+            throw invalid("\(shown(refusal.file)): \(refusal.rule)")
+        }
+        return out
     }
 }
 

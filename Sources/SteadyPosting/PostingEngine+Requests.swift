@@ -4,8 +4,28 @@ import SteadyStore
 import SteadyWorker
 
 /// The routed methods (`posting.METHOD` on the control socket): `create`, `list`, `show`,
-/// `cancel`, `accounts`. Answered on the loop thread; each is one short store transaction.
+/// `cancel`, `accounts`, answered on the loop thread, each one short store transaction; and
+/// `media_put`, whose copies run on a thread of their own (`MediaIntake`).
 extension PostingEngine {
+    public func handle(request: WorkerRequest) -> WorkerReply? {
+        if request.method == "media_put" { return mediaIntake.put(request, logger: logger) }
+        guard request.descriptors.isEmpty else {
+            return .error(code: "invalid", message: "\(request.method) takes no descriptors; only media_put does")
+        }
+        return handle(method: request.method, body: request.body)
+    }
+
+    /// Removes stored media no post needs any more (`[media] retain_after_final`).
+    func sweepMedia(now: Int64) {
+        let referenced: Set<String>
+        do { referenced = try store.referencedMedia(finalSince: now - mediaIntake.retainAfterFinalMs) } catch {
+            logger.warning("media sweep skipped: the store cannot say which media is referenced: \(error)")
+            mediaIntake.nextSweepAt = now + MediaIntake.sweepIntervalMs
+            return
+        }
+        mediaIntake.sweep(referenced: referenced, now: now, logger: logger)
+    }
+
     public func handle(method: String, body: [UInt8]) -> WorkerReply? {
         switch method {
         case "create": return create(body)
@@ -28,7 +48,7 @@ extension PostingEngine {
     func create(_ body: [UInt8]) -> WorkerReply {
         let now = SteadyClock.wallMillis()
         let parsed: (posts: [NewPost], batch: Bool, staging: PostRequest.Staging?)
-        do { parsed = try PostRequest.parseStaged(body, now: now, accounts: accountRules) } catch {
+        do { parsed = try PostRequest.parseStaged(body, now: now, accounts: accountRules, media: mediaIntake.lookup) } catch {
             return .error(code: "invalid", message: error.message)
         }
         var posts = parsed.posts
@@ -57,7 +77,9 @@ extension PostingEngine {
         }
         // A new post may be due now: look at once (the new-post notification).
         if !draining { roundNeeded = true }
-        let answer: JSON = parsed.batch ? JSON.obj([("posts", .array(inserted.map(PostJSON.summary)))]) : PostJSON.summary(inserted[0])
+        let media = Dictionary(zip(inserted.map(\.id), posts.map(\.media)), uniquingKeysWith: { a, _ in a })
+        let answer: JSON = parsed.batch ? JSON.obj([("posts", .array(inserted.map { PostJSON.summary($0, media: media[$0.id] ?? []) }))])
+            : PostJSON.summary(inserted[0], media: posts[0].media)
         return .ok(answer.bytes)
     }
 
@@ -75,7 +97,8 @@ extension PostingEngine {
         let limit = min(max(json["limit"]?.int ?? 1000, 1), 5000)
         do {
             let posts = try store.posts(state: state, account: account, limit: limit)
-            return .ok(JSON.array(posts.map(PostJSON.summary)).bytes)
+            let media = try store.attachments(postIds: posts.map(\.id))
+            return .ok(JSON.array(posts.map { PostJSON.summary($0, media: media[$0.id] ?? []) }).bytes)
         } catch {
             return .error(code: "store", message: "\(error)")
         }
@@ -90,7 +113,7 @@ extension PostingEngine {
         guard let id = postId(body) else { return .error(code: "invalid", message: "expected {\"id\": \"POST_ID\"}") }
         do {
             let post = try store.post(id: id)
-            return .ok(PostJSON.detail(post, attempts: try store.attempts(postId: id)).bytes)
+            return .ok(PostJSON.detail(post, media: try store.attachments(postId: id), attempts: try store.attempts(postId: id)).bytes)
         } catch .notFound {
             return .error(code: "not-found", message: "no post \(id)")
         } catch {

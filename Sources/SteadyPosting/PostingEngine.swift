@@ -62,6 +62,8 @@ public final class PostingEngine: WorkerRole {
     var stats = Stats()
     /// Large batches arriving in chunks (`posting.create` with `stage`).
     var staging = BatchStaging()
+    /// The media store: `posting.media_put` copies, the hashes `create` names, the sweep.
+    let mediaIntake: MediaIntake
     /// Accounts in the store but not in the config: reported once.
     var unconfiguredReported: Set<String> = []
 
@@ -111,6 +113,8 @@ public final class PostingEngine: WorkerRole {
             store = opened
         }
         browserLink = BrowserSubmitLink(config: config, settings: settings)
+        mediaIntake = try MediaIntake(directory: dir + "/media", chunkSize: config.media.chunkBytes,
+                                      retainAfterFinalMs: config.media.retainAfterFinalMs, now: SteadyClock.wallMillis())
 
         let states = try store.accountStates()
         let now = SteadyClock.wallMillis()
@@ -189,11 +193,12 @@ public final class PostingEngine: WorkerRole {
         logger.info("draining: no new claims; \(running) job(s) finishing")
     }
 
-    public var drained: Bool { draining && running == 0 }
+    public var drained: Bool { draining && running == 0 && mediaIntake.running == 0 }
 
-    public var watchedDescriptors: [Int32] { [completions.readFd] }
+    public var watchedDescriptors: [Int32] { [completions.readFd, mediaIntake.done.readFd] }
 
     public func readable(_ fd: Int32) {
+        if fd == mediaIntake.done.readFd { return mediaIntake.drainFinished(logger: logger) }
         guard fd == completions.readFd else { return }
         for result in completions.drain() { finished(result) }
     }
@@ -202,8 +207,9 @@ public final class PostingEngine: WorkerRole {
         if draining { return nil }
         let mono = SteadyClock.monotonicMillis()
         if roundNeeded { return mono }
-        guard let at = nextRoundAt else { return nil }
-        return mono + max(0, at - SteadyClock.wallMillis())
+        let wall = SteadyClock.wallMillis()
+        let at = min(nextRoundAt ?? .max, mediaIntake.nextSweepAt)
+        return mono + max(0, at - wall)
     }
 
     public func tick(now: Int64) {
@@ -213,10 +219,12 @@ public final class PostingEngine: WorkerRole {
             roundNeeded = false
             round(now: wall)
         }
+        if wall >= mediaIntake.nextSweepAt { sweepMedia(now: wall) }
     }
 
     public func start(context: WorkerContext) {
         browserLink.attach(context.outbox)
+        mediaIntake.replies = context.replies
         start(logger: context.logger, replies: context.replies)
     }
 

@@ -10,11 +10,36 @@ final class ControlConnection {
     let fd: Descriptor
     var decoder = FrameDecoder(maxLength: Frame.maxLength)
     let uid: UInt32
+    /// Bytes read from the stream so far, and bytes of it that whole frames took.
+    var bytesRead = 0
+    var bytesDecoded = 0
+    /// Descriptors received and not yet claimed by a frame: each group with the stream range
+    /// of the read that brought it (`PassedGroup`).
+    var passed: [PassedGroup] = []
 
     init(id: UInt64, fd: Descriptor, uid: UInt32) {
         self.id = id
         self.fd = fd
         self.uid = uid
+    }
+}
+
+/// Descriptors that came with one read of the control stream, bytes `start..<end`.
+///
+/// The CLI attaches a request's descriptors to its frame's first byte; the kernel ends a read
+/// at the bytes that carried descriptors (they arrive with that read, never later), so they
+/// belong to the last frame that starts inside the read's range. A group inside no frame's
+/// start is closed.
+struct PassedGroup {
+    let start: Int
+    let end: Int
+    let descriptors: [Descriptor]
+
+    /// What a frame spanning `frameStart..<frameEnd` does with this group: nil while a later
+    /// frame may still start inside it; true to claim it; false to close it, unclaimed.
+    func claim(frameStart: Int, frameEnd: Int) -> Bool? {
+        guard frameEnd >= end else { return nil }
+        return frameStart >= start && frameStart < end
     }
 }
 

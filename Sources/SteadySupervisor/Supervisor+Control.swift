@@ -65,9 +65,26 @@ extension Supervisor {
         var buffer: [UInt8] = []
         while true {
             let n: Int?
-            do { n = try Sockets.readAvailable(conn.fd, into: &buffer) } catch {
+            var passed = DescriptorPassing.Received()
+            let start = conn.bytesRead + buffer.count
+            do {
+                n = try Sockets.readAvailable(conn.fd, into: &buffer, maxDescriptors: DescriptorPassing.maxPerFrame, passed: &passed)
+            } catch {
                 dropConnection(id)
                 return
+            }
+            if !passed.descriptors.isEmpty || passed.truncated {
+                let held = conn.passed.reduce(0) { $0 + $1.descriptors.count } + passed.descriptors.count
+                if passed.truncated || held > DescriptorPassing.maxPerFrame {
+                    // Closed at once (the group and everything held): a frame takes at most this many.
+                    for d in passed.descriptors { d.close() }
+                    logger.warning("control client sent more than \(DescriptorPassing.maxPerFrame) descriptors; closing it", metadata: ["peer.uid": "\(conn.uid)"])
+                    server.reply(id, correlation: 0, error: ErrorBody(code: "too-many-descriptors",
+                                                                      message: "a request carries at most \(DescriptorPassing.maxPerFrame) descriptors"))
+                    dropConnection(id)
+                    return
+                }
+                conn.passed.append(PassedGroup(start: start, end: start + (n ?? 0), descriptors: passed.descriptors))
             }
             guard let n else { break }
             if n == 0 {
@@ -76,14 +93,18 @@ extension Supervisor {
             }
             if buffer.count > 256 * 1024 { break }
         }
+        conn.bytesRead += buffer.count
         conn.decoder.feed(buffer)
         do {
             while let frame = try conn.decoder.next() {
+                let frameStart = conn.bytesDecoded
+                conn.bytesDecoded += 4 + Frame.headerLength + frame.payload.count
+                let descriptors = claimDescriptors(conn, frameStart: frameStart, frameEnd: conn.bytesDecoded)
                 let message = try Message(frame)
                 guard case .request(let method, let body) = message else {
                     throw ProtocolError.unexpected("\(message.type) on the control socket; only requests are accepted")
                 }
-                handleControl(conn, method: method, body: body, frame: frame)
+                handleControl(conn, method: method, body: body, frame: frame, descriptors: descriptors)
             }
         } catch {
             logger.warning("control client sent a bad frame: \(error); closing it", metadata: ["peer.uid": "\(conn.uid)"])
@@ -92,7 +113,28 @@ extension Supervisor {
         }
     }
 
-    func handleControl(_ conn: ControlConnection, method: String, body: [UInt8], frame: Frame) {
+    /// The descriptors that came with the frame at `frameStart..<frameEnd` of the stream;
+    /// groups it passed without owning are closed.
+    func claimDescriptors(_ conn: ControlConnection, frameStart: Int, frameEnd: Int) -> [Descriptor] {
+        guard !conn.passed.isEmpty else { return [] }
+        var mine: [Descriptor] = []
+        conn.passed.removeAll { group in
+            guard let claimed = group.claim(frameStart: frameStart, frameEnd: frameEnd) else { return false }
+            if claimed {
+                mine += group.descriptors
+            } else {
+                logger.warning("control client sent \(group.descriptors.count) descriptor(s) inside a frame, not at its start; closed them")
+                for d in group.descriptors { d.close() }
+            }
+            return true
+        }
+        return mine
+    }
+
+    func handleControl(_ conn: ControlConnection, method: String, body: [UInt8], frame: Frame, descriptors: [Descriptor] = []) {
+        // The supervisor's copies are closed once the request is passed on (or refused): the
+        // kernel holds what it sent to a worker.
+        defer { for d in descriptors { d.close() } }
         guard let server = control else { return }
         let now = SteadyClock.monotonicMillis()
         func fail(_ code: String, _ message: String) {
@@ -104,12 +146,16 @@ extension Supervisor {
                 if shuttingDown {
                     fail("shutting-down", "the daemon is shutting down")
                 } else if let refusal = route(method: method, body: body, from: .control(connection: conn.id), correlation: frame.correlation,
-                                              deadline: frame.deadline > 0 ? frame.deadline : now + 30_000) {
+                                              deadline: frame.deadline > 0 ? frame.deadline : now + 30_000, descriptors: descriptors) {
                     fail(refusal.code, refusal.message)
                 }
                 return
             }
             fail("unknown-method", "unknown control method '\(method)'; known: \(ControlMethod.allCases.map(\.rawValue).joined(separator: ", ")), or ROLE.method")
+            return
+        }
+        guard descriptors.isEmpty else {
+            fail("bad-request", "\(method) takes no descriptors; only ROLE.method requests carry them")
             return
         }
         if shuttingDown && known != .status {

@@ -35,7 +35,9 @@ extension Supervisor {
     }
 
     /// Forwards; returns an error body when the target cannot take it.
-    func route(method: String, body: [UInt8], from origin: RouteOrigin, correlation: UInt64, deadline: Int64) -> ErrorBody? {
+    /// `descriptors` (from a CLI) go with the request's frame; the caller closes its copies.
+    func route(method: String, body: [UInt8], from origin: RouteOrigin, correlation: UInt64, deadline: Int64,
+               descriptors: [Descriptor] = []) -> ErrorBody? {
         guard let (role, inner) = Self.routeTarget(method) else {
             return ErrorBody(code: "unknown-method", message: "no route for '\(method)'")
         }
@@ -45,7 +47,7 @@ extension Supervisor {
         }
         nextRouteId &+= 1
         let id = nextRouteId
-        guard send(.request(method: inner, body: body), to: slot, correlation: id, deadline: deadline) else {
+        guard send(.request(method: inner, body: body), to: slot, correlation: id, deadline: deadline, descriptors: descriptors) else {
             return ErrorBody(code: "unavailable", message: "the \(role.rawValue) worker's socket is closed")
         }
         routed[id] = RoutedRequest(origin: origin, originCorrelation: correlation, target: role,

@@ -282,7 +282,7 @@ public final class Supervisor {
     }
 
     @discardableResult
-    func send(_ message: Message, to slot: ChildSlot, correlation: UInt64 = 0, deadline: Int64 = 0) -> Bool {
+    func send(_ message: Message, to slot: ChildSlot, correlation: UInt64 = 0, deadline: Int64 = 0, descriptors: [Descriptor] = []) -> Bool {
         guard let socket = slot.socket else { return false }
         let bytes: [UInt8]
         do { bytes = try message.encoded(correlation: correlation, deadline: deadline) } catch {
@@ -293,7 +293,8 @@ public final class Supervisor {
         let wait = 100 + Int64(bytes.count / Frame.socketPiece) * 20
         var sent = 0
         do {
-            try socket.sendPieces(bytes, piece: Frame.socketPiece, deadlineMillis: SteadyClock.monotonicMillis() + wait, sent: &sent)
+            try socket.sendPieces(bytes, piece: Frame.socketPiece, deadlineMillis: SteadyClock.monotonicMillis() + wait, sent: &sent,
+                                  descriptors: descriptors)
             return true
         } catch {
             logger.warning("cannot send \(message.type) to \(slot.role.rawValue): \(error)")

@@ -29,12 +29,18 @@ public final class Descriptor: @unchecked Sendable {
     }
 
     /// Writes all of `bytes`, waiting with poll on a non-blocking descriptor, up to a deadline.
-    public func writeAll(_ bytes: [UInt8], deadlineMillis: Int64? = nil) throws(SystemError) {
+    /// `descriptors` go with the first byte (SCM_RIGHTS), as the stream's reader expects them.
+    public func writeAll(_ bytes: [UInt8], deadlineMillis: Int64? = nil, descriptors: [Descriptor] = []) throws(SystemError) {
         var offset = 0
         while offset < bytes.count {
-            let n = try syscallNonBlocking("send") {
-                bytes.withUnsafeBytes { buf in
-                    Glibc.send(raw, buf.baseAddress! + offset, buf.count - offset, Int32(MSG_NOSIGNAL))
+            let n: Int?
+            if offset == 0 && !descriptors.isEmpty {
+                n = try DescriptorPassing.send(self, bytes, descriptors: descriptors)
+            } else {
+                n = try syscallNonBlocking("send") {
+                    bytes.withUnsafeBytes { buf in
+                        Glibc.send(raw, buf.baseAddress! + offset, buf.count - offset, Int32(MSG_NOSIGNAL))
+                    }
                 }
             }
             if let n { offset += n; continue }
@@ -47,14 +53,22 @@ public final class Descriptor: @unchecked Sendable {
     /// EMSGSIZE past it), while a frame may be far larger; the reader feeds every message to a
     /// stream decoder, so the pieces join up again. `sent` tells how far it got: a failure
     /// after the first piece leaves the peer holding half a frame, so the caller must close.
-    public func sendPieces(_ bytes: [UInt8], piece: Int, deadlineMillis: Int64?, sent: inout Int) throws(SystemError) {
+    /// `descriptors` go with the first piece (SCM_RIGHTS): the reader hands them to the frame
+    /// that piece starts.
+    public func sendPieces(_ bytes: [UInt8], piece: Int, deadlineMillis: Int64?, sent: inout Int,
+                           descriptors: [Descriptor] = []) throws(SystemError) {
         sent = 0
         while sent < bytes.count {
             let length = min(piece, bytes.count - sent)
             let start = sent
-            let n = try syscallNonBlocking("send") {
-                bytes.withUnsafeBytes { buf in
-                    Glibc.send(raw, buf.baseAddress! + start, length, Int32(MSG_NOSIGNAL))
+            let n: Int?
+            if start == 0 && !descriptors.isEmpty {
+                n = try DescriptorPassing.send(self, bytes, length: length, descriptors: descriptors)
+            } else {
+                n = try syscallNonBlocking("send") {
+                    bytes.withUnsafeBytes { buf in
+                        Glibc.send(raw, buf.baseAddress! + start, length, Int32(MSG_NOSIGNAL))
+                    }
                 }
             }
             if let n { sent += n; continue }

@@ -97,12 +97,19 @@ public enum Sockets {
     /// Reads what is available into `buffer` (appending); returns the byte count, 0 at EOF,
     /// nil when nothing is ready.
     public static func readAvailable(_ fd: Descriptor, into buffer: inout [UInt8], max: Int = 65536) throws(SystemError) -> Int? {
-        var chunk = [UInt8](repeating: 0, count: max)
-        let n = try syscallNonBlocking("recv") {
-            chunk.withUnsafeMutableBytes { raw in Glibc.recv(fd.raw, raw.baseAddress, raw.count, 0) }
-        }
-        guard let n else { return nil }
-        if n > 0 { buffer.append(contentsOf: chunk[0..<n]) }
+        var passed = DescriptorPassing.Received()
+        return try readAvailable(fd, into: &buffer, max: max, maxDescriptors: 0, passed: &passed)
+    }
+
+    /// As `readAvailable`, also taking up to `maxDescriptors` descriptors sent with the bytes
+    /// (SCM_RIGHTS) into `passed`. On a stream socket the kernel ends a read at the bytes that
+    /// carried descriptors, so those arrive with the read holding the bytes they were sent with.
+    public static func readAvailable(_ fd: Descriptor, into buffer: inout [UInt8], max: Int = 65536,
+                                     maxDescriptors: Int, passed: inout DescriptorPassing.Received) throws(SystemError) -> Int? {
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: max, alignment: 16)
+        defer { chunk.deallocate() }
+        guard let n = try DescriptorPassing.receive(fd, into: chunk, maxDescriptors: maxDescriptors, passed: &passed) else { return nil }
+        if n > 0 { buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<n])) }
         return n
     }
 
@@ -128,9 +135,15 @@ public final class MessageReceiver {
         case endOfStream
     }
 
-    /// One message, or nil when nothing is ready.
+    /// One message, or nil when nothing is ready. Descriptors sent with it are closed.
     public func receive(_ fd: Descriptor) throws(SystemError) -> Received? {
-        guard let n = try syscallNonBlocking("recv", { Glibc.recv(fd.raw, buffer.baseAddress, buffer.count, Int32(MSG_TRUNC)) }) else {
+        var passed = DescriptorPassing.Received()
+        return try receive(fd, maxDescriptors: 0, passed: &passed)
+    }
+
+    /// One message and up to `maxDescriptors` descriptors that came with it (into `passed`).
+    public func receive(_ fd: Descriptor, maxDescriptors: Int, passed: inout DescriptorPassing.Received) throws(SystemError) -> Received? {
+        guard let n = try DescriptorPassing.receive(fd, into: buffer, flags: Int32(MSG_TRUNC), maxDescriptors: maxDescriptors, passed: &passed) else {
             return nil
         }
         if n == 0 { return .endOfStream }

@@ -1,6 +1,7 @@
 import Logging
 import SteadyConfig
 import SteadyCore
+import SteadySystem
 
 /// The job a worker process does, driven by `WorkerRuntime`'s loop. Roles whose engines are
 /// built in later parts run `IdleRole`: the real lifecycle, with nothing to do yet.
@@ -65,12 +66,22 @@ public struct WorkerRequest: Sendable, Equatable {
     public var correlation: UInt64
     /// CLOCK_MONOTONIC ms after which the asker no longer waits (0: none was given).
     public var deadline: Int64
+    /// Open files the asker passed with the request (SCM_RIGHTS, close-on-exec), in its order.
+    /// The runtime closes them once `handle` returns an answer; a role that answers
+    /// `.deferred` owns them (a copy on another thread) and closes them when done.
+    public var descriptors: [Descriptor]
 
-    public init(method: String, body: [UInt8], correlation: UInt64, deadline: Int64) {
+    public init(method: String, body: [UInt8], correlation: UInt64, deadline: Int64, descriptors: [Descriptor] = []) {
         self.method = method
         self.body = body
         self.correlation = correlation
         self.deadline = deadline
+        self.descriptors = descriptors
+    }
+
+    public static func == (a: WorkerRequest, b: WorkerRequest) -> Bool {
+        a.method == b.method && a.body == b.body && a.correlation == b.correlation && a.deadline == b.deadline
+            && a.descriptors.map(\.raw) == b.descriptors.map(\.raw)
     }
 }
 

@@ -27,6 +27,8 @@ public final class WorkerRuntime {
     var exitCode: Int32?
     /// Requests the role answered `.deferred`: correlation → deadline (0: none).
     var deferred: [UInt64: Int64] = [:]
+    /// Descriptors received with the first piece of a frame not yet whole.
+    var incoming: [Descriptor] = []
     /// Requests this worker sends to other roles through the supervisor.
     public let outbox: WorkerOutbox
     /// Test-only methods (`relay`) answered, from `daemon.allow_fault_injection`.
@@ -166,7 +168,8 @@ public final class WorkerRuntime {
     func readSupervisor() {
         while exitCode == nil {
             let received: MessageReceiver.Received?
-            do { received = try receiver.receive(socket) } catch {
+            var passed = DescriptorPassing.Received()
+            do { received = try receiver.receive(socket, maxDescriptors: DescriptorPassing.maxPerFrame, passed: &passed) } catch {
                 logger.error("supervisor socket: \(error); exiting")
                 exitCode = 1
                 return
@@ -183,11 +186,17 @@ public final class WorkerRuntime {
                 exitCode = 1
                 return
             case .message(let bytes)?:
+                if passed.truncated {
+                    logger.warning("the supervisor sent more than \(DescriptorPassing.maxPerFrame) descriptors with a frame; the rest were closed")
+                }
+                if !passed.descriptors.isEmpty { takePassed(passed.descriptors) }
                 decoder.feed(bytes)
             }
             do {
                 while let frame = try decoder.next() {
-                    try handle(Message(frame), frame: frame)
+                    let descriptors = incoming
+                    incoming = []
+                    try handle(Message(frame), frame: frame, descriptors: descriptors)
                 }
             } catch {
                 logger.error("protocol error from supervisor: \(error); exiting")
@@ -197,7 +206,23 @@ public final class WorkerRuntime {
         }
     }
 
-    func handle(_ message: Message, frame: Frame) throws {
+    /// Descriptors that came with a message: the supervisor attaches them to a frame's first
+    /// piece, so they belong to the frame that starts with it. Any that arrive mid-frame (or
+    /// with no message) are closed.
+    func takePassed(_ descriptors: [Descriptor]) {
+        if decoder.pendingBytes == 0 && incoming.isEmpty {
+            incoming = descriptors
+        } else {
+            logger.warning("\(descriptors.count) descriptor(s) arrived inside a frame, not at its start; closed them")
+            for d in descriptors { d.close() }
+        }
+    }
+
+    func handle(_ message: Message, frame: Frame, descriptors: [Descriptor] = []) throws {
+        // Closed once handled, unless the role deferred its answer: then they are its own
+        // (a copy on another thread), closed when it lets them go.
+        var kept = false
+        defer { if !kept { for d in descriptors { d.close() } } }
         switch message {
         case .drain:
             startDrain(deadline: frame.deadline > 0 ? frame.deadline : SteadyClock.monotonicMillis() + settings.drainTimeoutMs, why: "drain requested")
@@ -206,7 +231,7 @@ public final class WorkerRuntime {
             exitCode = 0
         case .request(let method, let body):
             do {
-                try handleRequest(method: method, body: body, frame: frame)
+                kept = try handleRequest(method: method, body: body, frame: frame, descriptors: descriptors)
             } catch let error as SystemError {
                 throw error
             } catch {
@@ -231,7 +256,9 @@ public final class WorkerRuntime {
     /// and `fault` exist for tests and answer only with `daemon.allow_fault_injection` (the
     /// supervisor forwards any `ROLE.method`, so the switch is checked here, where it acts);
     /// the rest go to the role.
-    func handleRequest(method: String, body: [UInt8], frame: Frame) throws {
+    /// Returns whether the role kept `descriptors` (it deferred its answer).
+    @discardableResult
+    func handleRequest(method: String, body: [UInt8], frame: Frame, descriptors: [Descriptor] = []) throws -> Bool {
         let correlation = frame.correlation
         switch method {
         case "ping":
@@ -255,16 +282,19 @@ public final class WorkerRuntime {
             try send(.response(status: "ok", body: []), correlation: correlation)
             FaultInjection.trigger(request.kind, logger: logger)
         default:
-            guard let reply = job.handle(request: WorkerRequest(method: method, body: body, correlation: correlation, deadline: frame.deadline)) else {
+            guard let reply = job.handle(request: WorkerRequest(method: method, body: body, correlation: correlation, deadline: frame.deadline,
+                                                                descriptors: descriptors)) else {
                 try sendReply(.error(code: "unsupported", message: "\(role.rawValue) has no method \(method)"), correlation: correlation)
-                return
+                return false
             }
             if case .deferred = reply {
                 deferred[correlation] = frame.deadline
+                return true
             } else {
                 try sendReply(reply, correlation: correlation)
             }
         }
+        return false
     }
 
     /// Sends an answer. One too large for a frame goes as a `too-large` error instead: the

@@ -13,12 +13,14 @@ extension SteadypostCLI {
         static let configuration = CommandConfiguration(
             commandName: "post",
             abstract: "Schedule a post (default: now), or a batch from a JSON-lines file; prints the id(s).",
-            discussion: "A batch file holds one JSON object a line: {\"text\", \"at\"?, \"reply_to\"?}. It is all or nothing: an error names its line and nothing is scheduled.")
+            discussion: "A batch file holds one JSON object a line: {\"text\", \"at\"?, \"reply_to\"?, \"media\"?: [{\"path\", \"alt\"?}]}. It is all or nothing: an error names its line and nothing is scheduled. Media files are opened by this command and copied into the daemon's own store before it returns: the source may be deleted at once.")
         @Option(help: "The account (a name from the config).") var account: String
         @Option(help: "When to post: ISO 8601, e.g. 2026-05-01T09:30:00Z (a time without a zone is UTC).") var at: String?
         @Option(name: .customLong("in"), help: "When to post, from now: e.g. 90s, 15m, 2h.") var after: String?
         @Option(name: .customLong("reply-to"), help: "The platform id of the post to answer.") var replyTo: String?
         @Option(help: "A JSON-lines file of posts for this account.") var file: String?
+        @Option(help: ArgumentHelp("An image, GIF or video to attach (repeatable; in this order).", valueName: "path")) var media: [String] = []
+        @Option(help: ArgumentHelp("Alt text for the --media before it.", valueName: "text")) var alt: [String] = []
         @Argument(help: "The text.") var text: String?
         @OptionGroup var connection: Connection
 
@@ -30,6 +32,11 @@ extension SteadypostCLI {
             } else {
                 guard let text, !text.isEmpty else { throw ValidationError("give the post's TEXT, or --file FILE.jsonl") }
             }
+            if file != nil && !(media.isEmpty && alt.isEmpty) {
+                throw ValidationError("--file takes media from each line (\"media\": [{\"path\", \"alt\"?}]): give no --media or --alt")
+            }
+            if media.isEmpty && !alt.isEmpty { throw ValidationError("--alt describes the --media before it: give --media PATH first") }
+            _ = try MediaFiles.pairs(CommandLine.arguments)
             if at != nil && after != nil { throw ValidationError("give --at or --in, not both") }
             if let after { _ = try Self.dueAt(after: after) }
         }
@@ -53,19 +60,35 @@ extension SteadypostCLI {
 
         func run() throws {
             let body: [UInt8]
+            let client = try connection.client()
             if let file {
-                let items = Self.readBatch(file)
+                let items = Self.withStoredMedia(Self.readBatch(file), file: file, client: client)
                 if items.count > Self.chunkPosts {
-                    return try postStaged(items, client: try connection.client())
+                    return try postStaged(items, client: client)
                 }
                 body = JSON.obj([("account", JSON(account)), ("posts", .array(items))]).bytes
             } else {
                 var when: AtValue?
                 if let at { when = .text(at) }
                 if let after { when = .millis(try Self.dueAt(after: after)) }
-                body = try encode(CreateRequest(account: account, text: text ?? "", at: when, reply_to: replyTo))
+                let given = try MediaFiles.pairs(CommandLine.arguments)
+                guard given.map(\.path) == media else {
+                    throw ValidationError("--media: cannot tell which --alt goes with which file; write each as --media PATH --alt TEXT")
+                }
+                let stored = given.isEmpty ? [:] : MediaFiles.store(given.map(\.path), client: client)
+                let request = JSON.obj([
+                    ("account", JSON(account)), ("text", JSON(text ?? "")),
+                    ("at", when.map { w in
+                        switch w {
+                        case .text(let t): JSON(t)
+                        case .millis(let ms): JSON(ms)
+                        }
+                    }),
+                    ("reply_to", replyTo.map(JSON.init)),
+                    ("media", given.isEmpty ? nil : MediaFiles.reference(given, stored: stored)),
+                ])
+                body = request.bytes
             }
-            let client = try connection.client()
             let answer = perform { () throws(ControlClientError) in try client.call(method: "posting.create", body: body) }
             if connection.json {
                 writeOut(String(decoding: answer, as: UTF8.self) + "\n")
@@ -101,6 +124,24 @@ extension SteadypostCLI {
             } else {
                 let batch = try JSONDecoder().decode(BatchAnswer.self, from: Data(answer))
                 writeOut(batch.posts.map { $0.id + "\n" }.joined())
+            }
+        }
+
+        /// Lines naming media: every file opened here (missing or unreadable ones refused,
+        /// naming the file, before anything is sent), copied into the daemon's media store, and
+        /// named by hash in the line sent on.
+        static func withStoredMedia(_ items: [JSON], file: String, client: ControlClient) -> [JSON] {
+            var given: [[MediaFiles.Given]] = []
+            for item in items {
+                guard let value = item["media"], value != .null else { given.append([]); continue }
+                given.append(MediaFiles.fromLine(value, file: file, line: item["line"]?.int ?? 0))
+            }
+            let paths = given.flatMap { $0.map(\.path) }
+            guard !paths.isEmpty else { return items }
+            let stored = MediaFiles.store(paths, client: client)
+            return zip(items, given).map { item, media in
+                guard !media.isEmpty, case .object(let members) = item else { return item }
+                return .object(members.map { $0.0 == "media" ? ("media", MediaFiles.reference(media, stored: stored)) : $0 })
             }
         }
 
@@ -149,9 +190,10 @@ extension SteadypostCLI {
                 return
             }
             let rows = try JSONDecoder().decode([JobRow].self, from: Data(answer))
-            var lines = [["ID", "STATE", "ACCOUNT", "DUE", "ATTEMPTS", "PLATFORM_ID", "LAST_ERROR"]]
+            var lines = [["ID", "STATE", "ACCOUNT", "DUE", "ATTEMPTS", "MEDIA", "PLATFORM_ID", "LAST_ERROR"]]
             for r in rows {
-                lines.append([r.id, r.state, r.account, r.due_at, String(r.attempts), r.platform_id ?? "-", r.last_error.map { String($0.prefix(60)) } ?? "-"]
+                lines.append([r.id, r.state, r.account, r.due_at, String(r.attempts), MediaRow.summary(r.media), r.platform_id ?? "-",
+                              r.last_error.map { String($0.prefix(60)) } ?? "-"]
                     .map(TerminalText.field))
             }
             writeOut(table(lines))
@@ -184,6 +226,11 @@ extension SteadypostCLI {
 
             """
             if let r = p.reply_to { out += "reply to:    \(f(r))\n" }
+            for (i, m) in (p.media ?? []).enumerated() {
+                out += (i == 0 ? "media:       " : "             ") + "\(i + 1). \(f(m.type)) \(m.bytes) bytes \(f(String(m.sha256.prefix(12))))"
+                out += m.alt.map { " alt \"\(f(String($0.prefix(60))))\"" } ?? " (no alt text)"
+                out += "\n"
+            }
             if let id = p.platform_id { out += "platform id: \(f(id))\n" }
             if let n = p.next_try_at { out += "next try:    \(f(n))\n" }
             if let e = p.last_error { out += "last error:  \(f(e))\n" }
@@ -241,13 +288,6 @@ enum AtValue: Codable {
     }
 }
 
-struct CreateRequest: Encodable {
-    var account: String
-    var text: String
-    var at: AtValue?
-    var reply_to: String?
-}
-
 struct BatchAnswer: Decodable {
     var posts: [JobRow]
 }
@@ -269,6 +309,27 @@ struct JobRow: Decodable {
     var platform_id: String?
     var attempts: Int
     var last_error: String?
+    var media: [MediaRow]?
+}
+
+/// One attachment in `jobs`/`show` JSON.
+struct MediaRow: Decodable {
+    var sha256: String
+    var type: String
+    var bytes: Int64
+    var alt: String?
+
+    /// For `jobs`: "4 png", "1 mp4", "2 png+1 gif" (counts by type, in first-seen order).
+    static func summary(_ media: [MediaRow]?) -> String {
+        guard let media, !media.isEmpty else { return "-" }
+        var order: [String] = []
+        var counts: [String: Int] = [:]
+        for m in media {
+            if counts[m.type] == nil { order.append(m.type) }
+            counts[m.type, default: 0] += 1
+        }
+        return order.map { "\(counts[$0]!) \($0)" }.joined(separator: "+")
+    }
 }
 
 struct AttemptRow: Decodable {
@@ -293,6 +354,7 @@ struct PostDetail: Decodable {
     var last_error: String?
     var attempts: Int
     var attempt_log: [AttemptRow]
+    var media: [MediaRow]?
 }
 
 func encode<T: Encodable>(_ value: T) throws -> [UInt8] {

@@ -3,6 +3,7 @@ import Logging
 import SteadyConfig
 import SteadyCore
 import SteadyHTTP
+import SteadyMedia
 import SteadyPlatforms
 import SteadyStore
 import SteadySystem
@@ -24,7 +25,8 @@ final class APIFixture {
         return l
     }()
 
-    init(extraTOML: String = "", apiTOML: String = "") throws {
+    /// `mediaMaxBytes`: the service gets a media store at `state/media` taking at most that much.
+    init(extraTOML: String = "", apiTOML: String = "", mediaMaxBytes: Int64? = nil) throws {
         dir = tmp.path
         try Files.makeDirectories(dir + "/credentials", mode: 0o700)
         let toml = """
@@ -51,7 +53,9 @@ final class APIFixture {
         config = try Config.parse(toml, path: path)
         try Files.makeDirectories(dir + "/state", mode: 0o700)
         store = try SQLitePostStore(path: dir + "/state/steadypost.db")
-        service = APIService(config: config, store: store, logger: Self.logger)
+        let stateDir = dir + "/state"
+        let media = try mediaMaxBytes.map { try MediaStore(directory: stateDir + "/media", chunkSize: 64 << 10, maxBytes: $0) }
+        service = APIService(config: config, store: store, media: media, logger: Self.logger)
     }
 
     /// Serves the real HTTP server over loopback.

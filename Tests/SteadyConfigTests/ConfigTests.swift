@@ -70,6 +70,7 @@ struct ConfigTests {
         // The example shows every worker key at its default.
         #expect(config.workers == WorkerConfig.allDefaults())
         #expect(config.posting == PostingConfig())
+        #expect(config.media == MediaConfig())
         #expect(config.accounts.map(\.name) == ["news-x", "news-mastodon", "news-bluesky"])
         #expect(config.accounts.map(\.platform) == [.x, .mastodon, .bluesky])
         #expect(config.accounts.map(\.baseURL) == ["https://api.x.com", "https://mastodon.social", "https://bsky.social"])
@@ -85,7 +86,7 @@ struct ConfigTests {
         "listen", "name", "platform", "base_url", "credentials", "quota", "hourly", "daily", "enabled", "memory_max",
         "pids_max", "open_files_max", "heartbeat_interval", "hang_timeout", "term_grace", "drain_timeout",
         "restart_base_delay", "restart_max_delay", "restart_intensity", "restart_window", "stable_after", "concurrency",
-        "allow_insecure_http", "lease",
+        "allow_insecure_http", "lease", "chunk_bytes", "retain_after_final", "public_base_url",
     ])
     func exampleDocumentsKey(key: String) throws {
         let lines = try readText(examplePath).split(separator: "\n", omittingEmptySubsequences: false)

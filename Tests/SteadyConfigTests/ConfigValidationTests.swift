@@ -32,8 +32,8 @@ private let durationHint = "(use a number and ms, s, m or h, e.g. \"250ms\", \"1
 struct ConfigValidationTests {
     @Test(arguments: [
         // Unknown keys and tables.
-        ("nope = 1", "t.toml:1: nope: unknown key (expected one of: daemon, api, health, accounts, workers)"),
-        ("[bogus]\nx = 1", "t.toml:1: bogus: unknown key (expected one of: daemon, api, health, accounts, workers)"),
+        ("nope = 1", "t.toml:1: nope: unknown key (expected one of: daemon, api, health, media, accounts, workers)"),
+        ("[bogus]\nx = 1", "t.toml:1: bogus: unknown key (expected one of: daemon, api, health, media, accounts, workers)"),
         ("[deamon]", "t.toml:1: deamon: unknown key (did you mean \"daemon\"?)"),
         ("[daemon]\nstate_dirr = \"/x\"", "t.toml:2: daemon.state_dirr: unknown key (did you mean \"state_dir\"?)"),
         ("[api]\nport = 1", "t.toml:2: api.port: unknown key (expected one of: listen, health_public, header_timeout, idle_timeout, max_connections, allowed_hosts)"),
@@ -205,7 +205,7 @@ struct ConfigValidationTests {
                 "/etc/steadypost/steadypost.toml:11: accounts[0].platform: unknown platform \"myspace\" (valid platforms: x, mastodon, bluesky)",
                 "/etc/steadypost/steadypost.toml:13: accounts[1].name: required key is missing",
                 "/etc/steadypost/steadypost.toml:19: api.listen: expected HOST:PORT with a port from 0 to 65535, got \"nowhere\"",
-                "/etc/steadypost/steadypost.toml:21: mystery: unknown key (expected one of: daemon, api, health, accounts, workers)",
+                "/etc/steadypost/steadypost.toml:21: mystery: unknown key (expected one of: daemon, api, health, media, accounts, workers)",
             ])
     }
 

@@ -199,3 +199,36 @@ struct MediaStoreTests {
         #expect(store.contains(unreferencedYoung))
     }
 }
+
+/// `MediaWriter`: a put fed chunk by chunk, as the api worker feeds an HTTP body.
+struct MediaWriterTests {
+    @Test("chunks appended one by one store the same item as one put; junk is refused at its first bytes and leaves nothing")
+    func chunked() throws {
+        let tmp = TempDir("steadypost-media-writer")
+        let store = try MediaStore(directory: tmp.path + "/media", chunkSize: 64 << 10, maxBytes: 1 << 20)
+        let bytes = MediaStoreTests.png(300_000, seed: 5)
+        let writer = try store.writer(name: "body.png")
+        var offset = 0
+        while offset < bytes.count {
+            let end = min(offset + 7_777, bytes.count)
+            try bytes[offset..<end].withUnsafeBytes { try writer.append($0) }
+            offset = end
+        }
+        let put = try writer.finish()
+        #expect(put.item.bytes == Int64(bytes.count) && put.item.type == .png && put.isNew)
+        #expect(try store.put(bytes: bytes, name: "again.png").item == put.item)
+
+        let junk = try store.writer(name: "notes.png")
+        #expect(throws: MediaError(file: "notes.png", .refused("not an image or video (its content is text)"))) {
+            try Array(String(repeating: "words ", count: 20).utf8).withUnsafeBytes { try junk.append($0) }
+        }
+        let big = try store.writer(name: "big.png")
+        #expect(throws: MediaError.self) {
+            for _ in 0..<20 { try MediaStoreTests.png(64 << 10, seed: 1).withUnsafeBytes { try big.append($0) } }
+        }
+        let dropped = try store.writer(name: "dropped.png")
+        try MediaStoreTests.png(1_000, seed: 2).withUnsafeBytes { try dropped.append($0) }
+        dropped.abort()
+        #expect((Files.list(tmp.path + "/media/tmp") ?? []).isEmpty, "refused and aborted puts leave no partial file")
+    }
+}

@@ -15,15 +15,20 @@ struct SocketPieceTests {
         let (a, b) = try Sockets.seqpacketPair()
         try a.setNonBlocking()
         try b.setNonBlocking()
-        // A blocking sender off this thread (a test may block a pool thread for a moment).
-        let sender = Task.detached { () -> String? in
+        // A blocking sender on a thread of its own, not a task: this test blocks its pool
+        // thread in poll, and on a 2-core machine running other suites a task could wait for
+        // a pool thread until the receiver's deadline.
+        let outcome = WaitableMutex<(done: Bool, error: String?)>((false, nil))
+        try DetachedThread.start {
+            var failure: String?
             for bytes in frames {
                 var sent = 0
                 do { try a.sendPieces(bytes, piece: Frame.socketPiece, deadlineMillis: SteadyClock.monotonicMillis() + 10_000, sent: &sent) } catch {
-                    return "\(error) after \(sent) bytes"
+                    failure = "\(error) after \(sent) bytes"
+                    break
                 }
             }
-            return nil
+            outcome.withLock { $0 = (true, failure) }
         }
         let receiver = MessageReceiver(maxMessage: Frame.maxSocketMessage)
         var decoder = FrameDecoder()
@@ -41,7 +46,8 @@ struct SocketPieceTests {
             case .endOfStream?: throw SocketPieceFailure("end of stream")
             }
         }
-        if let error = await sender.value { throw SocketPieceFailure(error) }
+        guard let sender = outcome.wait(timeoutMs: 10_000, until: { $0.done ? $0 : nil }) else { throw SocketPieceFailure("the sender did not finish") }
+        if let error = sender.error { throw SocketPieceFailure(error) }
         return got
     }
 

@@ -44,6 +44,19 @@ int steady_bind_datagram_passcred(const char *path);
 /// Receives one datagram and its sender's pid (SCM_CREDENTIALS). Returns the byte count.
 long steady_recv_with_pid(int fd, void *buf, unsigned long len, int32_t *pid_out);
 
+/// The most descriptors one message carries (SCM_MAX_FD is 253; we need far fewer).
+#define STEADY_MAX_PASSED_FDS 64
+
+/// Sends `len` bytes with `nfds` descriptors (at most STEADY_MAX_PASSED_FDS) attached to the
+/// first byte (SCM_RIGHTS), MSG_NOSIGNAL | MSG_DONTWAIT. Returns the byte count sent.
+long steady_send_with_fds(int fd, const void *buf, unsigned long len, const int *fds, int nfds);
+/// Receives up to `len` bytes (`flags` as for recvmsg, MSG_CMSG_CLOEXEC and MSG_DONTWAIT
+/// added) and up to `max_fds` descriptors (at most STEADY_MAX_PASSED_FDS) into `fds_out`,
+/// their count into `nfds_out`. `msg_flags_out` gets the message flags (MSG_CTRUNC: more
+/// descriptors came than fitted, and the kernel closed the rest). Returns recvmsg's count.
+long steady_recv_with_fds(int fd, void *buf, unsigned long len, int flags, int *fds_out, int max_fds,
+                          int *nfds_out, int *msg_flags_out);
+
 int steady_wifexited(int status);
 int steady_wexitstatus(int status);
 int steady_wifsignaled(int status);
