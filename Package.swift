@@ -48,7 +48,7 @@ let package = Package(
             "SteadyCore", "SteadySystem", "SteadyConfig", "SteadyStore", "SteadyPlatforms", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SteadyPosting", dependencies: [
-            "SteadyCore", "SteadySystem", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyWorker", "SteadyConfig", "SteadyTokens",
+            "SteadyCore", "SteadySystem", "SteadyStore", "SteadyPlatforms", "SteadyHTTP", "SteadyWorker", "SteadyConfig", "SteadyTokens", "SteadyMedia",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The reconciler worker: each account's timeline against the store (F26, F30).
@@ -156,7 +156,7 @@ let package = Package(
             "SteadyReplies", "SteadyConfig", "SteadyPlatforms", "SteadyStore", "SteadyHTTP", "SteadyCore", "CSQLite", "SteadyTestSupport",
         ]),
         .testTarget(name: "IntegrationTests", dependencies: [
-            "SteadySystem", "SteadyProtocol", "SteadyControl", "CSystemd", "SteadyHTTP", "SteadyPlatforms", "SteadyStore", "SteadyTestSupport",
+            "SteadySystem", "SteadyProtocol", "SteadyControl", "CSystemd", "SteadyHTTP", "SteadyPlatforms", "SteadyStore", "SteadyMedia", "SteadyTestSupport",
         ]),
     ]
 )

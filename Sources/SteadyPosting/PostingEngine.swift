@@ -2,6 +2,7 @@ import Glibc
 import Logging
 import SteadyConfig
 import SteadyCore
+import SteadyMedia
 import SteadyPlatforms
 import SteadyStore
 import SteadyTokens
@@ -33,6 +34,9 @@ public final class PostingEngine: WorkerRole {
     let faults: PostingFaults?
     /// Browser-mode accounts post through the browser worker (`BrowserSubmitAdapter`).
     let browserLink: BrowserSubmitLink
+    /// Attachments' bytes (`<state_dir>/media`), read in `settings.mediaChunkBytes` chunks as
+    /// they upload; nil if the directory cannot be opened (posts with media then wait).
+    let media: MediaStore?
 
     /// Jobs running.
     var running = 0
@@ -111,6 +115,12 @@ public final class PostingEngine: WorkerRole {
             store = opened
         }
         browserLink = BrowserSubmitLink(config: config, settings: settings)
+        do {
+            media = try MediaStore(directory: dir + "/media", chunkSize: settings.mediaChunkBytes)
+        } catch {
+            logger.error("the media store cannot be opened; posts with media wait until it can: \(error)")
+            media = nil
+        }
 
         let states = try store.accountStates()
         let now = SteadyClock.wallMillis()
@@ -370,7 +380,7 @@ public final class PostingEngine: WorkerRole {
     }
 
     var attemptRunner: AttemptRunner {
-        AttemptRunner(store: store, journal: journal, settings: settings, owner: owner, logger: logger, faults: faults)
+        AttemptRunner(store: store, journal: journal, settings: settings, owner: owner, logger: logger, faults: faults, media: media)
     }
     var verifier: Verifier { Verifier(store: store, journal: journal, settings: settings, logger: logger) }
 
