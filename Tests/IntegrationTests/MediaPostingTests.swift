@@ -124,4 +124,27 @@ struct MediaPostingTests {
         try sim.checkLanded(post, context: "expired")
         #expect(try sim.uploads("ex-x").count == 2, "both uploaded again")
     }
+
+    @Test("F05 (media): verification matches the media too: a text-only post with the same text on the timeline is not taken for the lost post with media")
+    func f05_verificationMatchesMedia() throws {
+        let sim = try SimulatorProcess()
+        defer { sim.stop() }
+        let d = try DaemonProcess(sim: sim, accounts: [(.mastodon, "vm-m", nil)], environment: ["STEADYPOST_POSTING_SETTLE_MS=1500"])
+        defer { d.cleanUp() }
+        let post = MediaFixture.Scheduled(account: "vm-m", platform: .mastodon, text: "same words, other media", media: Array(MediaFixture.images("vm", seed: 9).prefix(2)))
+        // Someone posted the same words without media; our create lands but its answer is lost.
+        let other = try sim.inject("vm-m", post.text)
+        try sim.fault("lose-response", account: "vm-m")
+        let id = try d.insertMediaPosts([post])[0]
+        try d.start()
+        let done = try d.waitStates([id], "posted", timeoutMillis: 30_000)[id]
+        let ours = try sim.posts("vm-m").first { !($0["media"]?.array ?? []).isEmpty }?["id"]?.stringOrNumber
+        #expect(ours != nil && ours != other)
+        #expect(done?["platform_id"]?.string == ours, "verified as the post with its media, not \(other)")
+        let log = (try d.show(id))["attempt_log"]?.array ?? []
+        #expect(log.first?["detail"]?.string?.contains("verified published") == true, "\(log)")
+        let postingDuplicates = d.log().split(separator: "\n").filter { $0.contains("steadypost-posting") && $0.contains("DUPLICATE") }
+        #expect(postingDuplicates.isEmpty, "verification found one match, not two: \(postingDuplicates)")
+        #expect(try sim.posts("vm-m").count == 2, "sent once")
+    }
 }
