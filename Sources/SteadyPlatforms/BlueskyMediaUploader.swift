@@ -14,7 +14,8 @@ extension BlueskyAdapter: MediaUploading {
         let (token, _) = try requireSession("upload")
         let source = try transport.open(attachment, at: 0, context: context, operation: "upload")
         let body = HTTPStreamBody(source: source, length: attachment.bytes, contentType: attachment.type.mimeType)
-        let request = xrpc(.post, "com.atproto.repo.uploadBlob", bearer: token)
+        var request = xrpc(.post, "com.atproto.repo.uploadBlob", bearer: token)
+        request.timeoutMillis = context.timeoutMillis(bytes: attachment.bytes)
         let response = try transport.send(request, operation: "upload", kind: .upload, streaming: body)
         guard response.isSuccess else { throw transport.failure(response, request: request, operation: "upload", kind: .upload) }
         let json = try transport.json(response, request: request, operation: "upload", kind: .upload)

@@ -26,7 +26,8 @@ extension MastodonAdapter: MediaUploading {
         let body = HTTPStreamBody.multipart(fields: fields, fileField: "file", fileName: attachment.type.uploadFileName,
                                             fileType: attachment.type.mimeType, source: source, length: attachment.bytes,
                                             boundary: AdapterTransport.boundary())
-        let request = authorized(.post, "/api/v2/media")
+        var request = authorized(.post, "/api/v2/media")
+        request.timeoutMillis = context.timeoutMillis(bytes: attachment.bytes)
         let response = try transport.send(request, operation: "upload", kind: .upload, streaming: body)
         guard response.isSuccess else { throw transport.failure(response, request: request, operation: "upload", kind: .upload) }
         let json = try transport.json(response, request: request, operation: "upload", kind: .upload)

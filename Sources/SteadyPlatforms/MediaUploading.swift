@@ -30,6 +30,9 @@ public protocol MediaUploadContext: AnyObject {
     var segmentBytes: Int { get }
     /// The attachment's bytes from `offset` to its end, read as they are sent.
     func open(_ attachment: MediaAttachment, at offset: Int64) throws(HTTPBodySourceError) -> any HTTPBodySource
+    /// The total time allowed to a request carrying `bytes` of media (more than a create's:
+    /// it grows with the size).
+    func timeoutMillis(bytes: Int64) -> Int
     /// A state a restarted worker can resume from (called after each X segment, after an
     /// upload is accepted, once it is complete).
     func checkpoint(_ handle: MediaHandle)

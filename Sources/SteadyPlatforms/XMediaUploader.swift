@@ -79,7 +79,8 @@ extension XAdapter: MediaUploading {
         let body = HTTPStreamBody.multipart(fields: [("command", "APPEND"), ("media_id", id), ("segment_index", String(index))],
                                             fileField: "media", fileName: attachment.type.uploadFileName, fileType: "application/octet-stream",
                                             source: source, length: length, boundary: AdapterTransport.boundary())
-        let request = authorized(.post, "/2/media/upload")
+        var request = authorized(.post, "/2/media/upload")
+        request.timeoutMillis = context.timeoutMillis(bytes: length)
         let response = try transport.send(request, operation: "upload", kind: .upload, streaming: body)
         guard response.isSuccess else { throw transport.failure(response, request: request, operation: "upload", kind: .upload) }
     }

@@ -108,12 +108,17 @@ final class UploadContext: MediaUploadContext {
 
     var segmentBytes: Int { step.settings.mediaChunkBytes }
 
+    func timeoutMillis(bytes: Int64) -> Int { Int(step.settings.mediaTimeoutMillis(bytes: bytes)) }
+
+    /// The bytes from `offset`; the claim is extended now and, while they are read, every
+    /// quarter lease (a transfer may outlast the lease).
     func open(_ attachment: MediaAttachment, at offset: Int64) throws(HTTPBodySourceError) -> any HTTPBodySource {
         guard step.extendClaim(post) else { throw HTTPBodySourceError("the claim on post \(post.id) was lost: the upload stops") }
         do {
             let reader = try media.open(attachment.sha256)
             reader.seek(to: offset)
-            return MediaBodySource(reader: reader)
+            let step = self.step, post = self.post
+            return MediaBodySource(reader: reader, keepAliveMillis: max(250, step.settings.leaseMillis / 4)) { step.extendClaim(post) }
         } catch {
             throw HTTPBodySourceError("\(error)")
         }
@@ -147,10 +152,23 @@ final class UploadContext: MediaUploadContext {
 /// into libcurl's buffer (at most the store's chunk size at a time).
 final class MediaBodySource: HTTPBodySource {
     let reader: MediaReader
+    let keepAliveMillis: Int64
+    /// Extends the claim; false when it is lost (the transfer is then aborted).
+    let keepAlive: () -> Bool
+    var lastKeptAlive = SteadyClock.monotonicMillis()
 
-    init(reader: MediaReader) { self.reader = reader }
+    init(reader: MediaReader, keepAliveMillis: Int64, keepAlive: @escaping () -> Bool) {
+        self.reader = reader
+        self.keepAliveMillis = keepAliveMillis
+        self.keepAlive = keepAlive
+    }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(HTTPBodySourceError) -> Int {
+        let now = SteadyClock.monotonicMillis()
+        if now - lastKeptAlive >= keepAliveMillis {
+            lastKeptAlive = now
+            guard keepAlive() else { throw HTTPBodySourceError("the claim on the post was lost during the upload") }
+        }
         do { return try reader.read(into: buffer) } catch { throw HTTPBodySourceError("\(error)") }
     }
 }

@@ -62,6 +62,14 @@ public struct PostingSettings: Sendable, Equatable {
     /// The longest wait between two processing polls of an upload (X's `check_after_secs`
     /// is honoured up to this; Mastodon suggests nothing: its polls wait this long).
     public var mediaPollMaxMillis: Int64
+    /// The slowest upload rate a media request is given time for: its timeout is the request
+    /// timeout plus its bytes at this rate (a 1 MiB segment 4 s more, a 99 MB video 6.5 min).
+    public var mediaMinBytesPerSecond: Int64 = 256 << 10
+
+    /// The total time allowed to one upload request of `bytes`.
+    public func mediaTimeoutMillis(bytes: Int64) -> Int64 {
+        httpTimeoutMillis + max(0, bytes) * 1000 / max(1, mediaMinBytesPerSecond)
+    }
 
     public init(leaseMillis: Int64 = PostingConfig.defaultLeaseMs, httpTimeoutMillis: Int64? = nil, hourMillis: Int64 = 3_600_000,
                 settleMillis: Int64 = 30_000, firstVerifyDelayMillis: Int64 = 1_000, timelineSlackMillis: Int64 = 60_000,

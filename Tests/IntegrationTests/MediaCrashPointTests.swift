@@ -33,7 +33,7 @@ struct MediaCrashPointTests {
         let ids = try d.insertMediaPosts(posts)
         try d.start()
         let firstPid = try d.postingPid()
-        let posted = try d.waitStates(ids, "posted", timeoutMillis: 150_000)
+        let posted = try d.waitMediaStates(ids, "posted", timeoutMillis: 150_000)
         let fired = d.firedFaults()
         for entry in entries { #expect(fired[entry] != nil, "\(entry) never fired: \(fired)") }
         #expect(try d.postingPid() != firstPid, "the worker was restarted")

@@ -64,6 +64,18 @@ extension DaemonProcess {
         return try store.insert(rows, now: now).map(\.id)
     }
 
+    /// `waitStates`, saying on a timeout where each post is and what the posting worker logged.
+    @discardableResult
+    func waitMediaStates(_ ids: [String], _ state: String, timeoutMillis: Int64) throws -> [String: JSON] {
+        do {
+            return try waitStates(ids, state, timeoutMillis: timeoutMillis)
+        } catch {
+            let jobs = ((try? self.jobs()) ?? []).map { "\($0["id"]?.string ?? "?")=\($0["state"]?.string ?? "?") \($0["last_error"]?.string ?? "")" }
+            let posting = log().split(separator: "\n").filter { $0.contains("steadypost-posting") }.suffix(40)
+            throw TestFailure("\(error); posts: \(jobs); posting log:\n\(posting.joined(separator: "\n"))")
+        }
+    }
+
     /// Stores upload handles as if an earlier worker had made them.
     func insertMediaUploads(_ uploads: [MediaUpload]) throws {
         let store = try SQLitePostStore(path: storePath)

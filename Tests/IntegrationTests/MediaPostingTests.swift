@@ -27,7 +27,7 @@ struct MediaPostingTests {
         ]
         let ids = try d.insertMediaPosts(posts)
         try d.start()
-        let posted = try d.waitStates(ids, "posted", timeoutMillis: 60_000)
+        let posted = try d.waitMediaStates(ids, "posted", timeoutMillis: 60_000)
         for (post, id) in zip(posts, ids) {
             try sim.checkLanded(post, context: "media")
             #expect(posted[id]?["platform_id"]?.string == (try sim.platformId(post.account, text: post.text)))
@@ -58,7 +58,7 @@ struct MediaPostingTests {
         ]
         let ids = try d.insertMediaPosts(posts)
         try d.start()
-        let posted = try d.waitStates(ids, "posted", timeoutMillis: 90_000)
+        let posted = try d.waitMediaStates(ids, "posted", timeoutMillis: 90_000)
         for post in posts { try sim.checkLanded(post, context: "upload faults") }
         let faults = try sim.call(.get, "/_sim/faults")["faults"]?.array ?? []
         #expect(faults.allSatisfy { ($0["fired"]?.int ?? 0) >= 1 }, "every fault fired: \(faults)")
@@ -93,7 +93,7 @@ struct MediaPostingTests {
         ]
         let ids = try d.insertMediaPosts(posts)
         try d.start()
-        let failed = try d.waitStates(ids, "failed", timeoutMillis: 30_000)
+        let failed = try d.waitMediaStates(ids, "failed", timeoutMillis: 30_000)
         for (post, id) in zip(posts, ids) {
             #expect(try sim.posts(post.account).isEmpty, "nothing posted on \(post.account)")
             let shown = try d.show(id)
@@ -120,7 +120,7 @@ struct MediaPostingTests {
                         expiresAt: now - 1, updatedAt: now - 10),
         ])
         try d.start()
-        try d.waitStates([id], "posted", timeoutMillis: 30_000)
+        try d.waitMediaStates([id], "posted", timeoutMillis: 30_000)
         try sim.checkLanded(post, context: "expired")
         #expect(try sim.uploads("ex-x").count == 2, "both uploaded again")
     }
@@ -137,7 +137,7 @@ struct MediaPostingTests {
         try sim.fault("lose-response", account: "vm-m")
         let id = try d.insertMediaPosts([post])[0]
         try d.start()
-        let done = try d.waitStates([id], "posted", timeoutMillis: 30_000)[id]
+        let done = try d.waitMediaStates([id], "posted", timeoutMillis: 30_000)[id]
         let ours = try sim.posts("vm-m").first { !($0["media"]?.array ?? []).isEmpty }?["id"]?.stringOrNumber
         #expect(ours != nil && ours != other)
         #expect(done?["platform_id"]?.string == ours, "verified as the post with its media, not \(other)")

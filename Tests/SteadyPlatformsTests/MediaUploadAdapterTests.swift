@@ -49,6 +49,8 @@ struct MediaUploadAdapterTests {
 
         func checkpoint(_ handle: MediaHandle) { checkpoints.append(handle) }
 
+        func timeoutMillis(bytes: Int64) -> Int { 10_000 }
+
         func waitForProcessing(suggestedMillis: Int64, poll: Int) throws(PlatformError) {
             polls += 1
             if failWaits {
