@@ -68,7 +68,10 @@ public final class BlueskyAdapter: PlatformAdapter {
             ("repo", JSON(did)), ("collection", JSON(Self.postCollection)), ("rkey", JSON(rkey)), ("record", JSON.obj(record)),
         ])
         let request = xrpc(.post, "com.atproto.repo.createRecord", json: body, bearer: token)
-        let (response, json) = try transport.sendExpectingJSON(request, operation: "create", kind: .create)
+        let response = try transport.send(request, operation: "create", kind: .create)
+        if let refused = transport.mediaRefusal(response, request: request, draft: draft) { throw refused }
+        guard response.isSuccess else { throw transport.failure(response, request: request, operation: "create", kind: .create) }
+        let json = try transport.json(response, request: request, operation: "create", kind: .create)
         guard let uri = json["uri"]?.string, uri.hasPrefix("at://") else {
             throw transport.malformed(response, request: request, operation: "create", kind: .create, what: "no uri")
         }

@@ -58,6 +58,19 @@ extension AdapterTransport {
         }
     }
 
+    /// A create's refusal of the media it names (`PlatformError.mediaRefused`): X's "Your
+    /// media IDs are invalid." (400), Bluesky's "Could not find blob" (400). nil otherwise.
+    func mediaRefusal(_ response: HTTPResponse, request: HTTPRequest, draft: PostDraft) -> PlatformError? {
+        guard !draft.mediaHandles.isEmpty, response.status == 400 else { return nil }
+        let text = response.text
+        guard text.contains("media IDs are invalid") || text.contains("Could not find blob") else { return nil }
+        var error = PlatformError(platform: platform, errorClass: .noEffect,
+                                  evidence: evidence(response, request: request, operation: "create", platformError: nil),
+                                  message: "\(platform.rawValue) no longer knows the media the post names (expired or collected): nothing was published; it is uploaded again")
+        error.mediaRefused = true
+        return error
+    }
+
     /// A multipart boundary that cannot occur by chance in the bytes around it.
     static func boundary() -> String {
         "steadypost-" + String(UInt64.random(in: 0...UInt64.max), radix: 16) + String(UInt64.random(in: 0...UInt64.max), radix: 16)

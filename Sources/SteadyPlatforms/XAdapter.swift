@@ -47,7 +47,10 @@ public final class XAdapter: PlatformAdapter {
         if let reply = draft.replyTo { body.append(("reply", JSON.obj([("in_reply_to_tweet_id", JSON(reply))]))) }
         if !draft.mediaHandles.isEmpty { body.append(("media", JSON.obj([("media_ids", .array(draft.mediaHandles.map(JSON.init)))]))) }
         let request = authorized(.post, "/2/tweets", json: JSON.obj(body))
-        let (response, json) = try transport.sendExpectingJSON(request, operation: "create", kind: .create)
+        let response = try transport.send(request, operation: "create", kind: .create)
+        if let refused = transport.mediaRefusal(response, request: request, draft: draft) { throw refused }
+        guard response.isSuccess else { throw transport.failure(response, request: request, operation: "create", kind: .create) }
+        let json = try transport.json(response, request: request, operation: "create", kind: .create)
         guard let data = json["data"], let post = Self.post(from: data, fallbackText: draft.text) else {
             throw transport.malformed(response, request: request, operation: "create", kind: .create, what: "no data.id")
         }

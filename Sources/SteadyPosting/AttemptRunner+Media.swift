@@ -32,6 +32,16 @@ extension AttemptRunner {
         }
     }
 
+    /// The platform no longer knows the handles the create named: the next try uploads again.
+    func forgetUploads(_ post: Post, count: Int, meta: Logger.Metadata) {
+        logger.notice("the platform no longer knows this post's uploads; they are uploaded again", metadata: meta)
+        for position in 0..<count {
+            do { try store.dropMediaUpload(postId: post.id, position: position) } catch {
+                logger.error("cannot forget upload \(position + 1) (the next create names it again and is refused again): \(error)", metadata: meta)
+            }
+        }
+    }
+
     /// An upload that did not finish. Nothing was published either way: a permanent refusal
     /// (processing failed, media missing) fails the post through an attempt that sends no
     /// create, so its reason is on record; anything else gives the claim back, due again

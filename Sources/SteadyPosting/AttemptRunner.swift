@@ -94,6 +94,7 @@ struct AttemptRunner: Sendable {
             } catch {
                 // Only an answer that was read counts (not a refusal before sending).
                 if error.evidence.httpStatus != nil { crashPoint(.afterResponse, post) }
+                if error.mediaRefused { forgetUploads(post, count: draft.media.count, meta: meta) }
                 // A lost answer is judged when verification knows what happened: a post found
                 // live was a healthy platform, whatever the connection did (seed 004).
                 health = error.errorClass == .unknownOutcome ? .silent : PlatformHealth.of(error)

@@ -104,25 +104,32 @@ struct MediaPostingTests {
         #expect(try sim.requests(pathPrefix: "/api/v1/statuses").filter { $0["method"]?.string == "POST" }.isEmpty, "no Mastodon create was sent")
     }
 
-    @Test("an expired X upload is uploaded again (a finished one and an unfinished one); a usable one is reused")
+    @Test("an expired X upload is uploaded again: one expired by its stored expiry (finished or not), and one the platform no longer knows (the create's refusal is noEffect, the handles dropped)")
     func expiredXUploadReuploaded() throws {
         let sim = try SimulatorProcess()
         defer { sim.stop() }
         let d = try DaemonProcess(sim: sim, accounts: [(.x, "ex-x", nil)])
         defer { d.cleanUp() }
-        let post = MediaFixture.Scheduled(account: "ex-x", platform: .x, text: "X upload expired", media: Array(MediaFixture.images("ex", seed: 8).prefix(2)))
-        let id = try d.insertMediaPosts([post])[0]
+        let images = MediaFixture.images("ex", seed: 8)
+        let stale = MediaFixture.Scheduled(account: "ex-x", platform: .x, text: "X upload expired", media: Array(images.prefix(2)))
+        let forgotten = MediaFixture.Scheduled(account: "ex-x", platform: .x, text: "X upload forgotten", media: Array(images.suffix(1)))
+        let ids = try d.insertMediaPosts([stale, forgotten])
         let now = SteadyClock.wallMillis()
-        // Handles the platform never gave (or forgot): naming either in the create fails it.
+        // Handles the platform never gave (or forgot): a create naming one is refused.
         try d.insertMediaUploads([
-            MediaUpload(postId: id, position: 0, sha256: post.media[0].sha256, handle: "990001", complete: true, expiresAt: now - 1, updatedAt: now - 10),
-            MediaUpload(postId: id, position: 1, sha256: post.media[1].sha256, handle: "990002", progress: "1", complete: false,
+            MediaUpload(postId: ids[0], position: 0, sha256: stale.media[0].sha256, handle: "990001", complete: true, expiresAt: now - 1, updatedAt: now - 10),
+            MediaUpload(postId: ids[0], position: 1, sha256: stale.media[1].sha256, handle: "990002", progress: "1", complete: false,
                         expiresAt: now - 1, updatedAt: now - 10),
+            MediaUpload(postId: ids[1], position: 0, sha256: forgotten.media[0].sha256, handle: "990003", complete: true,
+                        expiresAt: now + 86_400_000, updatedAt: now - 10),
         ])
         try d.start()
-        try d.waitMediaStates([id], "posted", timeoutMillis: 30_000)
-        try sim.checkLanded(post, context: "expired")
-        #expect(try sim.uploads("ex-x").count == 2, "both uploaded again")
+        try d.waitMediaStates(ids, "posted", timeoutMillis: 40_000)
+        try sim.checkLanded(stale, context: "expired")
+        try sim.checkLanded(forgotten, context: "forgotten")
+        #expect(try sim.uploads("ex-x").count == 3, "all three uploaded again")
+        let log = (try d.show(ids[1]))["attempt_log"]?.array ?? []
+        #expect(log.map { $0["outcome"]?.string ?? "none" } == ["noEffect", "published"], "\(log)")
     }
 
     @Test("F05 (media): verification matches the media too: a text-only post with the same text on the timeline is not taken for the lost post with media")
