@@ -114,6 +114,8 @@ public struct PostingSettings: Sendable, Equatable {
             guard let text = TestHooks.value(hook, in: environment), let v = Int64(text), v > 0 else { return nil }
             return v
         }
+        // Hook for the scheduling change: `[media] chunk_bytes` (SteadyConfig) becomes
+        // `mediaChunkBytes:` here; until then uploads read MediaStore.defaultChunkSize.
         return PostingSettings(leaseMillis: ms(.postingLeaseMillis) ?? config.posting.leaseMs,
                                httpTimeoutMillis: ms(.postingHTTPTimeoutMillis),
                                hourMillis: ms(.postingQuotaHourMillis) ?? 3_600_000,
