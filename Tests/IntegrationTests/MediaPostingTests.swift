@@ -10,7 +10,7 @@ import SteadyTestSupport
 /// by SHA-256 in order, with alt text.
 @Suite("media uploads", .serialized, .timeLimit(.minutes(3)))
 struct MediaPostingTests {
-    @Test("each platform: 4 images (X, Mastodon, Bluesky) and 1 video in 3 X segments (X, Mastodon) land once, all media in order with alt text")
+    @Test("each platform: 4 images (X, Mastodon, Bluesky) and 1 video (X in 3 segments, Mastodon, Bluesky as app.bsky.embed.video) land once, all media in order with alt text")
     func imagesAndVideoOnEachPlatform() throws {
         let sim = try SimulatorProcess()
         defer { sim.stop() }
@@ -24,6 +24,7 @@ struct MediaPostingTests {
             MediaFixture.Scheduled(account: "md-m", platform: .mastodon, text: "four images on Mastodon", media: MediaFixture.images("m", seed: 2)),
             MediaFixture.Scheduled(account: "md-m", platform: .mastodon, text: "a video on Mastodon", media: [video]),
             MediaFixture.Scheduled(account: "md-b", platform: .bluesky, text: "four images on Bluesky", media: MediaFixture.images("b", seed: 3)),
+            MediaFixture.Scheduled(account: "md-b", platform: .bluesky, text: "a video on Bluesky", media: [video]),
         ]
         let ids = try d.insertMediaPosts(posts)
         try d.start()
@@ -39,6 +40,8 @@ struct MediaPostingTests {
         #expect(appends.count == 4 * 3 + (2 + 3), "X: INIT and FINALIZE per image (and one APPEND), INIT, 3 APPENDs and FINALIZE for the video: \(appends.count)")
         let mastodonVideo = try sim.posts("md-m").first { $0["text"]?.string == "a video on Mastodon" }?["media"]?.array?.first
         #expect(mastodonVideo?["type"]?.string == "video")
+        let blueskyVideo = try sim.posts("md-b").first { $0["text"]?.string == "a video on Bluesky" }?["media"]?.array?.first
+        #expect(blueskyVideo?["type"]?.string == "video")
     }
 
     @Test("F02 (uploads): a lost upload answer and a 503 on upload are repeated, not verified; slow processing is polled to the end before the create (never a 422); each post lands once with its media")
