@@ -15,6 +15,7 @@ extension AttemptRunner {
                      meta: Logger.Metadata) -> MediaReady {
         let step = MediaUploadStep(store: store, media: media, settings: settings, owner: owner, logger: logger) { crashPoint($0, post) }
         var refreshed = false
+        var authPause: AccountPause?
         while true {
             do {
                 return .ready(try step.run(post, attachments: attachments, adapter: adapter, meta: meta))
@@ -23,11 +24,14 @@ extension AttemptRunner {
                 // once more (what is stored is reused).
                 if error.errorClass == .auth, !refreshed {
                     refreshed = true
-                    if case .refreshed = refresher.refresh(slot, adapter: adapter, deadline: SteadyClock.wallMillis() + settings.leaseMillis / 2) {
-                        continue
+                    switch refresher.refresh(slot, adapter: adapter, deadline: SteadyClock.wallMillis() + settings.leaseMillis / 2) {
+                    case .refreshed: continue
+                    case .failed(_, let pause): authPause = pause
                     }
                 }
-                return .stopped(uploadStopped(post, error, slot: slot, refreshed: refreshed, meta: meta))
+                var stopped = uploadStopped(post, error, slot: slot, refreshed: refreshed, meta: meta)
+                if stopped.pause == nil { stopped.pause = authPause }
+                return .stopped(stopped)
             }
         }
     }
@@ -76,6 +80,7 @@ extension AttemptRunner {
         } else {
             retryAt = now + slot.definition.noEffectRetry.delay(failures: post.attempts + 1, jitter: Double.random(in: 0..<1))
         }
+        // A refused refresh pauses the account (the caller adds it): the post waits for it.
         logger.notice("media upload did not finish (nothing was published); due again at \(retryAt): \(error)", metadata: meta)
         do {
             try store.release(postId: post.id, owner: owner, now: now, reason: "media upload: \(error.message)", retryAt: retryAt)
