@@ -157,4 +157,29 @@ struct MediaPostingTests {
         #expect(postingDuplicates.isEmpty, "verification found one match, not two: \(postingDuplicates)")
         #expect(try sim.posts("vm-m").count == 2, "sent once")
     }
+
+    @Test("F21 (uploads): a token that expires at the upload is refreshed once and the uploads go on; each post lands in one attempt, no account paused")
+    func f21_tokenExpiresAtUpload() throws {
+        let sim = try SimulatorProcess()
+        defer { sim.stop() }
+        let d = try DaemonProcess(sim: sim, accounts: [(.x, "ta-x", nil), (.bluesky, "ta-b", nil)])
+        defer { d.cleanUp() }
+        try sim.fault("token-expired", account: "ta-x", endpoint: "upload", count: 1)
+        try sim.fault("token-expired", account: "ta-b", endpoint: "upload", count: 1)
+        let posts = [
+            MediaFixture.Scheduled(account: "ta-x", platform: .x, text: "X token expires at the upload", media: MediaFixture.images("tx", seed: 12)),
+            MediaFixture.Scheduled(account: "ta-b", platform: .bluesky, text: "Bluesky token expires at the upload", media: MediaFixture.images("tb", seed: 13)),
+        ]
+        let ids = try d.insertMediaPosts(posts)
+        try d.start()
+        try d.waitMediaStates(ids, "posted", timeoutMillis: 30_000)
+        for post in posts { try sim.checkLanded(post, context: "token at upload") }
+        for id in ids {
+            let log = (try d.show(id))["attempt_log"]?.array ?? []
+            #expect(log.map { $0["outcome"]?.string ?? "none" } == ["published"], "\(log)")
+        }
+        let faults = try sim.call(.get, "/_sim/faults")["faults"]?.array ?? []
+        #expect(faults.allSatisfy { $0["fired"]?.int == 1 }, "\(faults)")
+        #expect(try d.accounts().allSatisfy { $0["paused_until"] == nil || $0["paused_until"] == .null }, "no account paused")
+    }
 }
