@@ -157,7 +157,7 @@ let package = Package(
             "SteadyReplies", "SteadyConfig", "SteadyPlatforms", "SteadyStore", "SteadyHTTP", "SteadyCore", "CSQLite", "SteadyTestSupport",
         ]),
         .testTarget(name: "IntegrationTests", dependencies: [
-            "SteadySystem", "SteadyProtocol", "SteadyControl", "CSystemd", "SteadyHTTP", "SteadyPlatforms", "SteadyStore", "SteadyTestSupport",
+            "SteadySystem", "SteadyProtocol", "SteadyControl", "CSystemd", "SteadyHTTP", "SteadyPlatforms", "SteadyStore", "SteadyMedia", "SteadyTestSupport",
         ]),
     ]
 )

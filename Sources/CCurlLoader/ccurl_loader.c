@@ -68,6 +68,7 @@ CURLcode steady_curl_setopt_off_t(CURL *h, CURLoption o, curl_off_t v) { return 
 CURLcode steady_curl_setopt_slist(CURL *h, CURLoption o, struct curl_slist *v) { return p_easy_setopt(h, o, v); }
 CURLcode steady_curl_setopt_write_callback(CURL *h, CURLoption o, curl_write_callback f) { return p_easy_setopt(h, o, f); }
 CURLcode steady_curl_setopt_prereq_callback(CURL *h, curl_prereq_callback f) { return p_easy_setopt(h, CURLOPT_PREREQFUNCTION, f); }
+CURLcode steady_curl_setopt_read_callback(CURL *h, curl_read_callback f) { return p_easy_setopt(h, CURLOPT_READFUNCTION, f); }
 CURLcode steady_curl_getinfo_long(CURL *h, CURLINFO i, long *v) { return p_easy_getinfo(h, i, v); }
 CURLcode steady_curl_getinfo_off_t(CURL *h, CURLINFO i, curl_off_t *v) { return p_easy_getinfo(h, i, v); }
 CURLcode steady_curl_getinfo_string(CURL *h, CURLINFO i, char **v) { return p_easy_getinfo(h, i, v); }

@@ -74,12 +74,27 @@ public final class HTTPClient {
     /// Performs `request` and returns the complete response, whatever its status, or throws
     /// an `HTTPError` that says whether the request may have been sent.
     public func send(_ request: HTTPRequest) throws(HTTPError) -> HTTPResponse {
+        try perform(request, stream: nil)
+    }
+
+    /// Performs `request` with `body` as its body, read as libcurl sends it (`request.body`
+    /// is ignored; its `Content-Type` is the body's): memory holds only what the body's source
+    /// is reading, never the whole body. Not for GET. A source that fails aborts the transfer
+    /// (`HTTPError.Kind.bodyUnreadable`). `body` is consumed: a retry needs a new one.
+    public func send(_ request: HTTPRequest, streaming body: HTTPStreamBody) throws(HTTPError) -> HTTPResponse {
+        try perform(request, stream: body)
+    }
+
+    private func perform(_ request: HTTPRequest, stream: HTTPStreamBody?) throws(HTTPError) -> HTTPResponse {
         let target = "\(request.method.rawValue) \(Self.stripQuery(request.url))"
         guard request.url.hasPrefix("http://") || request.url.hasPrefix("https://") else {
             throw HTTPError(kind: .invalidRequest, delivery: .notSent, detail: "only http and https URLs are allowed", target: target)
         }
+        if stream != nil && request.method == .get {
+            throw HTTPError(kind: .invalidRequest, delivery: .notSent, detail: "a GET has no body", target: target)
+        }
         let state = TransferState(cap: options.maxResponseBytes, allowsResend: request.allowsTransparentResend,
-                                  observer: transferObserver)
+                                  observer: transferObserver, stream: stream)
         let started = SteadyClock.monotonicMillis()
         var headerList: UnsafeMutablePointer<curl_slist>? = nil
         defer { steady_curl_slist_free_all(headerList) }
@@ -110,7 +125,12 @@ public final class HTTPClient {
         default:
             request.method.rawValue.withCString { check(steady_curl_setopt_ptr(handle, CURLOPT_CUSTOMREQUEST, $0)) }
         }
-        if request.method != .get {
+        let context = Unmanaged.passUnretained(state).toOpaque()
+        if let stream {
+            check(steady_curl_setopt_off_t(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(stream.length)))
+            check(steady_curl_setopt_read_callback(handle, readCallback))
+            check(steady_curl_setopt_ptr(handle, CURLOPT_READDATA, context))
+        } else if request.method != .get {
             let body = request.body ?? []
             check(steady_curl_setopt_off_t(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)))
             // COPYPOSTFIELDS copies: the array need not outlive this call.
@@ -121,6 +141,7 @@ public final class HTTPClient {
         }
 
         var headers = request.headers
+        if let stream { headers.set("Content-Type", stream.contentType) }
         // No "Expect: 100-continue" round trip for larger bodies.
         if headers["Expect"] == nil { headers.add("Expect", "") }
         for field in headers {
@@ -129,7 +150,6 @@ public final class HTTPClient {
         }
         check(steady_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList))
 
-        let context = Unmanaged.passUnretained(state).toOpaque()
         check(steady_curl_setopt_write_callback(handle, CURLOPT_WRITEFUNCTION, bodyCallback))
         check(steady_curl_setopt_ptr(handle, CURLOPT_WRITEDATA, context))
         check(steady_curl_setopt_write_callback(handle, CURLOPT_HEADERFUNCTION, headerCallback))
@@ -186,6 +206,9 @@ public final class HTTPClient {
         case CURLE_FILESIZE_EXCEEDED:
             kind = .responseTooLarge
             delivery = .maybeSent
+        case CURLE_ABORTED_BY_CALLBACK where state.stream?.failure != nil:
+            kind = .bodyUnreadable
+            delivery = sentSomething ? .maybeSent : .notSent
         case CURLE_ABORTED_BY_CALLBACK where state.resendRefused:
             kind = .resendRefused
             delivery = .maybeSent
@@ -203,7 +226,8 @@ public final class HTTPClient {
             return HTTPError(kind: .responseTooLarge, delivery: .maybeSent, curlCode: Int32(code.rawValue),
                              detail: "response larger than \(options.maxResponseBytes) bytes", target: target)
         }
-        return HTTPError(kind: kind, delivery: delivery, curlCode: Int32(code.rawValue), detail: detailText, target: target)
+        let detail = kind == .bodyUnreadable ? "the request body could not be read: \(state.stream?.failure ?? "?")" : detailText
+        return HTTPError(kind: kind, delivery: delivery, curlCode: Int32(code.rawValue), detail: detail, target: target)
     }
 
     static func stripQuery(_ url: String) -> String {
@@ -234,11 +258,14 @@ private final class TransferState {
     var resendRefused = false
     let observer: ((HTTPTransferEvent) -> Void)?
     var answerSeen = false
+    /// The body read on demand, if the request has one.
+    let stream: HTTPStreamBody?
 
-    init(cap: Int, allowsResend: Bool, observer: ((HTTPTransferEvent) -> Void)?) {
+    init(cap: Int, allowsResend: Bool, observer: ((HTTPTransferEvent) -> Void)?, stream: HTTPStreamBody?) {
         self.cap = cap
         self.allowsResend = allowsResend
         self.observer = observer
+        self.stream = stream
     }
 
     /// Counts bytes against the cap; false once it is exceeded.
@@ -279,6 +306,15 @@ private let headerCallback: curl_write_callback = { data, size, count, context i
     let name = line[..<colon].trimmingHTTPWhitespace()
     let value = line[line.index(after: colon)...].trimmingHTTPWhitespace()
     if !name.isEmpty { state.headers.add(name, value) }
+    return n
+}
+
+private let readCallback: curl_read_callback = { buffer, size, count, context in
+    let state = Unmanaged<TransferState>.fromOpaque(context!).takeUnretainedValue()
+    guard let stream = state.stream, let buffer else { return 0 }
+    guard let n = stream.fill(UnsafeMutableRawBufferPointer(start: buffer, count: size * count)) else {
+        return Int(CURL_READFUNC_ABORT)
+    }
     return n
 }
 

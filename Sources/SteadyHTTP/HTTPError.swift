@@ -28,6 +28,8 @@ public struct HTTPError: Error, Sendable, Equatable, CustomStringConvertible {
         /// libcurl wanted to re-send a non-idempotent request on a fresh connection after the
         /// reused one died; refused, because the first send may have taken effect.
         case resendRefused = "resend-refused"
+        /// A streamed request body's source failed or ended early: the transfer was aborted.
+        case bodyUnreadable = "body-unreadable"
         case other
     }
 

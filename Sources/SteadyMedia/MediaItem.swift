@@ -54,26 +54,50 @@ public struct MediaError: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Reads one stored item chunk by chunk (for uploads): at most `chunkSize` bytes in memory.
+/// Reads are positioned (`pread`): `seek` starts an upload part-way (X resumes at a segment).
 public final class MediaReader {
     public let item: MediaItem
     public let path: String
+    public let chunkSize: Int
+    /// Where the next read starts.
+    public private(set) var position: Int64 = 0
     private let descriptor: Descriptor
     private let buffer: UnsafeMutableRawBufferPointer
 
     init(item: MediaItem, path: String, descriptor: Descriptor, chunkSize: Int) {
         self.item = item
         self.path = path
+        self.chunkSize = chunkSize
         self.descriptor = descriptor
         buffer = .allocate(byteCount: chunkSize, alignment: 16)
     }
 
     deinit { buffer.deallocate() }
 
+    /// The next read starts at `offset` (clamped to the item).
+    public func seek(to offset: Int64) {
+        position = max(0, min(offset, item.bytes))
+    }
+
     /// The next chunk (at most `chunkSize` bytes, full-sized except the last), or nil at the end.
     public func nextChunk() throws(MediaError) -> [UInt8]? {
-        let descriptor = self.descriptor, path = self.path, buffer = self.buffer
-        let n = try sys(path) { () throws(SystemError) in try descriptor.readFull(into: buffer, what: path) }
-        return n == 0 ? nil : [UInt8](UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        var filled = 0
+        while filled < buffer.count {
+            let n = try read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
+            if n == 0 { break }
+            filled += n
+        }
+        return filled == 0 ? nil : [UInt8](UnsafeRawBufferPointer(rebasing: buffer[0..<filled]))
+    }
+
+    /// Reads the next bytes straight into `target` (at most `chunkSize` of them, no copy held
+    /// here): the count, 0 at the end. What a streamed upload body calls.
+    public func read(into target: UnsafeMutableRawBufferPointer) throws(MediaError) -> Int {
+        let window = UnsafeMutableRawBufferPointer(rebasing: target[0..<min(target.count, chunkSize)])
+        let descriptor = self.descriptor, path = self.path, at = position
+        let n = try sys(path) { () throws(SystemError) in try descriptor.read(into: window, at: at, what: path) }
+        position += Int64(n)
+        return n
     }
 
     /// Closes the file (also done when the reader goes away).

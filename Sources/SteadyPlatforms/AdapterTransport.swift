@@ -25,10 +25,12 @@ final class AdapterTransport {
     }
 
     /// Sends and returns the response whatever its status; transport failures become
-    /// `PlatformError`s classified for `kind`.
-    func send(_ request: HTTPRequest, operation: String, kind: OperationKind) throws(PlatformError) -> HTTPResponse {
-        do {
-            let response = try client.send(request)
+    /// `PlatformError`s classified for `kind`. With `streaming`, that is the body, read as it
+    /// is sent (an upload).
+    func send(_ request: HTTPRequest, operation: String, kind: OperationKind, streaming: HTTPStreamBody? = nil) throws(PlatformError) -> HTTPResponse {
+        do throws(HTTPError) {
+            let response: HTTPResponse
+            if let streaming { response = try client.send(request, streaming: streaming) } else { response = try client.send(request) }
             if let info = RateLimitInfo.parse(response.headers, nowMs: now()) { lastRateLimit = info }
             return response
         } catch {

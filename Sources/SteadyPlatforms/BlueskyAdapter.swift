@@ -13,7 +13,7 @@ public final class BlueskyAdapter: PlatformAdapter {
     public private(set) var session: SessionTokens
     public var lastRateLimit: RateLimitInfo? { transport.lastRateLimit }
     public let credentials: BlueskyCredentials
-    private let transport: AdapterTransport
+    let transport: AdapterTransport
 
     public static let postCollection = "app.bsky.feed.post"
     /// Access JWTs live 120 minutes.
@@ -31,14 +31,14 @@ public final class BlueskyAdapter: PlatformAdapter {
         transport.redactor = Redactor(secrets: session.secrets + [credentials.password])
     }
 
-    private func xrpc(_ method: HTTPMethod, _ nsid: String, query: [(String, String)] = [], json: JSON? = nil, bearer: String) -> HTTPRequest {
+    func xrpc(_ method: HTTPMethod, _ nsid: String, query: [(String, String)] = [], json: JSON? = nil, bearer: String) -> HTTPRequest {
         var headers: HTTPHeaders = ["Authorization": "Bearer \(bearer)", "Accept": "application/json"]
         if json != nil { headers.add("Content-Type", "application/json") }
         return HTTPRequest(method: method, url: transport.url("/xrpc/\(nsid)", query), headers: headers, body: json?.bytes)
     }
 
     /// The access token and DID, or `auth` (nothing sent) when there is no session yet.
-    private func requireSession(_ operation: String) throws(PlatformError) -> (token: String, did: String) {
+    func requireSession(_ operation: String) throws(PlatformError) -> (token: String, did: String) {
         guard let token = session.accessToken, let did = session.userId else {
             throw transport.local(.auth, operation: operation, "no Bluesky session yet: refreshAuth() creates one (nothing was sent)")
         }
@@ -63,16 +63,20 @@ public final class BlueskyAdapter: PlatformAdapter {
         if let parentURI = draft.replyTo {
             record.append(("reply", try replyReference(parentURI)))
         }
+        if let embed = try Self.embed(draft) { record.append(("embed", embed)) }
         let body = JSON.obj([
             ("repo", JSON(did)), ("collection", JSON(Self.postCollection)), ("rkey", JSON(rkey)), ("record", JSON.obj(record)),
         ])
         let request = xrpc(.post, "com.atproto.repo.createRecord", json: body, bearer: token)
-        let (response, json) = try transport.sendExpectingJSON(request, operation: "create", kind: .create)
+        let response = try transport.send(request, operation: "create", kind: .create)
+        if let refused = transport.mediaRefusal(response, request: request, draft: draft) { throw refused }
+        guard response.isSuccess else { throw transport.failure(response, request: request, operation: "create", kind: .create) }
+        let json = try transport.json(response, request: request, operation: "create", kind: .create)
         guard let uri = json["uri"]?.string, uri.hasPrefix("at://") else {
             throw transport.malformed(response, request: request, operation: "create", kind: .create, what: "no uri")
         }
         return RemotePost(id: uri, text: draft.text, createdAtMs: attempt.startedAtMillis, inReplyTo: draft.replyTo,
-                          recordKey: Self.parseURI(uri)?.rkey ?? rkey, cid: json["cid"]?.string)
+                          recordKey: Self.parseURI(uri)?.rkey ?? rkey, cid: json["cid"]?.string, media: draft.media.map(\.type.kind))
     }
 
     /// `{root, parent}` for a reply to `parentURI`: the parent's own root if it is a reply.
@@ -336,6 +340,16 @@ public final class BlueskyAdapter: PlatformAdapter {
     static func post(uri: String?, cid: String?, value: JSON?) -> RemotePost? {
         guard let uri, let value, value.isObject else { return nil }
         return RemotePost(id: uri, text: value["text"]?.string ?? "", createdAtMs: value["createdAt"]?.string.flatMap(HTTPTime.parseISO8601),
-                          inReplyTo: value["reply"]?["parent"]?["uri"]?.string, recordKey: parseURI(uri)?.rkey, cid: cid)
+                          inReplyTo: value["reply"]?["parent"]?["uri"]?.string, recordKey: parseURI(uri)?.rkey, cid: cid,
+                          media: embedKinds(value["embed"]))
+    }
+
+    /// The record's embedded media kinds: images, one video, or none.
+    static func embedKinds(_ embed: JSON?) -> [MediaType.Kind] {
+        switch embed?["$type"]?.string {
+        case "app.bsky.embed.images": (embed?["images"]?.array ?? []).map { _ in .image }
+        case "app.bsky.embed.video": [.video]
+        default: []
+        }
     }
 }

@@ -13,6 +13,9 @@ public enum OperationKind: String, Sendable, Equatable {
     /// A session request with no effect worth verifying (Bluesky refreshSession:
     /// the old refresh token keeps working for 2 hours; createSession).
     case session
+    /// A media upload: it publishes nothing until a create names it, so a lost answer is
+    /// repeated, never verified.
+    case upload
 }
 
 /// The platform-independent decision table from a response or a transport failure to an
@@ -46,6 +49,9 @@ public enum Classifier {
             case .read, .session:
                 return Outcome(errorClass: .noEffect, platformError: nil,
                                message: "no complete answer (\(error.kind.rawValue)); the request had no effect")
+            case .upload:
+                return Outcome(errorClass: .noEffect, platformError: nil,
+                               message: "no complete answer to an upload (\(error.kind.rawValue)); an upload publishes nothing: it is repeated")
             }
         }
     }
@@ -96,7 +102,7 @@ public enum Classifier {
             case .consumingRefresh:
                 return Outcome(errorClass: .unknownOutcome, platformError: name,
                                message: "HTTP \(status) on token refresh\(saidSuffix): no new tokens; try again with the same refresh token (only a refusal then says it was consumed)")
-            case .read, .session:
+            case .read, .session, .upload:
                 return Outcome(errorClass: .noEffect, platformError: name, message: "HTTP \(status)\(saidSuffix): retry later")
             }
         case 408:

@@ -14,7 +14,7 @@ public final class MastodonAdapter: PlatformAdapter {
     /// The instance's limits (`GET /api/v2/instance`); defaults until `loadInstanceLimits()`.
     public var maxCharacters = TextLength.mastodonDefaultLimit
     public var charactersReservedPerURL = TextLength.mastodonDefaultURLLength
-    private let transport: AdapterTransport
+    let transport: AdapterTransport
 
     public init(baseURL: String, credentials: MastodonCredentials, session: SessionTokens? = nil, client: HTTPClient,
                 now: @escaping @Sendable () -> Int64 = { SteadyClock.wallMillis() }) {
@@ -32,7 +32,7 @@ public final class MastodonAdapter: PlatformAdapter {
         if let handle = tokens.handle { session.handle = handle }
     }
 
-    private func authorized(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], json: JSON? = nil) -> HTTPRequest {
+    func authorized(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], json: JSON? = nil) -> HTTPRequest {
         var headers: HTTPHeaders = ["Authorization": "Bearer \(credentials.accessToken)", "Accept": "application/json"]
         if json != nil { headers.add("Content-Type", "application/json") }
         return HTTPRequest(method: method, url: transport.url(path, query), headers: headers, body: json?.bytes)
@@ -58,9 +58,17 @@ public final class MastodonAdapter: PlatformAdapter {
         // No visibility: the account's own default applies.
         var body: [(String, JSON?)] = [("status", JSON(draft.text))]
         if let reply = draft.replyTo { body.append(("in_reply_to_id", JSON(reply))) }
+        if !draft.mediaHandles.isEmpty { body.append(("media_ids", .array(draft.mediaHandles.map(JSON.init)))) }
         var request = authorized(.post, "/api/v1/statuses", json: JSON.obj(body))
         request.headers.add("Idempotency-Key", attempt.mastodonIdempotencyKey)
-        let (response, json) = try transport.sendExpectingJSON(request, operation: "create", kind: .create)
+        let response = try transport.send(request, operation: "create", kind: .create)
+        if Self.isStillProcessing(response) {
+            throw PlatformError(platform: platform, errorClass: .noEffect,
+                                evidence: transport.evidence(response, request: request, operation: "create", platformError: nil),
+                                message: "Mastodon has not finished processing the media: nothing was published; try again later")
+        }
+        guard response.isSuccess else { throw transport.failure(response, request: request, operation: "create", kind: .create) }
+        let json = try transport.json(response, request: request, operation: "create", kind: .create)
         guard let post = Self.post(from: json) else {
             throw transport.malformed(response, request: request, operation: "create", kind: .create, what: "no status id")
         }
@@ -195,8 +203,17 @@ public final class MastodonAdapter: PlatformAdapter {
         let text = html.isEmpty ? (status["text"]?.string ?? "") : HTMLText.plainText(html)
         let metrics = PostMetrics(likes: status["favourites_count"]?.int ?? 0, reposts: status["reblogs_count"]?.int ?? 0,
                                   replies: status["replies_count"]?.int ?? 0, quotes: status["quotes_count"]?.int ?? 0)
+        let media: [MediaType.Kind]? = status["media_attachments"]?.array.map { items in
+            items.map { item -> MediaType.Kind in
+                switch item["type"]?.string {
+                case "gifv": .gif
+                case "video": .video
+                default: .image
+                }
+            }
+        }
         return RemotePost(id: id, text: text, createdAtMs: status["created_at"]?.string.flatMap(HTTPTime.parseISO8601),
                           url: status["url"]?.string ?? status["uri"]?.string, inReplyTo: status["in_reply_to_id"]?.stringOrNumber,
-                          metrics: metrics)
+                          metrics: metrics, media: media)
     }
 }

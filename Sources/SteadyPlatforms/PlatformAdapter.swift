@@ -105,11 +105,15 @@ public struct PostDraft: Sendable, Equatable {
     public var replyTo: String?
     /// Attachments in post order; their bytes are in the media store, read as they upload.
     public var media: [MediaAttachment]
+    /// What the platform named each attachment's upload (`MediaHandle.id`), in the order of
+    /// `media`: set by the posting worker's upload step before the create, which names them.
+    public var mediaHandles: [String]
 
-    public init(text: String, replyTo: String? = nil, media: [MediaAttachment] = []) {
+    public init(text: String, replyTo: String? = nil, media: [MediaAttachment] = [], mediaHandles: [String] = []) {
         self.text = text
         self.replyTo = replyTo
         self.media = media
+        self.mediaHandles = mediaHandles
     }
 }
 
@@ -156,9 +160,13 @@ public struct RemotePost: Sendable, Equatable {
     public var recordKey: String?
     public var cid: String?
     public var metrics: PostMetrics?
+    /// The kinds of its attachments in order, when the platform's answer shows them (nil:
+    /// not shown, so not comparable).
+    public var media: [MediaType.Kind]?
 
     public init(id: String, text: String, createdAtMs: Int64? = nil, url: String? = nil, inReplyTo: String? = nil,
-                recordKey: String? = nil, cid: String? = nil, metrics: PostMetrics? = nil) {
+                recordKey: String? = nil, cid: String? = nil, metrics: PostMetrics? = nil, media: [MediaType.Kind]? = nil) {
+        self.media = media
         self.id = id
         self.text = text
         self.createdAtMs = createdAtMs
@@ -170,6 +178,14 @@ public struct RemotePost: Sendable, Equatable {
     }
 
     public var contentHash: String { ContentNormalizer.hash(text) }
+
+    /// Whether this post carries what `draft` names: the same content and, when the platform
+    /// shows attachments, as many of the same kinds in the same order. Verification matches by this.
+    public func matches(contentHash hash: String, media expected: [MediaAttachment]) -> Bool {
+        guard contentHash == hash else { return false }
+        guard let media else { return true }
+        return media == expected.map(\.type.kind)
+    }
 }
 
 public struct PostMetrics: Sendable, Equatable {

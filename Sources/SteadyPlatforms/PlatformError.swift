@@ -72,6 +72,10 @@ public struct PlatformError: Error, Sendable, Equatable, CustomStringConvertible
     public var errorClass: ErrorClass
     public var evidence: ErrorEvidence
     public var message: String
+    /// A create refused because the platform no longer knows the media it names (an expired
+    /// X upload, a collected Bluesky blob): nothing was published (`noEffect`), and the stored
+    /// handles must be dropped so the next try uploads again.
+    public var mediaRefused = false
 
     public init(platform: Platform, errorClass: ErrorClass, evidence: ErrorEvidence, message: String) {
         self.platform = platform

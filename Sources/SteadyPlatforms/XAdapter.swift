@@ -8,9 +8,11 @@ public final class XAdapter: PlatformAdapter {
     public private(set) var session: SessionTokens
     public var lastRateLimit: RateLimitInfo? { transport.lastRateLimit }
     public let credentials: XCredentials
-    private let transport: AdapterTransport
+    let transport: AdapterTransport
 
-    static let tweetFields = "created_at,public_metrics,referenced_tweets,author_id,in_reply_to_user_id"
+    static let tweetFields = "created_at,public_metrics,referenced_tweets,author_id,in_reply_to_user_id,attachments"
+    /// Asked with every read of posts, so a post's media kinds are known (verification).
+    static let mediaQuery: [(String, String)] = [("expansions", "attachments.media_keys"), ("media.fields", "type")]
 
     /// `baseURL` is `https://api.x.com` (or the simulator's). `session` is the last persisted
     /// rotation, if any; otherwise the credentials file's tokens are used.
@@ -29,7 +31,7 @@ public final class XAdapter: PlatformAdapter {
         transport.redactor = Redactor(secrets: session.secrets + Credentials.x(credentials).secrets)
     }
 
-    private func authorized(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], json: JSON? = nil) -> HTTPRequest {
+    func authorized(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], json: JSON? = nil) -> HTTPRequest {
         var headers: HTTPHeaders = ["Authorization": "Bearer \(session.accessToken ?? credentials.accessToken)", "Accept": "application/json"]
         if json != nil { headers.add("Content-Type", "application/json") }
         return HTTPRequest(method: method, url: transport.url(path, query), headers: headers, body: json?.bytes)
@@ -43,8 +45,12 @@ public final class XAdapter: PlatformAdapter {
         try validate(draft)
         var body: [(String, JSON?)] = [("text", JSON(draft.text))]
         if let reply = draft.replyTo { body.append(("reply", JSON.obj([("in_reply_to_tweet_id", JSON(reply))]))) }
+        if !draft.mediaHandles.isEmpty { body.append(("media", JSON.obj([("media_ids", .array(draft.mediaHandles.map(JSON.init)))]))) }
         let request = authorized(.post, "/2/tweets", json: JSON.obj(body))
-        let (response, json) = try transport.sendExpectingJSON(request, operation: "create", kind: .create)
+        let response = try transport.send(request, operation: "create", kind: .create)
+        if let refused = transport.mediaRefusal(response, request: request, draft: draft) { throw refused }
+        guard response.isSuccess else { throw transport.failure(response, request: request, operation: "create", kind: .create) }
+        let json = try transport.json(response, request: request, operation: "create", kind: .create)
         guard let data = json["data"], let post = Self.post(from: data, fallbackText: draft.text) else {
             throw transport.malformed(response, request: request, operation: "create", kind: .create, what: "no data.id")
         }
@@ -55,12 +61,12 @@ public final class XAdapter: PlatformAdapter {
 
     public func lookup(id: String) throws(PlatformError) -> RemotePost? {
         guard Self.isTweetId(id) else { return nil }
-        let request = authorized(.get, "/2/tweets/\(id)", query: [("tweet.fields", Self.tweetFields)])
+        let request = authorized(.get, "/2/tweets/\(id)", query: [("tweet.fields", Self.tweetFields)] + Self.mediaQuery)
         let response = try transport.send(request, operation: "lookup", kind: .read)
         if Self.isNotFound(response) { return nil }
         guard response.isSuccess else { throw transport.failure(response, request: request, operation: "lookup", kind: .read) }
         let json = try transport.json(response, request: request, operation: "lookup", kind: .read)
-        if let data = json["data"], let post = Self.post(from: data, fallbackText: nil) { return post }
+        if let data = json["data"], let post = Self.post(from: data, fallbackText: nil, media: Self.mediaKinds(json)) { return post }
         if Self.hasNotFoundProblem(json) { return nil }
         throw transport.malformed(response, request: request, operation: "lookup", kind: .read, what: "neither data nor a not-found error")
     }
@@ -73,12 +79,12 @@ public final class XAdapter: PlatformAdapter {
         let user = try ownUserId()
         var query: [(String, String)] = [
             ("max_results", String(min(max(limit, 5), 100))), ("tweet.fields", Self.tweetFields), ("exclude", "retweets"),
-        ]
+        ] + Self.mediaQuery
         if let cursor { query.append(("pagination_token", cursor.value)) }
         if let sinceMs { query.append(("start_time", HTTPTime.formatISO8601Seconds(millis: sinceMs))) }
         let request = authorized(.get, "/2/users/\(user)/tweets", query: query)
-        let (items, next) = try listing(request, operation: "timeline")
-        let posts = items.compactMap { Self.post(from: $0, fallbackText: nil) }
+        let (items, next, kinds) = try listing(request, operation: "timeline")
+        let posts = items.compactMap { Self.post(from: $0, fallbackText: nil, media: kinds) }
         return Self.cut(posts, next: next, since: sinceMs)
     }
 
@@ -164,12 +170,27 @@ public final class XAdapter: PlatformAdapter {
         return try identity().userId
     }
 
-    private func listing(_ request: HTTPRequest, operation: String) throws(PlatformError) -> ([JSON], PageCursor?) {
+    private func listing(_ request: HTTPRequest, operation: String) throws(PlatformError) -> ([JSON], PageCursor?, [String: MediaType.Kind]) {
         let (response, json) = try transport.sendExpectingJSON(request, operation: operation, kind: .read)
         guard json.isObject else { throw transport.malformed(response, request: request, operation: operation, kind: .read, what: "not an object") }
         let items = json["data"]?.array ?? []
         let next = json["meta"]?["next_token"]?.string.map(PageCursor.init)
-        return (items, next)
+        return (items, next, Self.mediaKinds(json))
+    }
+
+    /// `includes.media` by media key: `photo`, `animated_gif`, `video`.
+    static func mediaKinds(_ json: JSON) -> [String: MediaType.Kind] {
+        var out: [String: MediaType.Kind] = [:]
+        for m in json["includes"]?["media"]?.array ?? [] {
+            guard let key = m["media_key"]?.string else { continue }
+            switch m["type"]?.string {
+            case "photo": out[key] = .image
+            case "animated_gif": out[key] = .gif
+            case "video": out[key] = .video
+            default: break
+            }
+        }
+        return out
     }
 
     /// Drops posts older than `since` (newest first: once one is older, the rest are too).
@@ -182,12 +203,19 @@ public final class XAdapter: PlatformAdapter {
 
     static func isTweetId(_ id: String) -> Bool { !id.isEmpty && id.utf8.count <= 20 && id.utf8.allSatisfy { $0 >= 48 && $0 <= 57 } }
 
-    static func post(from data: JSON, fallbackText: String?) -> RemotePost? {
+    /// `media`: the answer's media kinds by key; given, the post's `media` is known (a post
+    /// without `attachments` has none).
+    static func post(from data: JSON, fallbackText: String?, media: [String: MediaType.Kind]? = nil) -> RemotePost? {
         guard let id = data["id"]?.stringOrNumber, !id.isEmpty else { return nil }
         let text = data["text"]?.string.map(HTMLText.decodeEntities) ?? fallbackText ?? ""
         let created = data["created_at"]?.string.flatMap(HTTPTime.parseISO8601)
         let replyTo = (data["referenced_tweets"]?.array ?? []).first { $0["type"]?.string == "replied_to" }?["id"]?.stringOrNumber
-        return RemotePost(id: id, text: text, createdAtMs: created, inReplyTo: replyTo, metrics: metrics(from: data))
+        let keys = (data["attachments"]?["media_keys"]?.array ?? []).compactMap(\.string)
+        let kinds: [MediaType.Kind]? = media.flatMap { known in
+            let mapped = keys.compactMap { known[$0] }
+            return mapped.count == keys.count ? mapped : nil
+        }
+        return RemotePost(id: id, text: text, createdAtMs: created, inReplyTo: replyTo, metrics: metrics(from: data), media: kinds)
     }
 
     /// `public_metrics` in either spelling (`retweet_count` or, in the newer spec,

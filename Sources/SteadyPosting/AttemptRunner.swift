@@ -1,5 +1,6 @@
 import Logging
 import SteadyCore
+import SteadyMedia
 import SteadyPlatforms
 import SteadyStore
 
@@ -17,6 +18,8 @@ struct AttemptRunner: Sendable {
     let logger: Logger
     /// Test fault points; nil (nothing checked) unless `STEADYPOST_FAULTS` is set.
     let faults: PostingFaults?
+    /// Where attachments' bytes are (`STATE_DIR/media`); nil if it could not be opened.
+    let media: MediaStore?
 
     /// A named crash point of the attempt (`PostingFaults`).
     func crashPoint(_ point: PostingFaults.CrashPoint, _ post: Post) {
@@ -43,6 +46,20 @@ struct AttemptRunner: Sendable {
         // attempt begins, so its time comes out of the claim, not the attempt's lease.
         refresher.prepare(slot, adapter: adapter, deadline: SteadyClock.wallMillis() + settings.leaseMillis / 4)
 
+        // 0. Media, while claimed: uploads publish nothing (MediaUploadStep).
+        var draft = PostDraft(text: post.text, replyTo: post.inReplyTo)
+        do {
+            draft.media = try store.attachments(postId: post.id)
+        } catch {
+            return notStarted("its attachments cannot be read: \(error)")
+        }
+        if !draft.media.isEmpty {
+            switch uploadMedia(post, draft.media, slot: slot, adapter: adapter, meta: meta) {
+            case .ready(let handles): draft.mediaHandles = handles
+            case .stopped(let stop): return stop
+            }
+        }
+
         // 1. Intent before effect.
         crashPoint(.beforeIntent, post)
         let startedAt = SteadyClock.wallMillis()
@@ -61,7 +78,6 @@ struct AttemptRunner: Sendable {
         crashPoint(.afterIntent, post)
 
         // 2. The request(s).
-        let draft = PostDraft(text: post.text, replyTo: post.inReplyTo)
         var refreshed = false
         var refreshedOK = false
         var health = PlatformHealth.silent
@@ -78,6 +94,7 @@ struct AttemptRunner: Sendable {
             } catch {
                 // Only an answer that was read counts (not a refusal before sending).
                 if error.evidence.httpStatus != nil { crashPoint(.afterResponse, post) }
+                if error.mediaRefused { forgetUploads(post, count: draft.media.count, meta: meta) }
                 // A lost answer is judged when verification knows what happened: a post found
                 // live was a healthy platform, whatever the connection did (seed 004).
                 health = error.errorClass == .unknownOutcome ? .silent : PlatformHealth.of(error)

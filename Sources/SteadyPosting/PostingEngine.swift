@@ -2,6 +2,7 @@ import Glibc
 import Logging
 import SteadyConfig
 import SteadyCore
+import SteadyMedia
 import SteadyPlatforms
 import SteadyStore
 import SteadyTokens
@@ -33,6 +34,9 @@ public final class PostingEngine: WorkerRole {
     let faults: PostingFaults?
     /// Browser-mode accounts post through the browser worker (`BrowserSubmitAdapter`).
     let browserLink: BrowserSubmitLink
+    /// Attachments' bytes (`<state_dir>/media`, `mediaIntake`'s store), read in
+    /// `settings.mediaChunkBytes` chunks as they upload.
+    let media: MediaStore?
 
     /// Jobs running.
     var running = 0
@@ -115,6 +119,7 @@ public final class PostingEngine: WorkerRole {
         browserLink = BrowserSubmitLink(config: config, settings: settings)
         mediaIntake = try MediaIntake(directory: dir + "/media", chunkSize: config.media.chunkBytes,
                                       retainAfterFinalMs: config.media.retainAfterFinalMs, now: SteadyClock.wallMillis())
+        media = mediaIntake.store
 
         let states = try store.accountStates()
         let now = SteadyClock.wallMillis()
@@ -378,7 +383,7 @@ public final class PostingEngine: WorkerRole {
     }
 
     var attemptRunner: AttemptRunner {
-        AttemptRunner(store: store, journal: journal, settings: settings, owner: owner, logger: logger, faults: faults)
+        AttemptRunner(store: store, journal: journal, settings: settings, owner: owner, logger: logger, faults: faults, media: media)
     }
     var verifier: Verifier { Verifier(store: store, journal: journal, settings: settings, logger: logger) }
 

@@ -17,7 +17,9 @@ import Synchronization
 /// | `store-unwritable:MS[@ACCOUNT]` | from the first 2xx create on, every store write fails with an I/O error for `MS` ms |
 /// | `abort:POINT@ACCOUNT` | every attempt of `ACCOUNT`'s aborts the worker (SIGABRT, a crash) at `POINT`: a poison post (F27); not one-shot |
 ///
-/// Points, in the order an attempt meets them: `before_intent` (claimed, attempt not
+/// Points, in the order an attempt meets them: for a post with media, `between_segments`
+/// (an X upload's progress stored after a segment, more to come) and `after_uploads` (every
+/// handle stored, no attempt yet); then `before_intent` (claimed, attempt not
 /// committed), `after_intent` (attempt committed, nothing sent), `after_send` (the whole
 /// request left and the platform's answer is arriving, unread: the HTTP client's observer),
 /// `after_response` (the answer is read, nothing decided), `before_outcome_commit`,
@@ -29,6 +31,10 @@ import Synchronization
 /// a second death would park it as poison (F27), which is F27's test, not these.
 public final class PostingFaults: Sendable {
     public enum CrashPoint: String, CaseIterable, Sendable {
+        /// An X upload has sent a segment (and stored its progress) and more are to come.
+        case betweenSegments = "between_segments"
+        /// Every attachment is uploaded and its handle stored; the attempt has not begun.
+        case afterUploads = "after_uploads"
         case beforeIntent = "before_intent"
         case afterIntent = "after_intent"
         case afterSend = "after_send"

@@ -1,6 +1,7 @@
 import SteadyConfig
 import SteadyCore
 import SteadyHTTP
+import SteadyMedia
 
 /// The posting worker's timing, from the config (`[workers.posting] lease`: the claim lease,
 /// an attempt's lease runs this long from its start; default 2 min) and, in a build with the
@@ -54,11 +55,28 @@ public struct PostingSettings: Sendable, Equatable {
     /// `unknown` and verified, at once). nil after a supervisor restart: the old workers may
     /// still be finishing, and only their leases' expiry is proof.
     public var predecessorOwner: String?
+    /// The most an upload holds in memory at once: the media store's read chunk and the
+    /// largest X segment (at most 5 MB): the config's `[media] chunk_bytes`, default 1 MiB.
+    public var mediaChunkBytes: Int
+    /// The longest wait between two processing polls of an upload (X's `check_after_secs`
+    /// is honoured up to this; Mastodon suggests nothing: its polls wait this long).
+    public var mediaPollMaxMillis: Int64
+    /// The slowest upload rate a media request is given time for: its timeout is the request
+    /// timeout plus its bytes at this rate (a 1 MiB segment 4 s more, a 99 MB video 6.5 min).
+    public var mediaMinBytesPerSecond: Int64 = 256 << 10
+
+    /// The total time allowed to one upload request of `bytes`.
+    public func mediaTimeoutMillis(bytes: Int64) -> Int64 {
+        httpTimeoutMillis + max(0, bytes) * 1000 / max(1, mediaMinBytesPerSecond)
+    }
 
     public init(leaseMillis: Int64 = PostingConfig.defaultLeaseMs, httpTimeoutMillis: Int64? = nil, hourMillis: Int64 = 3_600_000,
                 settleMillis: Int64 = 30_000, firstVerifyDelayMillis: Int64 = 1_000, timelineSlackMillis: Int64 = 60_000,
                 concurrency: Int = 1, authPauseMillis: Int64 = 6 * 3_600_000, authRefusalsAfterRefresh: Int = 3, poisonLimit: Int = 2,
-                breakerOpenMillis: Int64 = 30_000, leaseLossIsEvidence: Bool = true, predecessorOwner: String? = nil) {
+                breakerOpenMillis: Int64 = 30_000, leaseLossIsEvidence: Bool = true, predecessorOwner: String? = nil,
+                mediaChunkBytes: Int = MediaStore.defaultChunkSize, mediaPollMaxMillis: Int64 = 30_000) {
+        self.mediaChunkBytes = max(MediaType.sniffLength, mediaChunkBytes)
+        self.mediaPollMaxMillis = max(1, mediaPollMaxMillis)
         self.leaseMillis = max(leaseMillis, 1_000)
         let http = httpTimeoutMillis ?? min(30_000, self.leaseMillis / 4)
         // Three requests (create, refresh, create) must fit in the lease with room to record.
@@ -102,7 +120,8 @@ public struct PostingSettings: Sendable, Equatable {
                                concurrency: maxConcurrency(config.worker(.posting)),
                                breakerOpenMillis: ms(.postingBreakerOpenMillis) ?? 30_000,
                                leaseLossIsEvidence: ["crash", "oom", "hang"].contains(environment["STEADYPOST_PREVIOUS_EXIT"] ?? "crash"),
-                               predecessorOwner: predecessor(environment))
+                               predecessorOwner: predecessor(environment),
+                               mediaChunkBytes: config.media.chunkBytes)
     }
 
     /// Each job is a thread, and threads count against the worker's `pids_max`: leave room

@@ -88,7 +88,11 @@ struct Verifier: Sendable {
     /// The checks, in order; a `PlatformError` ends them (the caller decides what it means).
     func check(post: Post, attempt: Attempt, adapter: any PlatformAdapter, backoff: Int64, meta: Logger.Metadata) throws(PlatformError) -> VerificationResult {
         let key = AttemptKey(attemptId: attempt.id, startedAtMicros: attempt.startedAt * 1000)
-        let draft = PostDraft(text: post.text, replyTo: post.inReplyTo)
+        let media: [MediaAttachment]
+        do { media = try store.attachments(postId: post.id) } catch {
+            return .undecided(reason: "its attachments cannot be read: \(error)", nextAt: backoff)
+        }
+        let draft = PostDraft(text: post.text, replyTo: post.inReplyTo, media: media)
         // 1. By id.
         if let id = post.platformId ?? attempt.platformId, let found = try adapter.lookup(id: id) {
             return .published(platformId: found.id, evidence: "found by its platform id")
@@ -122,7 +126,8 @@ struct Verifier: Sendable {
         for _ in 0..<maxPages {
             let page = try adapter.ownPosts(since: since, cursor: cursor, limit: 100)
             scanned += page.items.count
-            matches += page.items.filter { $0.contentHash == post.contentHash }
+            // Its text and, where the platform shows them, as many attachments of the same kinds.
+            matches += page.items.filter { $0.matches(contentHash: post.contentHash, media: media) }
             guard let next = page.next else {
                 complete = true
                 break

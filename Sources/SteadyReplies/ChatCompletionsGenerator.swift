@@ -65,7 +65,7 @@ public final class ChatCompletionsGenerator: ReplyGenerator, @unchecked Sendable
             return GeneratorError(.unreachable, text)
         case .timeout:
             return GeneratorError(.timeout, text)
-        case .connectionLost, .emptyReply, .responseTooLarge, .resendRefused, .other:
+        case .connectionLost, .emptyReply, .responseTooLarge, .resendRefused, .bodyUnreadable, .other:
             return GeneratorError(.server, text)
         }
     }

@@ -113,6 +113,9 @@ public final class FaultInjectingStore: PostingWorkerStore, Sendable {
         try write { () throws(StoreError) in try base.release(postId: postId, owner: owner, now: now, reason: reason, retryAt: retryAt) }
     }
 
+    public func extendClaim(postId: String, owner: String, now: Int64, leaseMillis: Int64) throws(StoreError) -> Bool {
+        try write { () throws(StoreError) in try base.extendClaim(postId: postId, owner: owner, now: now, leaseMillis: leaseMillis) }
+    }
     public func nextDueByAccount() throws(StoreError) -> [String: Int64] { try base.nextDueByAccount() }
     public func nextVerificationByAccount() throws(StoreError) -> [String: Int64] { try base.nextVerificationByAccount() }
     public func nextLeaseExpiry() throws(StoreError) -> Int64? { try base.nextLeaseExpiry() }

@@ -22,6 +22,18 @@ extension SQLitePostStore {
         }
     }
 
+    /// Extends a live claim (no state change, so no transition to check): only `owner`'s,
+    /// only while `claimed`.
+    public func extendClaim(postId: String, owner: String, now: Int64, leaseMillis: Int64) throws(StoreError) -> Bool {
+        try transaction { db throws(StoreError) in
+            do throws(SQLiteError) {
+                try db.prepare("UPDATE posts SET lease_expires_at = ?, updated_at = ? WHERE id = ? AND state = 'claimed' AND lease_owner = ?")
+                    .run([.integer(now + leaseMillis), .integer(now), .text(postId), .text(owner)])
+                return db.changes == 1
+            } catch { throw .database(error) }
+        }
+    }
+
     /// Leases the earliest due post of `account` (one account's claim: a paused or busy
     /// account's backlog never hides another account's due post).
     public func claimDue(owner: String, now: Int64, leaseMillis: Int64, account: String) throws(StoreError) -> Post? {

@@ -53,6 +53,9 @@ public protocol PostingStore: PostStore {
     /// Gives a claim back without attempting: `claimed → scheduled`. Only the lease owner may.
     @discardableResult
     func release(postId: String, owner: String, now: Int64, reason: String?, retryAt: Int64?) throws(StoreError) -> Post
+    /// Moves a claim's lease to `now + leaseMillis` while its holder works before the attempt
+    /// (uploading media): false when the post is no longer `claimed` by `owner`.
+    func extendClaim(postId: String, owner: String, now: Int64, leaseMillis: Int64) throws(StoreError) -> Bool
     /// The earliest due time of each account's scheduled posts.
     func nextDueByAccount() throws(StoreError) -> [String: Int64]
     /// The earliest verification time of each account's `unknown` posts.

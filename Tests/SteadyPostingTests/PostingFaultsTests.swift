@@ -34,7 +34,7 @@ struct PostingFaultsTests {
         let entries = try PostingFaults.parse("crash:after_send@acct-x, outcome-write-fails,store-unwritable:2500@m,outcome-write-fails:0.05")
         #expect(entries.map(\.kind) == [.crash(.afterSend), .outcomeWriteFails, .storeUnwritable(millis: 2500), .outcomeWriteFailsAtRate(0.05)])
         #expect(entries.map(\.account) == ["acct-x", nil, "m", nil])
-        #expect(try PostingFaults.parse(PostingFaults.CrashPoint.allCases.map { "crash:\($0.rawValue)" }.joined(separator: ",")).count == 6)
+        #expect(try PostingFaults.parse(PostingFaults.CrashPoint.allCases.map { "crash:\($0.rawValue)" }.joined(separator: ",")).count == 8)
         for (bad, says) in [("crash:mid_air", "unknown crash point 'mid_air'"), ("explode", "unknown fault 'explode'"),
                             ("store-unwritable:soon", "positive duration"), ("crash:after_send@", "empty account"),
                             ("outcome-write-fails:1.5", "probability"), ("outcome-write-fails:0", "probability")] {

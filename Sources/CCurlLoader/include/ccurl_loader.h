@@ -33,6 +33,8 @@ CURLcode steady_curl_setopt_write_callback(CURL *h, CURLoption o, curl_write_cal
 /// CURLOPT_PREREQFUNCTION (libcurl >= 7.80): called once a connection is established or
 /// reused, just before the request goes out on it.
 CURLcode steady_curl_setopt_prereq_callback(CURL *h, curl_prereq_callback f);
+/// CURLOPT_READFUNCTION: a request body read on demand while it is sent.
+CURLcode steady_curl_setopt_read_callback(CURL *h, curl_read_callback f);
 CURLcode steady_curl_getinfo_long(CURL *h, CURLINFO i, long *v);
 CURLcode steady_curl_getinfo_off_t(CURL *h, CURLINFO i, curl_off_t *v);
 CURLcode steady_curl_getinfo_string(CURL *h, CURLINFO i, char **v);
