@@ -9,13 +9,15 @@ import SteadyStore
 /// 2. by idempotency material: Bluesky's record key is derived from an attempt (`AttemptKey`),
 ///    so a record under an attempt's key is that attempt's post (X and Mastodon show no key on
 ///    their timelines);
-/// 3. by normalized content hash (`ContentNormalizer`: t.co rewriting, whitespace), only
-///    against posts that have been attempted and were not created on the platform before their
-///    first attempt (less `slackMs`), the nearest attempt winning.
+/// 3. by normalized content hash (`ContentNormalizer`: t.co rewriting, whitespace) and, where
+///    the timeline shows them, the kinds of its attachments in order, only against posts that
+///    have been attempted and were not created on the platform before their first attempt
+///    (less `slackMs`), the nearest attempt winning.
 /// Only `unknown`, `failed` and `parked` posts are fixed (→ `posted`): a `scheduled` or
 /// `attempting` post belongs to the posting worker, and a `posted` one is already right. A
 /// timeline post nothing here matches is foreign. Timeline posts sharing one content hash are
-/// a duplicate finding (F30), reported with every id.
+/// a duplicate finding (F30), reported with every id; the same words with other attachments are
+/// not (a text-only post and its illustrated twin are two posts).
 public enum TimelineMatcher {
     public enum Evidence: String, Sendable, Equatable {
         case platformId = "platform id"
@@ -98,14 +100,20 @@ public enum TimelineMatcher {
             if knownForeign.contains(remote.id) { plan.foreignKnown += 1 } else { plan.foreignNew.append(remote) }
         }
         var groups: [String: [RemotePost]] = [:]
-        for remote in oldestFirst { groups[remote.contentHash, default: []].append(remote) }
-        for (hash, posts) in groups where posts.count > 1 {
-            plan.duplicates.append(Duplicate(contentHash: hash, platformIds: posts.map(\.id), postId: posts.lazy.compactMap { owner[$0.id] }.first))
+        for remote in oldestFirst { groups[duplicateKey(remote), default: []].append(remote) }
+        for (_, posts) in groups where posts.count > 1 {
+            plan.duplicates.append(Duplicate(contentHash: posts[0].contentHash, platformIds: posts.map(\.id), postId: posts.lazy.compactMap { owner[$0.id] }.first))
         }
         plan.duplicates.sort { $0.platformIds.first ?? "" < $1.platformIds.first ?? "" }
         let fixed = Set(plan.fixes.map(\.postId) + plan.unknownDeferred)
         plan.unknownNotFound = candidates.filter { $0.post.state == .unknown && !fixed.contains($0.post.id) && $0.post.platformId == nil }.map(\.post.id)
         return plan
+    }
+
+    /// What makes two timeline posts the same post sent twice: the words, and the attachments'
+    /// kinds when the platform shows them.
+    static func duplicateKey(_ remote: RemotePost) -> String {
+        remote.contentHash + "|" + (remote.media.map { $0.map(\.rawValue).joined(separator: ",") } ?? "?")
     }
 
     /// A fixable, unmatched post this timeline post is, by record key, else by content.
@@ -121,7 +129,8 @@ public enum TimelineMatcher {
         var best: (index: Int, distance: Int64)?
         for i in open {
             let c = candidates[i]
-            guard c.post.contentHash == hash, let first = c.attempts.map(\.startedAt).min() else { continue }
+            guard c.post.contentHash == hash, remote.media.map({ $0 == c.mediaKinds }) ?? true,
+                  let first = c.attempts.map(\.startedAt).min() else { continue }
             if let created = remote.createdAtMs, created < first - slackMs { continue }
             let distance = c.attempts.map { abs((remote.createdAtMs ?? $0.startedAt) - $0.startedAt) }.min() ?? 0
             if best == nil || distance < best!.distance { best = (i, distance) }

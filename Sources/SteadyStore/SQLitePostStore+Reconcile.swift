@@ -1,3 +1,4 @@
+import SteadyCore
 /// What the reconciler reads and writes (migration 4): the store posts a timeline window can
 /// match, fixes of posts found live (through `PostTransitions`, like every state change),
 /// foreign posts, duplicate findings, and each run's report.
@@ -16,12 +17,14 @@ extension SQLitePostStore {
                 let byId = try db.prepare("SELECT \(Self.postColumns) FROM posts WHERE account = ? AND platform_id = ?")
                 for id in platformIds { rows += try byId.run([.text(account), .text(id)]) }
                 let attempts = try db.prepare("SELECT id, post_id, number, started_at, finished_at, idempotency_key, content_hash, adapter, account, outcome, detail, platform_id FROM attempts WHERE post_id = ? ORDER BY number")
+                let media = try db.prepare("SELECT type FROM post_media WHERE post_id = ? ORDER BY position")
                 var seen: Set<String> = []
                 var out: [ReconcileCandidate] = []
                 for row in rows {
                     let post = Self.post(row)
                     guard seen.insert(post.id).inserted else { continue }
-                    out.append(ReconcileCandidate(post: post, attempts: try attempts.run([.text(post.id)]).map(Self.attempt)))
+                    let kinds = try media.run([.text(post.id)]).map { (MediaType(rawValue: $0.text(0)!) ?? .png).kind }
+                    out.append(ReconcileCandidate(post: post, attempts: try attempts.run([.text(post.id)]).map(Self.attempt), mediaKinds: kinds))
                 }
                 return out
             } catch {
@@ -146,6 +149,14 @@ extension SQLitePostStore {
 public struct ReconcileCandidate: Sendable, Equatable {
     public var post: Post
     public var attempts: [Attempt]
+    /// The kinds of its attachments in order (empty: a post without media).
+    public var mediaKinds: [MediaType.Kind]
+
+    public init(post: Post, attempts: [Attempt], mediaKinds: [MediaType.Kind] = []) {
+        self.post = post
+        self.attempts = attempts
+        self.mediaKinds = mediaKinds
+    }
 }
 
 /// A post on an account's timeline that no post here matches.

@@ -31,6 +31,23 @@ struct TimelineMatcherTests {
         #expect(plan.foreignNew.isEmpty && plan.duplicates.isEmpty)
     }
 
+    @Test("F30/F05: the same words with other attachments are neither a duplicate nor a match: a text-only twin does not decide a post with an image")
+    func mediaSetsPostsApart() {
+        var illustrated = Self.candidate("p1", "launch day", .unknown, attemptAt: 10_000)
+        illustrated.mediaKinds = [.image]
+        let plain = RemotePost(id: "1", text: "launch day", createdAtMs: 10_100, media: [])
+        let withImage = RemotePost(id: "2", text: "launch day", createdAtMs: 10_200, media: [.image])
+        let onlyPlain = TimelineMatcher.plan(timeline: [plain], candidates: [illustrated], knownForeign: [], slackMs: 60_000)
+        #expect(onlyPlain.fixes.isEmpty, "a text-only post is not the lost post with an image")
+        #expect(onlyPlain.unknownNotFound == ["p1"])
+        let both = TimelineMatcher.plan(timeline: [plain, withImage], candidates: [illustrated], knownForeign: [], slackMs: 60_000)
+        #expect(both.fixes.map(\.platformId) == ["2"])
+        #expect(both.duplicates.isEmpty, "two posts with the same words, one illustrated, are two posts")
+        let twice = TimelineMatcher.plan(timeline: [withImage, RemotePost(id: "3", text: "launch day", createdAtMs: 10_300, media: [.image])],
+                                         candidates: [], knownForeign: [], slackMs: 0)
+        #expect(twice.duplicates.map(\.platformIds) == [["2", "3"]])
+    }
+
     @Test("an unknown post whose attempt recorded the id is decided by platform id")
     func unknownByAttemptId() {
         let plan = TimelineMatcher.plan(timeline: [Self.remote("222", "other text entirely")],
