@@ -91,8 +91,12 @@ def png(path, rgb):
     with open(path, "wb") as f:
         f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
                 + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+import hashlib, json
+sums = {}
 for name, rgb in (("demo-x", (29, 161, 242)), ("demo-mastodon", (99, 100, 255)), ("demo-bluesky", (0, 133, 255))):
     png(f".demo/{name}.png", rgb)
+    sums[f"steadypost demo {name} with an image"] = hashlib.sha256(open(f".demo/{name}.png", "rb").read()).hexdigest()
+json.dump(sums, open(".demo/media-sha256.json", "w"))
 PY
 for a in demo-x demo-mastodon demo-bluesky; do
   printf '{"account":"%s","text":"steadypost demo %s with an image","media":[{"path":".demo/%s.png","alt":"a square in %s blue"}]}\n' \
@@ -136,8 +140,10 @@ want = sum(1 for l in expected if "media" in json.loads(l))
 for p in with_media:
     m = p["media"][0]
     print("  %-9s %-44s media: %s, sha256 %s..., alt %r" % (p["platform"], p["text"][:44], m.get("type"), str(m.get("sha256"))[:12], m.get("alt")))
-print("  %d of %d posts with an image carry it" % (len(with_media), want))
-sys.exit(1 if dups or lost or len(with_media) != want else 0)'
+sums = json.load(open(".demo/media-sha256.json"))
+intact = sum(1 for p in with_media if [m.get("sha256") for m in p["media"]] == [sums.get(p["text"])])
+print("  %d of %d posts with an image carry it, %d with the very bytes scheduled (SHA-256)" % (len(with_media), want, intact))
+sys.exit(1 if dups or lost or len(with_media) != want or intact != want else 0)'
 # --- metrics and replies (issue 6) ---
 echo
 echo "==> metrics arriving: the simulator adds likes to a Mastodon post; an operator's"

@@ -80,6 +80,32 @@ struct MediaSchedulingTests {
         #expect(d.cli(["jobs"]).stdout.contains("4 png"))
     }
 
+    @Test("the source deleted right after scheduling: the post still goes out, once, with those very bytes and the alt text")
+    func sourceDeletedPostStillGoesOut() throws {
+        let sim = try SimulatorProcess()
+        defer { sim.stop() }
+        let d = try DaemonProcess(sim: sim, accounts: [(.mastodon, "media-m", nil)])
+        defer { d.cleanUp() }
+        try d.start()
+        let files = TempDir("steadypost-media-src")
+        let bytes = Self.png(30_000, seed: 9)
+        let path = "\(files.path)/chart.png"
+        try Self.write(path, bytes)
+        let posted = d.cli(["post", "--account", "media-m", "--media", path, "--alt", "a chart", "due now, source gone"])
+        #expect(posted.code == 0, "\(posted.stderr)")
+        files.remove()
+        let id = posted.stdout.trimmed
+        _ = try waitFor("the post to be published", timeoutMillis: 30_000) { () -> Bool? in
+            let rows = try JSON.parse(d.cli(["jobs", "--json"]).stdout).array ?? []
+            return rows.first { $0["id"]?.string == id }?["state"]?.string == "posted" ? true : nil
+        }
+        let truth = try sim.posts("media-m").filter { $0["text"]?.string == "due now, source gone" }
+        #expect(truth.count == 1)
+        let media = truth.first?["media"]?.array ?? []
+        #expect(media.map { $0["sha256"]?.string } == [Self.sha(bytes)])
+        #expect(media.first?["alt"]?.string == "a chart")
+    }
+
     @Test("bad media is refused naming the file and rule, exit 1 (2 for usage), and nothing of the batch is scheduled")
     func badMediaRefused() throws {
         let sim = try SimulatorProcess()
