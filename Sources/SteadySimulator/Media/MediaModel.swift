@@ -226,18 +226,22 @@ enum Multipart {
         return nil
     }
 
+    /// The first `needle` at or after `from`. memchr finds each candidate first byte: an
+    /// upload's segment is megabytes, and a byte-at-a-time scan of it cost the simulator a
+    /// sixth of its time per APPEND.
     private static func find(_ needle: [UInt8], in haystack: [UInt8], from: Int) -> Int? {
-        guard let first = needle.first, haystack.count >= needle.count else { return nil }
-        var i = from
-        let last = haystack.count - needle.count
-        while i <= last {
-            if haystack[i] == first {
-                var j = 1
-                while j < needle.count && haystack[i + j] == needle[j] { j += 1 }
-                if j == needle.count { return i }
+        guard let first = needle.first, from >= 0, haystack.count - from >= needle.count else { return nil }
+        return haystack.withUnsafeBytes { h -> Int? in
+            needle.withUnsafeBytes { n -> Int? in
+                let base = h.baseAddress!
+                let end = base + (h.count - n.count + 1)  // one past the last possible start
+                var at = base + from
+                while at < end, let hit = memchr(at, Int32(first), end - at) {
+                    if memcmp(hit, n.baseAddress!, n.count) == 0 { return base.distance(to: UnsafeRawPointer(hit)) }
+                    at = UnsafeRawPointer(hit) + 1
+                }
+                return nil
             }
-            i += 1
         }
-        return nil
     }
 }
