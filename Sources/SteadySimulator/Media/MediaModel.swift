@@ -1,5 +1,6 @@
 import Foundation
 import SteadyCore
+import Synchronization
 
 /// What an upload's bytes are, by their magic numbers (never by the name or the declared type).
 enum MediaFormat: String, Sendable {
@@ -58,7 +59,8 @@ enum MediaState: String, Sendable {
 }
 
 /// One uploaded file. The bytes themselves are never kept: they are hashed as they arrive (X
-/// segments out of order wait in `pendingSegments` until the gap before them is filled).
+/// segments out of order wait in `pendingSegments` until the gap before them is filled), by the
+/// upload's `MediaDigest`, which every copy of the object shares.
 struct MediaObject: Sendable {
     /// X and Mastodon: assigned at upload; Bluesky: the blob's CID, known once it is hashed.
     var id: String
@@ -70,7 +72,7 @@ struct MediaObject: Sendable {
     var declaredType: String = ""
     var category: String = ""
     var format: MediaFormat?
-    var hasher = SHA256()
+    let digest = MediaDigest()
     var head: [UInt8] = []
     var nextSegment = 0
     var pendingSegments: [Int: [UInt8]] = [:]
@@ -91,15 +93,17 @@ struct MediaObject: Sendable {
     private(set) var byteCount = 0
 
     /// Feeds bytes in order, keeping the first 12 for type detection.
-    mutating func feed(_ bytes: some Collection<UInt8>) {
+    mutating func feed(_ bytes: ArraySlice<UInt8>) {
         if head.count < 12 { head += bytes.prefix(12 - head.count) }
-        hasher.update(bytes)
+        digest.update(bytes)
         byteCount += bytes.count
     }
 
-    /// Ends the upload: the hash is fixed, the type detected.
+    mutating func feed(_ bytes: [UInt8]) { feed(bytes[...]) }
+
+    /// Ends the upload: the hash is fixed (once every piece fed is hashed), the type detected.
     mutating func seal() {
-        sha256 = hasher.finalizeHex()
+        sha256 = digest.finalizeHex()
         format = MediaFormat.detect(head)
     }
 
@@ -111,6 +115,31 @@ struct MediaObject: Sendable {
             state = .inProgress
         }
         if pollsLeft == 0 { state = failsProcessing ? .failed : .succeeded }
+    }
+}
+
+/// An upload's SHA-256, computed beside the request path rather than on it: the pieces are
+/// hashed in order on a serial queue of the upload's own, so an X APPEND is answered while its
+/// segment is hashed and the next segment travels (hashing on the answer's path made the
+/// simulator, not the uploader, set the pace of a large upload). At most two pieces wait to be
+/// hashed (a third waits for room), so memory stays bounded by two segments; `finalizeHex`
+/// waits for the last one.
+final class MediaDigest: Sendable {
+    private let queue = DispatchQueue(label: "steadypost-sim.media-digest")
+    private let room = DispatchSemaphore(value: 2)
+    private let hasher = Mutex(SHA256())
+
+    func update(_ bytes: ArraySlice<UInt8>) {
+        room.wait()
+        queue.async { [self] in
+            hasher.withLock { $0.update(bytes) }
+            room.signal()
+        }
+    }
+
+    func finalizeHex() -> String {
+        queue.sync {}
+        return hasher.withLock { $0.finalizeHex() }
     }
 }
 
