@@ -145,10 +145,14 @@ INIT, one APPEND per 4 MiB segment (multipart field \`media\`, the segment files
 the timed region), FINALIZE, all after INIT in one curl process joined by \`--next\` (one
 reused connection), with \`Expect:\` empty as the product sends it. Both are timed the same
 way, from the simulator's request log (\`/_sim/requests\`): INIT's arrival to FINALIZE's
-answer. The worker's RSS is sampled from /proc/PID/statm every 10 ms from the benchmark
-process, and its VmHWM, reset (\`clear_refs\` 5) just before the post falls due, is read
-once the post is live; idle is its RSS before the \`media_put\` (the figure after the copy
-into the media store is beside it). CPU seconds are the processes' own over each window.
+answer; three rounds, the worker's upload (a new post, a new media id) then curl's, and each
+peer's median round. The worker's RSS is sampled from /proc/PID/statm every 10 ms from the benchmark
+process, and its VmHWM, reset (\`clear_refs\` 5) just before the first post falls due, is read
+once the last post is live; idle is its RSS before the \`media_put\` (the figure after the copy
+into the media store is beside it). CPU seconds are the processes' own, per round. The
+simulator hashes every byte it gets (its ground truth) on a thread of its own, beside its
+answers, so it does not set the pace; it still uses about a core while a round lasts, so on
+a small machine read the ratio, not the MB/s.
 \`steadypost-bench media ${MEDIA_MB:-200} 4194304\`.
 
 | what | | | | |

@@ -17,7 +17,7 @@ enum MediaUpload {
     static let workerAccount = "bench-x-worker"
     static let curlAccount = "bench-x-curl"
 
-    static func run(megabytes: Int, chunkBytes: Int) {
+    static func run(megabytes: Int, chunkBytes: Int, rounds: Int) {
         let total = megabytes * 1_000_000
         var toml = "[[accounts]]\nname = \"\(workerAccount)\"\nplatform = \"x\"\nbase_url = \"BASE\"\ncredentials = \"\(workerAccount).json\"\n"
         toml += "quota = { hourly = 1000000, daily = 1000000 }\n\n[media]\nchunk_bytes = \(chunkBytes)\n\n[workers.posting]\nconcurrency = 1\n"
@@ -49,46 +49,59 @@ enum MediaUpload {
         pause(millis: 2000)
         let idle = ProcessStats.residentBytes(pid: pid)
 
-        // The upload: VmHWM reset, the post due now, RSS sampled until the post is live.
+        // Rounds of the worker's upload then curl's (one each is at the mercy of whatever else
+        // this shared machine runs for a second): VmHWM reset before the first, RSS sampled.
         _ = Files.writeRaw("/proc/\(pid)/clear_refs", "5")
         var sampledPeak = idle
-        let simCPU0 = ProcessStats.cpuNanos(pid: sim.process.pid) ?? 0
-        let workerCPU0 = ProcessStats.cpuNanos(pid: pid) ?? 0
-        let body = "{\"posts\":[{\"account\":\"\(workerAccount)\",\"text\":\"media bench\",\"at\":\(SteadyClock.wallMillis()),\"media\":[{\"sha256\":\"\(sha)\"}]}]}"
-        do { _ = try d.client.call(method: "posting.create", body: Array(body.utf8)) } catch { die("media: posting.create: \(error)") }
-        let deadline = SteadyClock.monotonicMillis() + 600_000
-        var live = false
-        var tick = 0
-        while !live && SteadyClock.monotonicMillis() < deadline {
-            sampledPeak = max(sampledPeak, ProcessStats.residentBytes(pid: pid))
-            pause(millis: 10)
-            tick += 1
-            if tick % 25 == 0 { live = postedMedia(sim, account: workerAccount) == [sha] }
-        }
-        guard live else { die("media: the post with the video is not on the simulator after 10 minutes; see \(d.dir)/daemon.log") }
-        let hwm = peakResident(pid)
-        let simCPUWorker = Double((ProcessStats.cpuNanos(pid: sim.process.pid) ?? 0) - simCPU0) / 1e9
-        let workerCPU = Double((ProcessStats.cpuNanos(pid: pid) ?? 0) - workerCPU0) / 1e9
-        guard let worker = window(sim, account: workerAccount, appends: segments.count) else { die("media: the worker's upload is not in the request log") }
+        var workerRuns: [(total: Int64, append: Double, between: Double)] = []
+        var curlRuns: [(total: Int64, append: Double, between: Double)] = []
+        var cpu = (simWorker: 0.0, worker: 0.0, simCurl: 0.0, curl: 0.0)
+        for round in 0..<rounds {
+            let simCPU0 = ProcessStats.cpuNanos(pid: sim.process.pid) ?? 0
+            let workerCPU0 = ProcessStats.cpuNanos(pid: pid) ?? 0
+            let body = "{\"posts\":[{\"account\":\"\(workerAccount)\",\"text\":\"media bench \(round)\",\"at\":\(SteadyClock.wallMillis()),\"media\":[{\"sha256\":\"\(sha)\"}]}]}"
+            do { _ = try d.client.call(method: "posting.create", body: Array(body.utf8)) } catch { die("media: posting.create: \(error)") }
+            let deadline = SteadyClock.monotonicMillis() + 600_000
+            var live = false
+            var tick = 0
+            while !live && SteadyClock.monotonicMillis() < deadline {
+                sampledPeak = max(sampledPeak, ProcessStats.residentBytes(pid: pid))
+                pause(millis: 10)
+                tick += 1
+                if tick % 25 == 0 { live = postsCarrying(sim, account: workerAccount, sha: sha) == round + 1 }
+            }
+            guard live else { die("media: the post with the video is not on the simulator after 10 minutes; see \(d.dir)/daemon.log") }
+            cpu.simWorker += Double((ProcessStats.cpuNanos(pid: sim.process.pid) ?? 0) - simCPU0) / 1e9
+            cpu.worker += Double((ProcessStats.cpuNanos(pid: pid) ?? 0) - workerCPU0) / 1e9
+            guard let worker = window(sim, account: workerAccount, appends: segments.count) else { die("media: the worker's upload is not in the request log") }
+            workerRuns.append(worker)
 
-        // curl: INIT, then every APPEND and FINALIZE in one process (one connection).
-        let simCPU1 = ProcessStats.cpuNanos(pid: sim.process.pid) ?? 0
-        let curlCPU = curlUpload(sim, dir: prepared.dir, bytes: total, segments: segments)
-        let simCPUCurl = Double((ProcessStats.cpuNanos(pid: sim.process.pid) ?? 0) - simCPU1) / 1e9
-        guard let curl = window(sim, account: curlAccount, appends: segments.count) else { die("media: curl's upload is not in the request log") }
+            // curl: INIT, then every APPEND and FINALIZE in one process (one connection).
+            let simCPU1 = ProcessStats.cpuNanos(pid: sim.process.pid) ?? 0
+            cpu.curl += curlUpload(sim, dir: prepared.dir, bytes: total, segments: segments)
+            cpu.simCurl += Double((ProcessStats.cpuNanos(pid: sim.process.pid) ?? 0) - simCPU1) / 1e9
+            guard let curl = window(sim, account: curlAccount, appends: segments.count) else { die("media: curl's upload is not in the request log") }
+            curlRuns.append(curl)
+        }
+        let hwm = peakResident(pid)
 
         let mb = Double(total) / 1e6
-        let rateWorker = mb / (Double(worker) / 1000)
-        let rateCurl = mb / (Double(curl) / 1000)
+        func rates(_ runs: [(total: Int64, append: Double, between: Double)]) -> Sample { Sample(runs.map { mb / (Double($0.total) / 1000) }) }
+        func describe(_ runs: [(total: Int64, append: Double, between: Double)]) -> String {
+            let r = rates(runs)
+            let windows = Sample(runs.map { Double($0.total) })
+            return "\(fmt(r.p(0.5), 1)) MB/s | median of \(runs.count) (\(r.values.map { String(Int($0.rounded())) }.joined(separator: ", ")) MB/s); \(Int(windows.p(0.5))) ms INIT → FINALIZE, APPEND p50 \(Int(Sample(runs.map(\.append)).p(0.5))) ms, \(fmt(Sample(runs.map(\.between)).p(0.5), 1)) ms from an answer to the next request"
+        }
+        let n = Double(rounds)
         let chunk = "\(chunkBytes / 1_048_576) MiB"
         let what = "\(megabytes) MB MP4, \(segments.count) APPENDs of \(chunk)"
-        out("| M1 X upload by the posting worker (\(what)) | \(fmt(rateWorker, 1)) MB/s | \(worker) ms INIT → FINALIZE | simulator CPU \(fmt(simCPUWorker, 2)) s, worker CPU \(fmt(workerCPU, 2)) s (whole post) | |")
-        out("| M1 curl, same bytes and requests, one process (\(what)) | \(fmt(rateCurl, 1)) MB/s | \(curl) ms INIT → FINALIZE | simulator CPU \(fmt(simCPUCurl, 2)) s, curl CPU \(fmt(curlCPU, 2)) s | |")
-        out("| M1 worker ÷ curl | \(fmt(rateWorker / rateCurl * 100, 0)) % | | | goal ≥ 80 % |")
+        out("| M1 X upload by the posting worker (\(what)) | \(describe(workerRuns)) | a round: simulator CPU \(fmt(cpu.simWorker / n, 2)) s, worker CPU \(fmt(cpu.worker / n, 2)) s (the whole post) | |")
+        out("| M1 curl, same bytes and requests, one process (\(what)) | \(describe(curlRuns)) | a round: simulator CPU \(fmt(cpu.simCurl / n, 2)) s, curl CPU \(fmt(cpu.curl / n, 2)) s | |")
+        out("| M1 worker ÷ curl (medians) | \(Int((rates(workerRuns).p(0.5) / rates(curlRuns).p(0.5) * 100).rounded())) % | | | goal ≥ 80 % |")
         let mib = 1_048_576.0
         let goal = Double(idleBefore) + 2 * Double(chunkBytes) + 10 * mib
         let peak = max(sampledPeak, hwm)
-        out("| M2 posting worker RSS during the upload | idle \(fmt(Double(idleBefore) / mib, 1)) MB (\(fmt(Double(idle) / mib, 1)) MB after the media_put) | peak \(fmt(Double(peak) / mib, 1)) MB (VmHWM \(fmt(Double(hwm) / mib, 1)), sampled every 10 ms \(fmt(Double(sampledPeak) / mib, 1))) | goal ≤ idle + 2 × \(chunk) + 10 MB = \(fmt(goal / mib, 1)) MB | \(peak <= UInt64(goal) ? "met" : "missed") |")
+        out("| M2 posting worker RSS during the \(rounds) uploads | idle \(fmt(Double(idleBefore) / mib, 1)) MB (\(fmt(Double(idle) / mib, 1)) MB after the media_put) | peak \(fmt(Double(peak) / mib, 1)) MB (VmHWM \(fmt(Double(hwm) / mib, 1)), sampled every 10 ms \(fmt(Double(sampledPeak) / mib, 1))) | goal ≤ idle + 2 × \(chunk) + 10 MB = \(fmt(goal / mib, 1)) MB | \(peak <= UInt64(goal) ? "met" : "missed") |")
     }
 
     /// The video: `ftyp` box (brand `isom`), then SplitMix64 bytes; also cut into segment files
@@ -128,33 +141,41 @@ enum MediaUpload {
         return segments
     }
 
-    /// The SHA-256s of the media of the account's newest post on the simulator.
-    static func postedMedia(_ sim: BenchSim, account: String) -> [String] {
+    /// How many of the account's posts on the simulator carry exactly the one medium `sha`.
+    static func postsCarrying(_ sim: BenchSim, account: String, sha: String) -> Int {
         struct Posts: Decodable {
             struct Item: Decodable { struct Media: Decodable { var sha256: String }; var media: [Media]? }
             var posts: [Item]
         }
         guard let body = sim.admin(.get, "/_sim/posts?account=\(account)"),
-              let posts = try? JSONDecoder().decode(Posts.self, from: Data(body)) else { return [] }
-        return posts.posts.last?.media?.map(\.sha256) ?? []
+              let posts = try? JSONDecoder().decode(Posts.self, from: Data(body)) else { return 0 }
+        return posts.posts.filter { $0.media?.map(\.sha256) == [sha] }.count
     }
 
-    /// INIT's arrival to FINALIZE's answer (ms) of the account's upload, from the request log:
-    /// its `POST /2/media/upload`s are INIT, the APPENDs and FINALIZE, in that order.
-    static func window(_ sim: BenchSim, account: String, appends: Int) -> Int64? {
+    /// INIT's arrival to FINALIZE's answer (ms) of the account's upload, from the request log
+    /// (its `POST /2/media/upload`s are INIT, the APPENDs and FINALIZE, in that order), and the
+    /// median APPEND's time in the simulator (its body read, then handled).
+    /// `between`: the window less the time requests were in the simulator, per gap between two
+    /// requests: the uploader's own time from an answer to its next request.
+    static func window(_ sim: BenchSim, account: String, appends: Int) -> (total: Int64, append: Double, between: Double)? {
         struct Log: Decodable {
             struct Record: Decodable { var at_ms: Int64; var duration_ms: Int64; var method: String; var path: String; var account: String?; var status: Int }
             var requests: [Record]
         }
         guard let body = sim.admin(.get, "/_sim/requests?limit=2000"),
               let log = try? JSONDecoder().decode(Log.self, from: Data(body)) else { return nil }
-        let uploads = log.requests.filter { $0.account == account && $0.method == "POST" && $0.path == "/2/media/upload" }
+        // The newest upload of the account: INIT (202), the APPENDs (200), FINALIZE (201).
+        let all = log.requests.filter { $0.account == account && $0.method == "POST" && $0.path == "/2/media/upload" }
+        let uploads = Array(all.suffix(appends + 2))
         guard uploads.count == appends + 2, uploads.allSatisfy({ (200..<300).contains($0.status) }),
-              let first = uploads.first, let last = uploads.last else {
+              let first = uploads.first, let last = uploads.last, first.status == 202, last.status == 201 else {
             out("  \(account): \(uploads.count) uploads logged, \(appends + 2) expected: \(uploads.map(\.status))")
             return nil
         }
-        return (last.at_ms + last.duration_ms) - (first.at_ms - first.duration_ms)
+        let append = Sample(uploads.dropFirst().dropLast().map { Double($0.duration_ms) }).p(0.5)
+        let total = (last.at_ms + last.duration_ms) - (first.at_ms - first.duration_ms)
+        let inside = uploads.reduce(Int64(0)) { $0 + $1.duration_ms }
+        return (total, append, Double(total - inside) / Double(uploads.count - 1))
     }
 
     /// curl with the account's token: INIT (its own process: the media id comes from its

@@ -15,9 +15,10 @@ import SteadySystem
 //                                    the chaos run: faults, kills, then an audit (exit 1 if unclean)
 //   steadypost-bench leaks [POSTS [RSS_PCT]]  F12: POSTS (10,000) leave every worker's fds flat
 //                                    and RSS within RSS_PCT (20) % of its value after a warm-up
-//   steadypost-bench media [MEGABYTES [CHUNK_BYTES]]   issue 15: a MEGABYTES (200) MB video to the
-//                                    simulator's X upload through the posting worker vs curl, with
-//                                    `[media] chunk_bytes` CHUNK_BYTES (4 MiB); the worker's peak RSS
+//   steadypost-bench media [MEGABYTES [CHUNK_BYTES [ROUNDS]]]   issue 15: a MEGABYTES (200) MB video to
+//                                    the simulator's X upload through the posting worker vs curl,
+//                                    ROUNDS (3) times each, alternating, with `[media] chunk_bytes`
+//                                    CHUNK_BYTES (4 MiB); the worker's peak RSS
 //   steadypost-bench p8 [LEASES]     browser pool: pages/s with 2 browsers, lease latency, PSS, recycle cost
 //   steadypost-bench stamp FILE|-    the bare child: writes "<pid> <CLOCK_MONOTONIC ns>" and waits
 //   steadypost-bench echo            raw echo over fd 3 (the socketpair peer for p4's baseline)
@@ -105,9 +106,10 @@ case "token-race" where args.count == 8:
 case "p56":
     P56.run(seconds: args.count > 2 ? Int(args[2]) ?? 60 : 60)
 case "media":
-    MediaUpload.run(megabytes: args.count > 2 ? Int(args[2]) ?? 200 : 200, chunkBytes: args.count > 3 ? Int(args[3]) ?? 4 << 20 : 4 << 20)
+    MediaUpload.run(megabytes: args.count > 2 ? Int(args[2]) ?? 200 : 200, chunkBytes: args.count > 3 ? Int(args[3]) ?? 4 << 20 : 4 << 20,
+                    rounds: args.count > 4 ? max(1, Int(args[4]) ?? 3) : 3)
 case "p8":
     P8.run(leases: args.count > 2 ? Int(args[2]) ?? 200 : 200)
 default:
-    die("usage: steadypost-bench p1 [KILLS] | p2 [POSTS] | p3 [POSTS] | p4 [ROUNDS] | p56 [SECONDS] | p7 | p8 [LEASES] | media [MEGABYTES [CHUNK_BYTES]] | chaos [OPTIONS] | leaks [POSTS [RSS_PCT]] | stamp FILE | echo | claim-race DB OWNER READY_FILE [BUSY_MS] | token-race STATE_DIR ACCOUNT PLATFORM BASE_URL CREDENTIALS_FILE GO_FILE")
+    die("usage: steadypost-bench p1 [KILLS] | p2 [POSTS] | p3 [POSTS] | p4 [ROUNDS] | p56 [SECONDS] | p7 | p8 [LEASES] | media [MEGABYTES [CHUNK_BYTES [ROUNDS]]] | chaos [OPTIONS] | leaks [POSTS [RSS_PCT]] | stamp FILE | echo | claim-race DB OWNER READY_FILE [BUSY_MS] | token-race STATE_DIR ACCOUNT PLATFORM BASE_URL CREDENTIALS_FILE GO_FILE")
 }
