@@ -16,6 +16,9 @@ import SteadySystem
 enum MediaUpload {
     static let workerAccount = "bench-x-worker"
     static let curlAccount = "bench-x-curl"
+    /// One upload as the simulator saw it: INIT → FINALIZE (ms), the median APPEND (ms), the
+    /// uploader's own time from an answer to its next request (ms).
+    typealias Round = (total: Int64, append: Double, between: Double)
 
     static func run(megabytes: Int, chunkBytes: Int, rounds: Int) {
         let total = megabytes * 1_000_000
@@ -53,8 +56,8 @@ enum MediaUpload {
         // this shared machine runs for a second): VmHWM reset before the first, RSS sampled.
         _ = Files.writeRaw("/proc/\(pid)/clear_refs", "5")
         var sampledPeak = idle
-        var workerRuns: [(total: Int64, append: Double, between: Double)] = []
-        var curlRuns: [(total: Int64, append: Double, between: Double)] = []
+        var workerRuns: [Round] = []
+        var curlRuns: [Round] = []
         var cpu = (simWorker: 0.0, worker: 0.0, simCurl: 0.0, curl: 0.0)
         for round in 0..<rounds {
             let simCPU0 = ProcessStats.cpuNanos(pid: sim.process.pid) ?? 0
@@ -86,8 +89,8 @@ enum MediaUpload {
         let hwm = peakResident(pid)
 
         let mb = Double(total) / 1e6
-        func rates(_ runs: [(total: Int64, append: Double, between: Double)]) -> Sample { Sample(runs.map { mb / (Double($0.total) / 1000) }) }
-        func describe(_ runs: [(total: Int64, append: Double, between: Double)]) -> String {
+        func rates(_ runs: [Round]) -> Sample { Sample(runs.map { mb / (Double($0.total) / 1000) }) }
+        func describe(_ runs: [Round]) -> String {
             let r = rates(runs)
             let windows = Sample(runs.map { Double($0.total) })
             return "\(fmt(r.p(0.5), 1)) MB/s | median of \(runs.count) (\(r.values.map { String(Int($0.rounded())) }.joined(separator: ", ")) MB/s); \(Int(windows.p(0.5))) ms INIT → FINALIZE, APPEND p50 \(Int(Sample(runs.map(\.append)).p(0.5))) ms, \(fmt(Sample(runs.map(\.between)).p(0.5), 1)) ms from an answer to the next request"
@@ -157,7 +160,7 @@ enum MediaUpload {
     /// median APPEND's time in the simulator (its body read, then handled).
     /// `between`: the window less the time requests were in the simulator, per gap between two
     /// requests: the uploader's own time from an answer to its next request.
-    static func window(_ sim: BenchSim, account: String, appends: Int) -> (total: Int64, append: Double, between: Double)? {
+    static func window(_ sim: BenchSim, account: String, appends: Int) -> Round? {
         struct Log: Decodable {
             struct Record: Decodable { var at_ms: Int64; var duration_ms: Int64; var method: String; var path: String; var account: String?; var status: Int }
             var requests: [Record]
