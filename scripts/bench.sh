@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the benchmarks (P1, P2-P4, P7, P5/P6, P8 and the peer supervisors) on a release build and rewrites
+# Runs the benchmarks (P1, P2-P4, P7, P5/P6, P8, the media upload and the peer supervisors) on a release build and rewrites
 # BENCHMARKS.md with the machine, the figures and the peers measured in the same run.
 #
 #   scripts/bench.sh [KILLS] [IDLE_SECONDS]      defaults: 100 kills, 60 s idle
@@ -33,6 +33,7 @@ echo "==> P3 (1,000 posts)"; p3=$("$bin/steadypost-bench" p3 1000 2>/dev/null)
 echo "==> P7"; p7=$("$bin/steadypost-bench" p7 2>/dev/null)
 echo "==> P5/P6 (${idle} s idle)"; p56=$("$bin/steadypost-bench" p56 "$idle" 2>/dev/null)
 echo "==> P8 (${P8_LEASES:-200} leases, 2 browsers)"; p8=$("$bin/steadypost-bench" p8 "${P8_LEASES:-200}" 2>/dev/null)
+echo "==> Media upload (${MEDIA_MB:-200} MB video, 4 MiB chunks)"; media=$("$bin/steadypost-bench" media "${MEDIA_MB:-200}" 4194304 2>/dev/null)
 peers="(s6, runit or supervisord missing: peer figures skipped)"
 if command -v s6-supervise >/dev/null && command -v runsv >/dev/null && command -v supervisord >/dev/null; then
   echo "==> peers with the C child ($peer_kills kills each)"
@@ -46,7 +47,7 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 cat > BENCHMARKS.md <<MD
 # Benchmarks
 
-Measured by \`P8_LEASES=${P8_LEASES:-200} PEER_KILLS=$peer_kills scripts/bench.sh $kills $idle\` on $(date -u +%Y-%m-%d): $(nproc) cores ($cpu),
+Measured by \`P8_LEASES=${P8_LEASES:-200} MEDIA_MB=${MEDIA_MB:-200} PEER_KILLS=$peer_kills scripts/bench.sh $kills $idle\` on $(date -u +%Y-%m-%d): $(nproc) cores ($cpu),
 $(free -g | awk '/Mem:/{print $2}') GiB, kernel $(uname -r), $(swift --version 2>&1 | head -1), release build.
 This machine is a shared VM: read each figure beside its peer from the same run, not alone.
 Benchmarks are not tests: nothing here is asserted by the test suite.
@@ -131,6 +132,32 @@ Chromium. \`steadypost-bench p8 ${P8_LEASES:-200}\`.
 | what | | | | |
 |---|---|---|---|---|
 $p8
+
+## Media upload (issue 15; goals: ≥ 80 % of curl, peak RSS ≤ idle + 2 × chunk + 10 MB)
+
+A ${MEDIA_MB:-200} MB video (an MP4 by its magic bytes: an \`ftyp\` box with brand \`isom\`, then
+pseudo-random bytes) uploaded to the simulator's X endpoint (release build, loopback, no
+injected latency) by the real posting worker with \`[media] chunk_bytes = 4194304\` (4 MiB
+segments; X takes at most 5 MB a segment), scheduled as an operator would: the open file
+handed to \`posting.media_put\` over the control socket, then \`posting.create\` naming its
+SHA-256. Beside it, \`curl\` uploads the same bytes to the same endpoint as the same requests:
+INIT, one APPEND per 4 MiB segment (multipart field \`media\`, the segment files cut before
+the timed region), FINALIZE, all after INIT in one curl process joined by \`--next\` (one
+reused connection), with \`Expect:\` empty as the product sends it. Both are timed the same
+way, from the simulator's request log (\`/_sim/requests\`): INIT's arrival to FINALIZE's
+answer; three rounds, the worker's upload (a new post, a new media id) then curl's, and each
+peer's median round. The worker's RSS is sampled from /proc/PID/statm every 10 ms from the benchmark
+process, and its VmHWM, reset (\`clear_refs\` 5) just before the first post falls due, is read
+once the last post is live; idle is its RSS before the \`media_put\` (the figure after the copy
+into the media store is beside it). CPU seconds are the processes' own, per round. The
+simulator hashes every byte it gets (its ground truth) on a thread of its own, beside its
+answers, so it does not set the pace; it still uses about a core while a round lasts, so on
+a small machine read the ratio, not the MB/s.
+\`steadypost-bench media ${MEDIA_MB:-200} 4194304\`.
+
+| what | | | | |
+|---|---|---|---|---|
+$media
 MD
 # Earlier one-off measurements (A/B runs) that this script does not repeat.
 if [ -f docs/benchmarks-history.md ]; then printf '\n' >> BENCHMARKS.md; cat docs/benchmarks-history.md >> BENCHMARKS.md; fi

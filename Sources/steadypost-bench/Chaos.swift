@@ -26,6 +26,8 @@ struct ChaosOptions {
     /// The quota's hour, shortened so the quotas bind during the run.
     var quotaWindowMillis: Int64 = 20_000
     var quotaPerWindow = 60
+    /// Every this-many-th post carries one or two small images (0: none).
+    var mediaShare = 10
     var keep = false
 
     static func parse(_ args: ArraySlice<String>) -> ChaosOptions {
@@ -50,6 +52,7 @@ struct ChaosOptions {
             case "--settle-ms": o.settleMillis = int(value())
             case "--quota": o.quotaPerWindow = Int(int(value()))
             case "--quota-window-ms": o.quotaWindowMillis = int(value())
+            case "--media-share": o.mediaShare = Int(int(value()))
             case "--keep": o.keep = true
             default: die("chaos: unknown option \(a); see `steadypost-bench help`")
             }
@@ -109,16 +112,24 @@ enum Chaos {
             die("chaos: the simulator refused the fault rule \(rule)")
         }
 
-        // Schedule: due evenly over the spread, round-robin over the accounts.
+        // Schedule: due evenly over the spread, round-robin over the accounts; every
+        // `mediaShare`-th post with its own images, put into the media store first.
+        let posts = (0..<o.posts).map { i in (account: accounts[i % accounts.count].name, text: "chaos \(o.seed)-\(i) \(word(&rng)) \(word(&rng))") }
+        var media: [String: [ChaosMedia.Image]] = [:]
+        if o.mediaShare > 0 {
+            for (i, post) in posts.enumerated() where i % o.mediaShare == o.mediaShare - 1 {
+                media[post.text] = ChaosMedia.images(post: i, count: 1 + (i / o.mediaShare) % 2, seed: o.seed)
+            }
+            ChaosMedia.put(media.values.flatMap { $0 }, dir: prepared.dir + "/media-source", socket: daemon.socket)
+        }
         let firstDue = SteadyClock.wallMillis() + 2000
         var texts: [String: Int64] = [:]
         var items: [String] = []
-        for i in 0..<o.posts {
-            let account = accounts[i % accounts.count].name
-            let text = "chaos \(o.seed)-\(i) \(word(&rng)) \(word(&rng))"
+        for (i, post) in posts.enumerated() {
             let due = firstDue + (o.posts > 1 ? o.spreadMillis * Int64(i) / Int64(o.posts - 1) : 0)
-            texts[text] = due
-            items.append("{\"account\":\"\(account)\",\"text\":\"\(text)\",\"at\":\(due)}")
+            texts[post.text] = due
+            let attached = media[post.text].map { ",\"media\":" + ChaosMedia.reference($0) } ?? ""
+            items.append("{\"account\":\"\(post.account)\",\"text\":\"\(post.text)\",\"at\":\(due)\(attached)}")
         }
         for start in stride(from: 0, to: items.count, by: 200) {
             let body = "{\"posts\":[\(items[start..<min(items.count, start + 200)].joined(separator: ","))]}"
@@ -176,7 +187,7 @@ enum Chaos {
                 .call(method: "reconciler.run", body: Array("{}".utf8))
             reconcile = String(decoding: answer, as: UTF8.self)
         } catch { reconcile = "failed: \(error)" }
-        let audit = ChaosAudit(texts: texts, sim: sim, storePath: storePath, accounts: accounts.map(\.name),
+        let audit = ChaosAudit(texts: texts, media: media.mapValues { $0.map(\.sha256) }, sim: sim, storePath: storePath, accounts: accounts.map(\.name),
                                quotaWindowMillis: o.quotaWindowMillis, quotaPerWindow: o.quotaPerWindow)
         var secretsLeaked: [String] = []
         var secretsChecked = 0
@@ -187,7 +198,7 @@ enum Chaos {
             secretsLeaked = ChaosSecrets.leaks(secrets, logPath: prepared.dir + "/daemon.log", client: daemon.client, store: store)
         }
         let elapsed = (SteadyClock.monotonicMillis() - started) / 1000
-        out("chaos seed=\(o.seed) posts=\(o.posts) posted=\(audit.posted) failed=\(audit.failed) duplicates=\(audit.duplicates) lost=\(audit.lost) stuck=\(audit.stuck) mismatches=\(audit.mismatches) quota_overruns=\(audit.quotaOverruns) secrets_leaked=\(secretsLeaked.count) worker_kills=\(workerKills) supervisor_kills=\(supervisorKills) elapsed=\(elapsed)s")
+        out("chaos seed=\(o.seed) posts=\(o.posts) posted=\(audit.posted) failed=\(audit.failed) duplicates=\(audit.duplicates) lost=\(audit.lost) stuck=\(audit.stuck) mismatches=\(audit.mismatches) media_posts=\(media.count) media_mismatches=\(audit.mediaMismatches) quota_overruns=\(audit.quotaOverruns) secrets_leaked=\(secretsLeaked.count) worker_kills=\(workerKills) supervisor_kills=\(supervisorKills) elapsed=\(elapsed)s")
         out("  faults fired: " + fired)
         out("  reconcile: " + String(reconcile.prefix(300)) + (reconcile.count > 300 ? "…" : ""))
         out("  secrets looked for: \(secretsChecked) (credential files and rotated tokens) in logs, status, job listings, errors")

@@ -20,9 +20,12 @@ struct ChaosAudit {
     var mismatches = 0
     /// Windows of the quota's length in which an account got more creates than its quota.
     var quotaOverruns = 0
+    /// Posts live on the simulator whose media (SHA-256s, in order) are not exactly the ones
+    /// scheduled with them: missing, extra, reordered or other bytes (none scheduled: none).
+    var mediaMismatches = 0
     var details: [String] = []
 
-    var clean: Bool { failed + duplicates + lost + stuck + mismatches + quotaOverruns == 0 }
+    var clean: Bool { failed + duplicates + lost + stuck + mismatches + quotaOverruns + mediaMismatches == 0 }
 
     struct SimPosts: Decodable {
         struct Item: Decodable {
@@ -31,11 +34,14 @@ struct ChaosAudit {
             var text: String
             var created_at_ms: Int64
             var deleted: Bool?
+            struct Media: Decodable { var sha256: String }
+            var media: [Media]?
         }
         var posts: [Item]
     }
 
-    init(texts: [String: Int64], sim: BenchSim, storePath: String, accounts: [String], quotaWindowMillis: Int64, quotaPerWindow: Int) {
+    /// `media`: the SHA-256s scheduled with each text that has media, in order.
+    init(texts: [String: Int64], media: [String: [String]], sim: BenchSim, storePath: String, accounts: [String], quotaWindowMillis: Int64, quotaPerWindow: Int) {
         guard let body = sim.admin(.get, "/_sim/posts"),
               let truth = try? JSONDecoder().decode(SimPosts.self, from: Data(body)) else {
             die("chaos: cannot read the simulator's ground truth")
@@ -53,6 +59,11 @@ struct ChaosAudit {
             if live.count > 1 {
                 duplicates += 1
                 details.append("duplicate: \"\(text)\" ×\(live.count): " + live.map(\.id).joined(separator: ", "))
+            }
+            let expected = media[text] ?? []
+            for item in live where (item.media ?? []).map(\.sha256) != expected {
+                mediaMismatches += 1
+                details.append("media: \(item.id) \"\(text)\" carries \((item.media ?? []).map { String($0.sha256.prefix(12)) }), scheduled \(expected.map { String($0.prefix(12)) })")
             }
             guard let post = byText[text] else {
                 lost += 1

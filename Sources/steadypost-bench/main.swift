@@ -11,10 +11,14 @@ import SteadySystem
 //   steadypost-bench p56 [SECONDS]   idle CPU of all processes; RSS/PSS of each
 //   steadypost-bench chaos [--posts N] [--seed S] [--spread-ms MS] [--kill-every-ms MS]
 //                    [--supervisor-kill-every-ms MS] [--max-kills N] [--settle-ms MS]
-//                    [--quota N] [--quota-window-ms MS] [--keep]
+//                    [--quota N] [--quota-window-ms MS] [--media-share N] [--keep]
 //                                    the chaos run: faults, kills, then an audit (exit 1 if unclean)
 //   steadypost-bench leaks [POSTS [RSS_PCT]]  F12: POSTS (10,000) leave every worker's fds flat
 //                                    and RSS within RSS_PCT (20) % of its value after a warm-up
+//   steadypost-bench media [MEGABYTES [CHUNK_BYTES [ROUNDS]]]   issue 15: a MEGABYTES (200) MB video to
+//                                    the simulator's X upload through the posting worker vs curl,
+//                                    ROUNDS (3) times each, alternating, with `[media] chunk_bytes`
+//                                    CHUNK_BYTES (4 MiB); the worker's peak RSS
 //   steadypost-bench p8 [LEASES]     browser pool: pages/s with 2 browsers, lease latency, PSS, recycle cost
 //   steadypost-bench stamp FILE|-    the bare child: writes "<pid> <CLOCK_MONOTONIC ns>" and waits
 //   steadypost-bench echo            raw echo over fd 3 (the socketpair peer for p4's baseline)
@@ -101,8 +105,11 @@ case "token-race" where args.count == 8:
     TokenRace.run(stateDir: args[2], account: args[3], platform: args[4], baseURL: args[5], credentialsFile: args[6], goFile: args[7])
 case "p56":
     P56.run(seconds: args.count > 2 ? Int(args[2]) ?? 60 : 60)
+case "media":
+    MediaUpload.run(megabytes: args.count > 2 ? Int(args[2]) ?? 200 : 200, chunkBytes: args.count > 3 ? Int(args[3]) ?? 4 << 20 : 4 << 20,
+                    rounds: args.count > 4 ? max(1, Int(args[4]) ?? 3) : 3)
 case "p8":
     P8.run(leases: args.count > 2 ? Int(args[2]) ?? 200 : 200)
 default:
-    die("usage: steadypost-bench p1 [KILLS] | p2 [POSTS] | p3 [POSTS] | p4 [ROUNDS] | p56 [SECONDS] | p7 | p8 [LEASES] | chaos [OPTIONS] | leaks [POSTS [RSS_PCT]] | stamp FILE | echo | claim-race DB OWNER READY_FILE [BUSY_MS] | token-race STATE_DIR ACCOUNT PLATFORM BASE_URL CREDENTIALS_FILE GO_FILE")
+    die("usage: steadypost-bench p1 [KILLS] | p2 [POSTS] | p3 [POSTS] | p4 [ROUNDS] | p56 [SECONDS] | p7 | p8 [LEASES] | media [MEGABYTES [CHUNK_BYTES [ROUNDS]]] | chaos [OPTIONS] | leaks [POSTS [RSS_PCT]] | stamp FILE | echo | claim-race DB OWNER READY_FILE [BUSY_MS] | token-race STATE_DIR ACCOUNT PLATFORM BASE_URL CREDENTIALS_FILE GO_FILE")
 }

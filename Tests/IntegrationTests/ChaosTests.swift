@@ -3,7 +3,7 @@ import Testing
 import SteadyCore
 import SteadySystem
 
-/// The short chaos run (issue 8): ~500 posts over 3 platforms × 2 accounts with lost
+/// The short chaos run (issue 8): ~500 posts (every 10th with one or two images, issue 15) over 3 platforms × 2 accounts with lost
 /// responses, store writes failing after a 2xx, 429s, expired tokens, 5xx and slow timelines on, ~30 SIGKILLs of workers and of
 /// the supervisor, then the audit against the simulator's ground truth. The full run and its
 /// figures are in RELIABILITY.md (`scripts/chaos.sh`).
@@ -22,10 +22,12 @@ struct ChaosTests {
         let text = Files.read(outPath) ?? ""
         #expect(status == .exited(0), "\(text)")
         let summary = text.split(separator: "\n").first { $0.hasPrefix("chaos ") }.map(String.init) ?? ""
-        for zero in ["duplicates=0", "lost=0", "stuck=0", "mismatches=0", "quota_overruns=0", "failed=0", "secrets_leaked=0"] {
+        for zero in ["duplicates=0", "lost=0", "stuck=0", "mismatches=0", "media_mismatches=0", "quota_overruns=0", "failed=0", "secrets_leaked=0"] {
             #expect(summary.contains(" \(zero) "), "\(zero) in: \(text)")
         }
         #expect(summary.contains(" posted=500 "), "\(text)")
+        // Every 10th post carried one or two images, each checked by SHA-256 in order.
+        #expect(summary.contains(" media_posts=50 "), "\(text)")
         // The faults really fired, and processes really died.
         let kills = summary.split(separator: " ").first { $0.hasPrefix("worker_kills=") }.flatMap { Int($0.dropFirst(13)) } ?? 0
         #expect(kills >= 10, "\(summary)")

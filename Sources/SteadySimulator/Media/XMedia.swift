@@ -158,7 +158,14 @@ extension Store {
                     return ErrorBodies.xInvalidRequest(
                         "Segments exceed the total_bytes given at INIT.", parameter: "media", headers: headers)
                 }
-                object.pendingSegments[index] = Array(payload)
+                // The next segment in order is hashed straight from the request body; only one
+                // that arrived early is copied to wait for the gap.
+                if index == object.nextSegment {
+                    object.feed(payload)
+                    object.nextSegment += 1
+                } else {
+                    object.pendingSegments[index] = Array(payload)
+                }
                 while let next = object.pendingSegments.removeValue(forKey: object.nextSegment) {
                     object.feed(next)
                     object.nextSegment += 1
