@@ -6,8 +6,8 @@ import SteadyStore
 /// held here; the chunk with `"final": true` stores every staged post and its own in ONE
 /// transaction, so the batch is still all or nothing. Staging lives in the posting worker's
 /// memory on purpose: if the worker restarts mid-way, the final chunk finds no stage and is
-/// refused, and nothing was stored. Bounded: posts, bytes and stages, and a stage untouched
-/// for `idleMillis` is dropped.
+/// refused, and nothing was stored. Bounded: posts, bytes and stages; a stage one of whose
+/// chunks is refused is dropped at once, and one untouched for `idleMillis` is dropped.
 struct BatchStaging {
     struct Stage {
         var posts: [NewPost] = []
@@ -57,6 +57,12 @@ struct BatchStaging {
     mutating func take(_ id: String, now: Int64) -> [NewPost]? {
         expire(now: now)
         return stages.removeValue(forKey: id)?.posts
+    }
+
+    /// Drops stage `id` (a chunk of it was refused: the batch is all or nothing, so nothing
+    /// staged can be stored any more); whether there was one.
+    mutating func drop(_ id: String) -> Bool {
+        stages.removeValue(forKey: id) != nil
     }
 
     mutating func expire(now: Int64) {

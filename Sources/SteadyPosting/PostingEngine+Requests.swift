@@ -49,7 +49,7 @@ extension PostingEngine {
         let now = SteadyClock.wallMillis()
         let parsed: (posts: [NewPost], batch: Bool, staging: PostRequest.Staging?)
         do { parsed = try PostRequest.parseStaged(body, now: now, accounts: accountRules, media: mediaIntake.lookup) } catch {
-            return .error(code: "invalid", message: error.message)
+            return .error(code: "invalid", message: error.message + dropStage(of: body))
         }
         var posts = parsed.posts
         if let stage = parsed.staging {
@@ -59,7 +59,7 @@ extension PostingEngine {
                     let count = try staging.add(posts, to: stage.id, now: now)
                     return .ok(JSON.obj([("stage", JSON(stage.id)), ("staged", JSON(count))]).bytes)
                 } catch {
-                    return .error(code: "invalid", message: error.message)
+                    return .error(code: "invalid", message: error.message + dropStage(of: body))
                 }
             }
             guard let staged = staging.take(stage.id, now: now) else {
@@ -81,6 +81,14 @@ extension PostingEngine {
         let answer: JSON = parsed.batch ? JSON.obj([("posts", .array(inserted.map { PostJSON.summary($0, media: media[$0.id] ?? []) }))])
             : PostJSON.summary(inserted[0], media: posts[0].media)
         return .ok(answer.bytes)
+    }
+
+    /// A refused chunk ends its staged batch (all or nothing: nothing staged can be stored
+    /// now), so it does not hold one of the few open stages until it idles out. What to add
+    /// to the refusal's message.
+    func dropStage(of body: [UInt8]) -> String {
+        guard let id = (try? JSON.parseStrict(body))?["stage"]?.string, staging.drop(id) else { return "" }
+        return " (staged batch \(id) dropped: nothing of it was scheduled)"
     }
 
     func list(_ body: [UInt8]) -> WorkerReply {

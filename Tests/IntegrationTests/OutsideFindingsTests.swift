@@ -278,6 +278,29 @@ struct OutsideFindingsTests {
                               ("posts", .array([try JSON.parse(line(2))]))])
         #expect(throws: (any Error).self) { _ = try d.daemon.call("create", final) }
         #expect(try stored() == 12_000, "nothing of the lost stage was stored")
+
+        // A refused chunk drops its stage at once (it would otherwise hold one of the few open
+        // stages for 10 minutes): the final chunk then finds none.
+        let first = JSON.obj([("account", JSON("news-x")), ("stage", JSON("test-stage-2")), ("final", .bool(false)),
+                              ("posts", .array([try JSON.parse(line(3))]))])
+        #expect(try d.daemon.call("create", first)["staged"]?.int == 1)
+        let badChunk = JSON.obj([("account", JSON("news-x")), ("stage", JSON("test-stage-2")), ("final", .bool(false)),
+                                 ("posts", .array([try JSON.parse(line(4, text: String(repeating: "y", count: 300)))]))])
+        do {
+            _ = try d.daemon.call("create", badChunk)
+            Issue.record("a chunk over X's length was accepted")
+        } catch {
+            #expect("\(error)".contains("staged batch test-stage-2 dropped"), "\(error)")
+        }
+        let finalAfterRefusal = JSON.obj([("account", JSON("news-x")), ("stage", JSON("test-stage-2")), ("final", .bool(true)),
+                                          ("posts", .array([try JSON.parse(line(5))]))])
+        do {
+            _ = try d.daemon.call("create", finalAfterRefusal)
+            Issue.record("the final chunk of a dropped stage was accepted")
+        } catch {
+            #expect("\(error)".contains("no staged batch test-stage-2"), "\(error)")
+        }
+        #expect(try stored() == 12_000)
     }
 
     /// Strings an attacker or a careless client sends: combining and format marks before
