@@ -18,8 +18,8 @@ struct AttemptRunner: Sendable {
     let logger: Logger
     /// Test fault points; nil (nothing checked) unless `STEADYPOST_FAULTS` is set.
     let faults: PostingFaults?
-    /// Where attachments' bytes are (`STATE_DIR/media`); nil if it could not be opened.
-    let media: MediaStore?
+    /// Where attachments' bytes are (`STATE_DIR/media`).
+    let media: MediaStore
 
     /// A named crash point of the attempt (`PostingFaults`).
     func crashPoint(_ point: PostingFaults.CrashPoint, _ post: Post) {

@@ -18,7 +18,7 @@ import SteadySystem
 /// that fetches by URL or uploads resumably plugs in there with the same context.
 struct MediaUploadStep {
     let store: any PostingWorkerStore
-    let media: MediaStore?
+    let media: MediaStore
     let settings: PostingSettings
     let owner: String
     let logger: Logger
@@ -34,7 +34,6 @@ struct MediaUploadStep {
         guard let uploader = adapter as? any MediaUploading else {
             throw local(.permanent(reason: "\(adapter.platform.rawValue) takes no media"), "\(adapter.platform.rawValue) takes no media")
         }
-        guard let media else { throw local(.noEffect, "the media store cannot be opened: nothing was uploaded") }
         var stored: [Int: MediaUpload] = [:]
         do {
             for upload in try store.mediaUploads(postId: post.id) { stored[upload.position] = upload }

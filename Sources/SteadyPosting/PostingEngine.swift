@@ -34,9 +34,6 @@ public final class PostingEngine: WorkerRole {
     let faults: PostingFaults?
     /// Browser-mode accounts post through the browser worker (`BrowserSubmitAdapter`).
     let browserLink: BrowserSubmitLink
-    /// Attachments' bytes (`<state_dir>/media`, `mediaIntake`'s store), read in
-    /// `settings.mediaChunkBytes` chunks as they upload.
-    let media: MediaStore?
 
     /// Jobs running.
     var running = 0
@@ -119,7 +116,6 @@ public final class PostingEngine: WorkerRole {
         browserLink = BrowserSubmitLink(config: config, settings: settings)
         mediaIntake = try MediaIntake(directory: dir + "/media", chunkSize: config.media.chunkBytes,
                                       retainAfterFinalMs: config.media.retainAfterFinalMs, now: SteadyClock.wallMillis())
-        media = mediaIntake.store
 
         let states = try store.accountStates()
         let now = SteadyClock.wallMillis()
@@ -383,7 +379,7 @@ public final class PostingEngine: WorkerRole {
     }
 
     var attemptRunner: AttemptRunner {
-        AttemptRunner(store: store, journal: journal, settings: settings, owner: owner, logger: logger, faults: faults, media: media)
+        AttemptRunner(store: store, journal: journal, settings: settings, owner: owner, logger: logger, faults: faults, media: mediaIntake.store)
     }
     var verifier: Verifier { Verifier(store: store, journal: journal, settings: settings, logger: logger) }
 

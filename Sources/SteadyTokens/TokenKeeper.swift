@@ -75,6 +75,9 @@ public final class TokenKeeper: @unchecked Sendable {
     public let platform: Platform
     /// Identifies the credentials file's secrets (`TokenRecord`).
     public let fingerprint: String
+    /// `STATE_DIR/tokens` (0700): the account's lock and pending file.
+    public let directory: String
+    /// `tokens/ACCOUNT.lock` (account names are `[a-z0-9-]+`).
     public let lockPath: String
     /// Rotated tokens the store has not taken yet (see the type's comment).
     public let pendingPath: String
@@ -90,16 +93,12 @@ public final class TokenKeeper: @unchecked Sendable {
         self.account = account
         self.platform = platform
         fingerprint = TokenRecord.fingerprint(credentials)
-        lockPath = Self.lockPath(stateDir: stateDir, account: account)
-        pendingPath = String(lockPath.dropLast(".lock".count)) + ".pending"
+        directory = (stateDir.hasSuffix("/") ? stateDir : stateDir + "/") + "tokens"
+        lockPath = directory + "/" + account + ".lock"
+        pendingPath = directory + "/" + account + ".pending"
         self.store = store
         self.policy = policy
         self.logger = logger
-    }
-
-    /// `STATE_DIR/tokens/ACCOUNT.lock` (account names are `[a-z0-9-]+`).
-    public static func lockPath(stateDir: String, account: String) -> String {
-        (stateDir.hasSuffix("/") ? stateDir : stateDir + "/") + "tokens/" + account + ".lock"
     }
 
     var meta: Logger.Metadata { ["ACCOUNT": "\(account)", "PLATFORM": "\(platform.rawValue)"] }
@@ -120,7 +119,7 @@ public final class TokenKeeper: @unchecked Sendable {
     /// Writes rotated tokens to the pending file, durably (its name fsync'd in the directory).
     func writePending(_ tokens: SessionTokens) throws(SystemError) {
         try Files.writeAtomically(pendingPath, TokenRecord.encode(tokens, fingerprint: fingerprint), mode: 0o600)
-        try Files.syncDirectory(String(pendingPath[..<(pendingPath.lastIndex(of: "/") ?? pendingPath.endIndex)]))
+        try Files.syncDirectory(directory)
     }
 
     /// Moves the pending file's tokens into the store; true when no pending tokens are left.
@@ -192,7 +191,7 @@ public final class TokenKeeper: @unchecked Sendable {
     public func renew(_ adapter: any PlatformAdapter, refused: SessionTokens, deadline: Int64) -> Renewal {
         guard flushUnsaved() else { return .unsaved("rotated tokens from an earlier refresh cannot be stored yet") }
         do {
-            try Files.makeDirectories(String(lockPath[..<(lockPath.lastIndex(of: "/") ?? lockPath.endIndex)]), mode: 0o700)
+            try Files.makeDirectories(directory, mode: 0o700)
         } catch {
             return .transient("cannot make the token lock's directory: \(error)")
         }
