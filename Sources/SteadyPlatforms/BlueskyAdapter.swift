@@ -61,7 +61,7 @@ public final class BlueskyAdapter: PlatformAdapter {
         let facets = Self.linkFacets(draft.text)
         if !facets.isEmpty { record.append(("facets", .array(facets))) }
         if let parentURI = draft.replyTo {
-            record.append(("reply", try replyReference(parentURI)))
+            record.append(("reply", try replyReference(parentURI, knownCid: draft.replyParentCid, knownRoot: draft.replyRoot)))
         }
         if let embed = try Self.embed(draft) { record.append(("embed", embed)) }
         let body = JSON.obj([
@@ -80,12 +80,17 @@ public final class BlueskyAdapter: PlatformAdapter {
     }
 
     /// `{root, parent}` for a reply to `parentURI`: the parent's own root if it is a reply.
-    /// The parent is read through `app.bsky.feed.getPosts` (the AppView knows every repo; a
-    /// PDS's getRecord only its own), falling back to getRecord for the own repo.
-    private func replyReference(_ parentURI: String) throws(PlatformError) -> JSON {
+    /// A thread part names both from what the store kept (`knownCid`, `knownRoot`: no read).
+    /// Otherwise the parent is read through `app.bsky.feed.getPosts` (the AppView knows every
+    /// repo; a PDS's getRecord only its own), falling back to getRecord for the own repo.
+    private func replyReference(_ parentURI: String, knownCid: String?, knownRoot: StrongRef?) throws(PlatformError) -> JSON {
         guard let parsed = Self.parseURI(parentURI) else {
             throw transport.local(.permanent(reason: "reply target \(parentURI) is not an at:// URI"), operation: "create",
                                   "the post to reply to is not an at:// URI (nothing was sent)")
+        }
+        if let knownCid, let knownRoot {
+            return JSON.obj([("root", JSON.obj([("uri", JSON(knownRoot.uri)), ("cid", JSON(knownRoot.cid))])),
+                             ("parent", JSON.obj([("uri", JSON(parentURI)), ("cid", JSON(knownCid))]))])
         }
         var parentCid: String?
         var root: (uri: String, cid: String)?

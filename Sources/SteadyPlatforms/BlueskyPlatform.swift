@@ -30,6 +30,8 @@ public struct BlueskyPlatform: PlatformDefinition {
                                       "AccountDeactivated", "InvalidEmail"]
         return (status == 400 || status == 403) && authNames.contains(name ?? "")
     }
+    /// Chains: a post can answer the account's own previous post (PLATFORMS.md, "Threads").
+    public var threadChains: Bool { true }
 
     /// PLATFORMS.md, "Media attachments": images of at most 1,000,000 bytes, 4 a post. Video
     /// goes through a separate service, out of scope for now; GIFs are not images there.

@@ -31,6 +31,8 @@ public struct MastodonPlatform: PlatformDefinition {
         let text = (name ?? "").lowercased()
         return status == 403 && (text.contains("scope") || text.contains("token") || text.contains("login"))
     }
+    /// Chains: a post can answer the account's own previous post (PLATFORMS.md, "Threads").
+    public var threadChains: Bool { true }
 
     /// PLATFORMS.md, "Media attachments": image 16 MB, video 99 MB, 4 a post (a GIF is an
     /// image there: the server converts it). The server refuses a video beside other media.

@@ -108,12 +108,28 @@ public struct PostDraft: Sendable, Equatable {
     /// What the platform named each attachment's upload (`MediaHandle.id`), in the order of
     /// `media`: set by the posting worker's upload step before the create, which names them.
     public var mediaHandles: [String]
+    /// What a thread part already knows of the posts it answers, so the adapter need not read
+    /// them: the parent's content id and the thread's first post (Bluesky names both by uri
+    /// and cid; X and Mastodon need only `replyTo`). nil: the adapter reads what it needs.
+    public var replyParentCid: String?
+    public var replyRoot: StrongRef?
 
     public init(text: String, replyTo: String? = nil, media: [MediaAttachment] = [], mediaHandles: [String] = []) {
         self.text = text
         self.replyTo = replyTo
         self.media = media
         self.mediaHandles = mediaHandles
+    }
+}
+
+/// A record named by its id and content id (Bluesky's strongRef).
+public struct StrongRef: Sendable, Equatable {
+    public var uri: String
+    public var cid: String
+
+    public init(uri: String, cid: String) {
+        self.uri = uri
+        self.cid = cid
     }
 }
 

@@ -52,6 +52,9 @@ public protocol PlatformDefinition: DraftValidating, Sendable {
 
     /// What one post may carry: kinds, sizes, count, combinations, alt text (checked at scheduling).
     var mediaRules: MediaRules { get }
+    /// Whether a post can answer the account's own previous post, so a thread can be a chain
+    /// (PLATFORMS.md, "Threads"); platforms without chains refuse threads at scheduling.
+    var threadChains: Bool { get }
 }
 
 extension PlatformDefinition {
@@ -67,6 +70,7 @@ extension PlatformDefinition {
     public func isDuplicateContentMessage(_ message: String) -> Bool { false }
     public var repliesRequireMention: Bool { false }
     public var mediaRules: MediaRules { .none(displayName) }
+    public var threadChains: Bool { false }
 
     /// Checks a draft by the platform's rule with its default limits, sending nothing.
     public func validate(_ draft: PostDraft) throws(PlatformError) {

@@ -59,6 +59,8 @@ public struct XPlatform: PlatformDefinition {
 
     /// Self-serve apps may reply only when the author mentioned (or quoted) the account.
     public var repliesRequireMention: Bool { true }
+    /// Chains: a post can answer the account's own previous post (PLATFORMS.md, "Threads").
+    public var threadChains: Bool { true }
 
     /// PLATFORMS.md, "Media attachments": image 5 MB, GIF 15 MB, video 512 MB; 4 images or 1
     /// GIF or 1 video a post; alt text ≤ 1,000 characters.

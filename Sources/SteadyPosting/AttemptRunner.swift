@@ -53,6 +53,16 @@ struct AttemptRunner: Sendable {
         } catch {
             return notStarted("its attachments cannot be read: \(error)")
         }
+        if (post.threadPosition ?? 1) > 1 {
+            switch threadLinks(post) {
+            case .ready(let parent, let root):
+                draft.replyTo = parent.uri
+                draft.replyParentCid = parent.cid
+                draft.replyRoot = root
+            case .notYet(let why):
+                return notStarted(why)
+            }
+        }
         if !draft.media.isEmpty {
             switch uploadMedia(post, draft.media, slot: slot, adapter: adapter, meta: meta) {
             case .ready(let handles): draft.mediaHandles = handles
@@ -87,7 +97,7 @@ struct AttemptRunner: Sendable {
             do {
                 let remote = try create(adapter, draft, key, slot: slot, post: post)
                 crashPoint(.afterResponse, post)
-                outcome = .published(platformId: remote.id)
+                outcome = .published(platformId: remote.id, cid: remote.cid)
                 health = .healthy
                 slot.refusalsAfterRefresh = 0
                 break attemptLoop
@@ -132,7 +142,7 @@ struct AttemptRunner: Sendable {
         let recording = record(post: post, attempt: attempt, outcome: outcome, meta: meta)
         let event: JobResult.Event
         switch outcome {
-        case .published(let id):
+        case .published(let id, _):
             event = .posted
             logger.info("posted as \(id)", metadata: meta)
         case .noEffect(let reason, let retryAt):

@@ -1,10 +1,12 @@
+import SteadyConfig
 import SteadyCore
 import SteadyHTTP
 import SteadyPlatforms
 import SteadyStore
 
-/// The body of `posting.create`: one post `{"account","text","at"?,"reply_to"?,"media"?}`, or a
-/// batch `{"account"?, "posts": [{"text","at"?,"reply_to"?,"media"?,"account"?,"line"?}, ...]}`,
+/// The body of `posting.create`: one post `{"account","text","at"?,"reply_to"?,"media"?}`, one
+/// thread `{"account","thread": [{"text","media"?}, ...],"at"?,"gap"?}`, or a batch
+/// `{"account"?, "posts": [{"text","at"?,"reply_to"?,"media"?,"account"?,"line"?} or a thread, ...]}`,
 /// all or nothing; `media` names stored attachments `[{"sha256","alt"?,"name"?}]`. `at` is ISO 8601 (a time without a zone is UTC) or integer ms since the epoch;
 /// absent means now. Every post is validated by its platform's own rules before anything is
 /// stored; an error names the item (`line N` when the item carries `line`, as the CLI's
@@ -21,11 +23,15 @@ public enum PostRequest {
         public var validate: (PostDraft) throws(PlatformError) -> Void
         /// What the platform takes as attachments (its definition's, unless given).
         public var mediaRules: MediaRules
+        /// Whether the platform chains posts, so threads can be scheduled for it.
+        public var threadChains: Bool
 
-        public init(platform: Platform, mediaRules: MediaRules? = nil, validate: @escaping (PostDraft) throws(PlatformError) -> Void) {
+        public init(platform: Platform, mediaRules: MediaRules? = nil, threadChains: Bool? = nil,
+                    validate: @escaping (PostDraft) throws(PlatformError) -> Void) {
             self.platform = platform
             self.validate = validate
             self.mediaRules = mediaRules ?? PlatformRegistry.rules(for: platform).mediaRules
+            self.threadChains = threadChains ?? PlatformRegistry.rules(for: platform).threadChains
         }
     }
 
@@ -46,6 +52,11 @@ public enum PostRequest {
     static let singleMembers: Set<String> = ["account", "text", "at", "reply_to", "media"]
     static let batchMembers: Set<String> = ["account", "posts", "stage", "final", "first"]
     static let itemMembers: Set<String> = ["account", "text", "at", "reply_to", "line", "media"]
+    static let threadMembers: Set<String> = ["account", "thread", "at", "gap", "line"]
+    static let partMembers: Set<String> = ["text", "media"]
+    /// Parts one thread may have (X's composer stops at 25; a chain longer than this is a
+    /// mistake more often than a plan).
+    public static let maxThreadParts = 100
 
     /// A chunk of a staged batch: the stage's id, and whether it is the last chunk.
     public struct Staging: Equatable, Sendable {
@@ -94,27 +105,83 @@ public enum PostRequest {
             var out: [NewPost] = []
             for (i, item) in array.enumerated() {
                 let label = item["line"]?.int.map { "line \($0)" } ?? "posts[\(first + i)]"
-                out.append(try one(item, label: label, defaultAccount: defaultAccount, now: now, accounts: accounts, media: media))
+                if item["thread"] != nil {
+                    out += try thread(item, label: label, defaultAccount: defaultAccount, now: now, accounts: accounts, media: media)
+                } else {
+                    out.append(try one(item, label: label, defaultAccount: defaultAccount, now: now, accounts: accounts, media: media))
+                }
             }
             return (out, true, staging)
+        }
+        if json["thread"] != nil {
+            return (try thread(json, label: nil, defaultAccount: nil, now: now, accounts: accounts, media: media), false, nil)
         }
         return ([try one(json, label: nil, defaultAccount: nil, now: now, accounts: accounts, media: media)], false, nil)
     }
 
-    static func one(_ item: JSON, label: String?, defaultAccount: String?, now: Int64, accounts: [String: AccountRules],
-                    media: MediaLookup) throws(Invalid) -> NewPost {
+    /// A thread `{"account","thread": [{"text","media"?}, ...],"at"?,"gap"?}`: every part checked
+    /// by the platform's rules (errors name `part N`) before anything is stored; part 1 due at
+    /// `at`, each later one `gap` (a duration such as "30s", or integer ms; default 0) after
+    /// the part before it is posted.
+    static func thread(_ item: JSON, label: String?, defaultAccount: String?, now: Int64, accounts: [String: AccountRules],
+                       media: MediaLookup) throws(Invalid) -> [NewPost] {
         func invalid(_ message: String) -> Invalid { Invalid(message: label.map { "\($0): \(message)" } ?? message) }
-        guard item.isObject else { throw invalid("expected a JSON object") }
-        try onlyKnown(item, label == nil ? singleMembers : itemMembers, label: label)
+        try onlyKnown(item, label == nil ? threadMembers.subtracting(["line"]) : threadMembers, label: label)
         guard let account = item["account"]?.string ?? defaultAccount, !account.isEmpty else { throw invalid("account: missing") }
         guard let rules = accounts[account] else {
             throw invalid("unknown account '\(account)'; configured: \(accounts.keys.sorted().joined(separator: ", "))")
         }
-        guard let textValue = item["text"] else { throw invalid("text: missing") }
-        guard let text = textValue.string else { throw invalid("text: expected a string") }
-        if let why = controlCharacter(in: text) { throw invalid("text: \(why)") }
+        guard rules.threadChains else {
+            throw invalid("thread: \(rules.platform.rawValue) does not chain posts, so account '\(account)' cannot post a thread (part 2 could not answer part 1)")
+        }
+        guard let parts = item["thread"]?.array else { throw invalid("thread: expected an array of parts [{\"text\", \"media\"?}, ...]") }
+        guard !parts.isEmpty else { throw invalid("thread: no parts") }
+        guard parts.count <= maxThreadParts else { throw invalid("thread: at most \(maxThreadParts) parts, got \(parts.count)") }
+        let dueAt = try self.dueAt(item["at"], now: now, invalid: invalid)
+        var gap: Int64 = 0
+        switch item["gap"] {
+        case nil, .null?: break
+        case .string(let text)?:
+            guard let ms = DurationText.parseMillis(text), ms >= 0, ms <= maxThreadGapMillis else {
+                throw invalid("gap: '\(shown(text))' is not a duration up to 7 days (e.g. 30s, 5m, 2h)")
+            }
+            gap = ms
+        case .number(_, let raw)?:
+            guard let ms = Int64(raw), ms >= 0, ms <= maxThreadGapMillis else { throw invalid("gap: expected milliseconds, 0 to 7 days") }
+            gap = ms
+        default:
+            throw invalid("gap: expected a duration such as \"30s\" or integer milliseconds")
+        }
+        let threadId = ThreadPlacement.newId()
+        var out: [NewPost] = []
+        for (index, part) in parts.enumerated() {
+            let place = "part \(index + 1)"
+            func partInvalid(_ message: String) -> Invalid { invalid("\(place): \(message)") }
+            guard part.isObject else { throw partInvalid("expected a JSON object {\"text\", \"media\"?}") }
+            do { try onlyKnown(part, partMembers, label: nil) } catch { throw partInvalid(error.message) }
+            guard let textValue = part["text"] else { throw partInvalid("text: missing") }
+            guard let text = textValue.string else { throw partInvalid("text: expected a string") }
+            if let why = controlCharacter(in: text) { throw partInvalid("text: \(why)") }
+            let attachments = try self.media(part["media"], rules: rules.mediaRules, lookup: media, invalid: partInvalid)
+            guard !text.allSatisfy(\.isWhitespace) || !attachments.isEmpty else { throw partInvalid("empty: a part needs text or media") }
+            do {
+                try rules.validate(PostDraft(text: text, media: attachments))
+            } catch {
+                throw partInvalid("\(rules.platform.rawValue) would refuse it: \(error.message)")
+            }
+            out.append(NewPost(account: account, platform: rules.platform.rawValue, text: text, dueAt: dueAt, contentHash: ContentNormalizer.hash(text),
+                               media: attachments, thread: ThreadPlacement(id: threadId, position: index + 1, gapMillis: gap)))
+        }
+        return out
+    }
+
+    /// The longest wait a thread may put between two parts.
+    public static let maxThreadGapMillis: Int64 = 7 * 86_400_000
+
+    /// `at`: absent (now), ISO 8601, or integer milliseconds, within the scheduling window.
+    static func dueAt(_ value: JSON?, now: Int64, invalid: (String) -> Invalid) throws(Invalid) -> Int64 {
         let dueAt: Int64
-        switch item["at"] {
+        switch value {
         case nil, .null?:
             dueAt = now
         case .string(let s)?:
@@ -131,6 +198,22 @@ public enum PostRequest {
         guard SchedulingWindow.contains(dueAt) else {
             throw invalid("at: \(dueAt) ms is outside the times a post may be scheduled for (\(SchedulingWindow.text))")
         }
+        return dueAt
+    }
+
+    static func one(_ item: JSON, label: String?, defaultAccount: String?, now: Int64, accounts: [String: AccountRules],
+                    media: MediaLookup) throws(Invalid) -> NewPost {
+        func invalid(_ message: String) -> Invalid { Invalid(message: label.map { "\($0): \(message)" } ?? message) }
+        guard item.isObject else { throw invalid("expected a JSON object") }
+        try onlyKnown(item, label == nil ? singleMembers : itemMembers, label: label)
+        guard let account = item["account"]?.string ?? defaultAccount, !account.isEmpty else { throw invalid("account: missing") }
+        guard let rules = accounts[account] else {
+            throw invalid("unknown account '\(account)'; configured: \(accounts.keys.sorted().joined(separator: ", "))")
+        }
+        guard let textValue = item["text"] else { throw invalid("text: missing") }
+        guard let text = textValue.string else { throw invalid("text: expected a string") }
+        if let why = controlCharacter(in: text) { throw invalid("text: \(why)") }
+        let dueAt = try self.dueAt(item["at"], now: now, invalid: invalid)
         var replyTo: String?
         switch item["reply_to"] {
         case nil, .null?: replyTo = nil

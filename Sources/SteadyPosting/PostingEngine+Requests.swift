@@ -78,8 +78,14 @@ extension PostingEngine {
         // A new post may be due now: look at once (the new-post notification).
         if !draining { roundNeeded = true }
         let media = Dictionary(zip(inserted.map(\.id), posts.map(\.media)), uniquingKeysWith: { a, _ in a })
-        let answer: JSON = parsed.batch ? JSON.obj([("posts", .array(inserted.map { PostJSON.summary($0, media: media[$0.id] ?? []) }))])
-            : PostJSON.summary(inserted[0], media: posts[0].media)
+        let answer: JSON
+        if parsed.batch {
+            answer = JSON.obj([("posts", .array(inserted.map { PostJSON.summary($0, media: media[$0.id] ?? []) }))])
+        } else if let threadId = inserted[0].threadId {
+            answer = PostJSON.thread(threadId, parts: inserted, media: media)
+        } else {
+            answer = PostJSON.summary(inserted[0], media: posts[0].media)
+        }
         return .ok(answer.bytes)
     }
 
@@ -119,6 +125,15 @@ extension PostingEngine {
 
     func show(_ body: [UInt8]) -> WorkerReply {
         guard let id = postId(body) else { return .error(code: "invalid", message: "expected {\"id\": \"POST_ID\"}") }
+        if ThreadPlacement.isThreadId(id) {
+            do {
+                let parts = try store.threadParts(threadId: id)
+                guard !parts.isEmpty else { return .error(code: "not-found", message: "no thread \(id)") }
+                return .ok(PostJSON.thread(id, parts: parts, media: try store.attachments(postIds: parts.map(\.id))).bytes)
+            } catch {
+                return .error(code: "store", message: "\(error)")
+            }
+        }
         do {
             let post = try store.post(id: id)
             return .ok(PostJSON.detail(post, media: try store.attachments(postId: id), attempts: try store.attempts(postId: id)).bytes)
@@ -131,6 +146,7 @@ extension PostingEngine {
 
     func cancel(_ body: [UInt8]) -> WorkerReply {
         guard let id = postId(body) else { return .error(code: "invalid", message: "expected {\"id\": \"POST_ID\"}") }
+        if ThreadPlacement.isThreadId(id) { return cancelThread(id) }
         do {
             let post = try store.cancel(id: id, now: SteadyClock.wallMillis())
             logger.info("cancelled", metadata: ["POST_ID": "\(id)", "ACCOUNT": "\(post.account)"])
@@ -140,6 +156,28 @@ extension PostingEngine {
         } catch .conflict {
             let state = (try? store.post(id: id).state.rawValue) ?? "moved on"
             return .error(code: "conflict", message: "post \(id) is \(state): only a scheduled post with no attempt in progress can be cancelled")
+        } catch {
+            return .error(code: "store", message: "\(error)")
+        }
+    }
+
+    /// Cancels a thread's parts not yet attempted; a thread with none left is a conflict.
+    func cancelThread(_ id: String) -> WorkerReply {
+        let now = SteadyClock.wallMillis()
+        do {
+            let before = try store.threadParts(threadId: id)
+            let after = try store.cancelThread(threadId: id, now: now)
+            let cancelled = zip(before, after).filter { $0.state != .cancelled && $1.state == .cancelled }.map(\.1)
+            guard !cancelled.isEmpty else {
+                let states = after.map { "part \($0.threadPosition ?? 0) \($0.state.rawValue)" }.joined(separator: ", ")
+                return .error(code: "conflict", message: "thread \(id) has no part left to cancel (\(states)): only parts with no attempt started can be")
+            }
+            for p in cancelled {
+                logger.info("cancelled (thread \(id) part \(p.threadPosition ?? 0))", metadata: ["POST_ID": "\(p.id)", "ACCOUNT": "\(p.account)"])
+            }
+            return .ok(PostJSON.thread(id, parts: after).bytes)
+        } catch .notFound {
+            return .error(code: "not-found", message: "no thread \(id)")
         } catch {
             return .error(code: "store", message: "\(error)")
         }

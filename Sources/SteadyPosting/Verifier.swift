@@ -95,12 +95,12 @@ struct Verifier: Sendable {
         let draft = PostDraft(text: post.text, replyTo: post.inReplyTo, media: media)
         // 1. By id.
         if let id = post.platformId ?? attempt.platformId, let found = try adapter.lookup(id: id) {
-            return .published(platformId: found.id, evidence: "found by its platform id")
+            return .published(platformId: found.id, evidence: "found by its platform id", cid: found.cid)
         }
         // 2. By the platform's idempotency.
         switch try adapter.findByIdempotency(key, draft: draft) {
         case .found(let remote):
-            return .published(platformId: remote.id, evidence: "found under the attempt's idempotency key \(attempt.idempotencyKey)")
+            return .published(platformId: remote.id, evidence: "found under the attempt's idempotency key \(attempt.idempotencyKey)", cid: remote.cid)
         case .absent:
             // Definitive for what has landed; a request the client gave up on may still land
             // (a slow server, a queue), so absence counts only once that is past.
@@ -147,7 +147,8 @@ struct Verifier: Sendable {
             if ours.count > 1 {
                 logger.error("DUPLICATE: \(ours.count) posts on the timeline match this post's content: \(ours.map(\.id).joined(separator: ", "))", metadata: meta)
             }
-            return .published(platformId: pick.id, evidence: "found on the timeline by content hash (\(ours.count) match(es) in \(scanned) posts)")
+            return .published(platformId: pick.id, evidence: "found on the timeline by content hash (\(ours.count) match(es) in \(scanned) posts)",
+                              cid: pick.cid)
         }
         let now = SteadyClock.wallMillis()
         if complete && now >= attempt.startedAt + settings.settleMillis {
@@ -173,10 +174,10 @@ struct Verifier: Sendable {
         do {
             try store.recordVerification(postId: job.post.id, attemptId: job.attempt?.id, result: result, now: now)
         } catch .database(let e) {
-            if case .published(let id, _) = result, let attempt = job.attempt {
+            if case .published(let id, _, let cid) = result, let attempt = job.attempt {
                 logger.error("the store cannot record the verification (\(e)); appending it to the outcome journal", metadata: meta)
                 do {
-                    try journal.append(OutcomeJournal.Record(postId: job.post.id, attemptId: attempt.id, outcome: .published(platformId: id), at: now))
+                    try journal.append(OutcomeJournal.Record(postId: job.post.id, attemptId: attempt.id, outcome: .published(platformId: id, cid: cid), at: now))
                     recording = .journal
                 } catch {
                     logger.critical("the outcome journal failed too (\(error)); the post stays unknown and is verified again", metadata: meta)
@@ -193,7 +194,7 @@ struct Verifier: Sendable {
         }
         let event: JobResult.Event
         switch result {
-        case .published(let id, let evidence):
+        case .published(let id, let evidence, _):
             event = .verifiedPosted
             logger.info("verified: posted as \(id) (\(evidence))", metadata: meta)
         case .absent(let evidence):

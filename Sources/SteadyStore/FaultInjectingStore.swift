@@ -67,6 +67,10 @@ public final class FaultInjectingStore: PostingWorkerStore, Sendable {
     public func nextDueAt() throws(StoreError) -> Int64? { try base.nextDueAt() }
     public func cancel(id: String, now: Int64) throws(StoreError) -> Post { try write { () throws(StoreError) in try base.cancel(id: id, now: now) } }
     public func attemptsStarted(account: String, since: Int64) throws(StoreError) -> Int { try base.attemptsStarted(account: account, since: since) }
+    public func threadParts(threadId: String) throws(StoreError) -> [Post] { try base.threadParts(threadId: threadId) }
+    public func cancelThread(threadId: String, now: Int64) throws(StoreError) -> [Post] {
+        try write { () throws(StoreError) in try base.cancelThread(threadId: threadId, now: now) }
+    }
 
     // MARK: - AttachmentStore
 

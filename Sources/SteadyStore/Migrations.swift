@@ -195,5 +195,16 @@ enum Migrations {
             PRIMARY KEY (post_id, position)
         );
         """,
+        // 7: threads (issue 16). A part knows its thread and 1-based position; a part after the
+        // first waits (`thread_waiting`) until the part before it is posted, then is due
+        // `thread_gap_ms` later. Bluesky's cid of a posted record, which a reply must name.
+        """
+        ALTER TABLE posts ADD COLUMN thread_id TEXT;
+        ALTER TABLE posts ADD COLUMN thread_position INTEGER;
+        ALTER TABLE posts ADD COLUMN thread_gap_ms INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE posts ADD COLUMN thread_waiting INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE posts ADD COLUMN platform_cid TEXT;
+        CREATE UNIQUE INDEX IF NOT EXISTS posts_by_thread ON posts (thread_id, thread_position) WHERE thread_id IS NOT NULL;
+        """,
     ]
 }

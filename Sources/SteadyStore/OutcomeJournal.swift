@@ -146,22 +146,24 @@ public final class OutcomeJournal: Sendable {
 
     static func encode(_ r: Record) -> String {
         let (name, value, extra): (String, String, Int64)
+        var cid: String?
         switch r.outcome {
-        case .published(let id): (name, value, extra) = ("published", id, 0)
+        case .published(let id, let c): (name, value, extra, cid) = ("published", id, 0, c)
         case .noEffect(let reason, let retryAt): (name, value, extra) = ("noEffect", reason, retryAt)
         case .unknown(let reason, let verifyAt): (name, value, extra) = ("unknown", reason, verifyAt)
         case .permanent(let reason): (name, value, extra) = ("permanent", reason, 0)
         }
         let clean = { (s: String) in String(s.map { $0 == "\t" || $0 == "\n" ? " " : $0 }) }
-        return [r.postId, r.attemptId, name, clean(value), String(extra), String(r.at)].map(clean).joined(separator: "\t")
+        // A Bluesky cid rides in a 7th field (older journals have 6: both are read).
+        return ([r.postId, r.attemptId, name, clean(value), String(extra), String(r.at)] + (cid.map { [$0] } ?? [])).map(clean).joined(separator: "\t")
     }
 
     static func decode(_ line: String) -> Record? {
         let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-        guard f.count == 6, let extra = Int64(f[4]), let at = Int64(f[5]) else { return nil }
+        guard f.count == 6 || f.count == 7, let extra = Int64(f[4]), let at = Int64(f[5]) else { return nil }
         let outcome: AttemptOutcome
         switch f[2] {
-        case "published": outcome = .published(platformId: f[3])
+        case "published": outcome = .published(platformId: f[3], cid: f.count == 7 ? f[6] : nil)
         case "noEffect": outcome = .noEffect(reason: f[3], retryAt: extra)
         case "unknown": outcome = .unknown(reason: f[3], verifyAt: extra)
         case "permanent": outcome = .permanent(reason: f[3])

@@ -10,10 +10,13 @@ public struct NewPost: Equatable, Sendable {
     public var contentHash: String
     /// Attachments in post order (their bytes already in the media store).
     public var media: [MediaAttachment]
+    /// Its place in a thread, when it is a part of one.
+    public var thread: ThreadPlacement?
 
     public init(account: String, platform: String, text: String, dueAt: Int64, inReplyTo: String? = nil, contentHash: String,
-                media: [MediaAttachment] = []) {
+                media: [MediaAttachment] = [], thread: ThreadPlacement? = nil) {
         self.account = account
+        self.thread = thread
         self.media = media
         self.platform = platform
         self.text = text
@@ -21,6 +24,26 @@ public struct NewPost: Equatable, Sendable {
         self.inReplyTo = inReplyTo
         self.contentHash = contentHash
     }
+}
+
+/// A part's place in a thread: part `position` (1-based) of thread `id`. Part N+1 waits
+/// until part N is `posted`, then is due `gapMillis` after that (or at its own due time, if
+/// later), and answers part N.
+public struct ThreadPlacement: Equatable, Sendable {
+    public var id: String
+    public var position: Int
+    public var gapMillis: Int64
+
+    public init(id: String, position: Int, gapMillis: Int64 = 0) {
+        self.id = id
+        self.position = position
+        self.gapMillis = gapMillis
+    }
+
+    /// A fresh thread id.
+    public static func newId() -> String { StoreIds.newId("t_") }
+    /// Whether `id` names a thread (post ids start `p_`, thread ids `t_`).
+    public static func isThreadId(_ id: String) -> Bool { id.hasPrefix("t_") }
 }
 
 /// A post as stored. Times are integer milliseconds since the Unix epoch, UTC.
@@ -44,6 +67,13 @@ public struct Post: Equatable, Sendable {
     public var platformId: String?
     public var lastError: String?
     public var lastErrorClass: String?
+    /// The thread it is a part of, and its 1-based position there.
+    public var threadId: String? = nil
+    public var threadPosition: Int? = nil
+    /// Bluesky's content id of the record, when known: what a reply to it must name.
+    public var platformCid: String? = nil
+    /// A thread part waiting for the part before it to be posted (not claimable yet).
+    public var threadWaiting: Bool = false
 }
 
 /// One attempt: committed before the request that could publish (intent before effect).
@@ -64,7 +94,8 @@ public struct Attempt: Equatable, Sendable {
 
 /// How an attempt ended, as the store records it.
 public enum AttemptOutcome: Equatable, Sendable {
-    case published(platformId: String)
+    /// `cid`: Bluesky's content id of the record, when the answer carried it.
+    case published(platformId: String, cid: String? = nil)
     case noEffect(reason: String, retryAt: Int64)
     case unknown(reason: String, verifyAt: Int64)
     case permanent(reason: String)

@@ -55,7 +55,7 @@ extension PostTransitions {
     /// sent again; refused → `failed`; undecided → still `unknown`, checked again at its time.
     public static func verification(_ result: VerificationResult, from state: PostState, now: Int64) throws(Refused) -> VerificationEffect {
         switch result {
-        case .published(let platformId, let evidence):
+        case .published(let platformId, let evidence, _):
             return VerificationEffect(event: .published, next: try next(state, .published), platformId: platformId, nextTryAt: nil,
                                       lastError: nil, lastErrorClass: nil, resetsVerifyTries: false,
                                       attemptOutcome: "published", attemptDetail: "verified published: \(evidence)")

@@ -45,6 +45,8 @@ public enum PostEvent: Equatable, Sendable {
     case cancel
     /// A worker gives a claim back without attempting (draining, account paused, breaker open).
     case release
+    /// A part before it in its thread failed for good: it can never answer that part.
+    case threadStopped
 }
 
 /// The post state machine, pure: `next(state, event)` is the whole of the contract's
@@ -61,6 +63,7 @@ public enum PostTransitions {
         switch (state, event) {
         case (.scheduled, .claim): return .claimed
         case (.scheduled, .cancel): return .cancelled
+        case (.scheduled, .threadStopped): return .failed
         case (.claimed, .beginAttempt): return .attempting
         case (.claimed, .release): return .scheduled
         case (.claimed, .permanentFailure): return .failed  // refused before any request (validation)

@@ -39,7 +39,7 @@ extension SQLitePostStore {
     public func claimDue(owner: String, now: Int64, leaseMillis: Int64, account: String) throws(StoreError) -> Post? {
         try transaction { db throws(StoreError) in
             do throws(SQLiteError) {
-                guard let row = try db.prepare("SELECT \(Self.postColumns) FROM posts WHERE state = 'scheduled' AND account = ? AND COALESCE(next_try_at, due_at) <= ? ORDER BY COALESCE(next_try_at, due_at), id LIMIT 1")
+                guard let row = try db.prepare("SELECT \(Self.postColumns) FROM posts WHERE state = 'scheduled' AND thread_waiting = 0 AND account = ? AND COALESCE(next_try_at, due_at) <= ? ORDER BY COALESCE(next_try_at, due_at), id LIMIT 1")
                     .run([.text(account), .integer(now)]).first else { return nil }
                 var post = Self.post(row)
                 guard let next = try? PostTransitions.next(post.state, .claim) else { return nil }
@@ -60,7 +60,7 @@ extension SQLitePostStore {
     /// due_at)`), so the worker can sleep until the first one it may actually claim.
     public func nextDueByAccount() throws(StoreError) -> [String: Int64] {
         var out: [String: Int64] = [:]
-        for r in try query("SELECT account, MIN(COALESCE(next_try_at, due_at)) FROM posts WHERE state = 'scheduled' GROUP BY account", []) {
+        for r in try query("SELECT account, MIN(COALESCE(next_try_at, due_at)) FROM posts WHERE state = 'scheduled' AND thread_waiting = 0 GROUP BY account", []) {
             if let a = r.text(0), let t = r.int(1) { out[a] = t }
         }
         return out
@@ -109,7 +109,7 @@ extension SQLitePostStore {
                 var jobs: [VerificationJob] = []
                 for row in rows {
                     var post = Self.post(row)
-                    let tries = Int(row.int(19) ?? 0)
+                    let tries = Int(row.int(Self.postColumnCount) ?? 0)
                     try update.run([.integer(now + leaseMillis), .integer(now), .text(post.id)])
                     post.nextTryAt = now + leaseMillis
                     let attempt = try lastAttempt.run([.text(post.id)]).first.map(Self.attempt)
@@ -144,10 +144,13 @@ extension SQLitePostStore {
                         finished_at = COALESCE(finished_at, ?) WHERE id = ? AND post_id = ?
                         """).run([.text(outcome), effect.platformId.sql, .text(detail), .integer(now), .text(attemptId), .text(postId)])
                 }
-                return Self.post(try db.prepare("SELECT \(Self.postColumns) FROM posts WHERE id = ?").run([.text(postId)])[0])
+                if case .published(_, _, let cid?) = result {
+                    try db.prepare("UPDATE posts SET platform_cid = ? WHERE id = ?").run([.text(cid), .text(postId)])
+                }
             } catch {
                 throw .database(error)
             }
+            return try threadFollowUp(db, postId, now: now)
         }
     }
 
@@ -168,8 +171,9 @@ public struct VerificationJob: Sendable, Equatable {
 
 /// What verification of an `unknown` post decided.
 public enum VerificationResult: Equatable, Sendable {
-    /// Live on the platform with this id (found by id, idempotency or timeline).
-    case published(platformId: String, evidence: String)
+    /// Live on the platform with this id (found by id, idempotency or timeline); `cid`:
+    /// Bluesky's content id of the record found, which a thread's next part must name.
+    case published(platformId: String, evidence: String, cid: String? = nil)
     /// Proved absent (Bluesky's getRecord, or a complete timeline scan late enough):
     /// the post may be sent again, now.
     case absent(evidence: String)

@@ -50,10 +50,10 @@ extension SQLitePostStore {
                     UPDATE attempts SET platform_id = COALESCE(platform_id, ?), detail = COALESCE(detail || '; ', '') || ?
                     WHERE id = (SELECT id FROM attempts WHERE post_id = ? ORDER BY number DESC LIMIT 1)
                     """).run([.text(platformId), .text("reconciled: live as \(platformId) (\(evidence))"), .text(postId)])
-                return Self.post(try db.prepare("SELECT \(Self.postColumns) FROM posts WHERE id = ?").run([.text(postId)])[0])
             } catch {
                 throw .database(error)
             }
+            return try threadFollowUp(db, postId, now: now)
         }
     }
 

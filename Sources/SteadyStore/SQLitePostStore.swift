@@ -96,33 +96,40 @@ public final class SQLitePostStore: Store, @unchecked Sendable {
 
     // MARK: - Posts
 
-    static let postColumns = "id, account, platform, kind, text, in_reply_to, content_hash, due_at, state, created_at, updated_at, lease_owner, lease_expires_at, next_try_at, attempts, lease_losses, platform_id, last_error, last_error_class"
+    static let postColumns = "id, account, platform, kind, text, in_reply_to, content_hash, due_at, state, created_at, updated_at, lease_owner, lease_expires_at, next_try_at, attempts, lease_losses, platform_id, last_error, last_error_class, thread_id, thread_position, platform_cid, thread_waiting"
+    /// How many columns `postColumns` names (a query's own columns follow them).
+    static let postColumnCount = 23
 
     static func post(_ r: Row) -> Post {
         Post(id: r.text(0)!, account: r.text(1)!, platform: r.text(2)!, kind: r.text(3)!, text: r.text(4)!, inReplyTo: r.text(5),
              contentHash: r.text(6)!, dueAt: r.int(7)!, state: PostState(rawValue: r.text(8)!) ?? .parked, createdAt: r.int(9)!,
              updatedAt: r.int(10)!, leaseOwner: r.text(11), leaseExpiresAt: r.int(12), nextTryAt: r.int(13),
-             attempts: Int(r.int(14)!), leaseLosses: Int(r.int(15)!), platformId: r.text(16), lastError: r.text(17), lastErrorClass: r.text(18))
+             attempts: Int(r.int(14)!), leaseLosses: Int(r.int(15)!), platformId: r.text(16), lastError: r.text(17), lastErrorClass: r.text(18),
+             threadId: r.text(19), threadPosition: r.int(20).map(Int.init), platformCid: r.text(21), threadWaiting: (r.int(22) ?? 0) != 0)
     }
 
     /// Schedules posts, all or nothing.
     public func insert(_ posts: [NewPost], now: Int64) throws(StoreError) -> [Post] {
         try transaction { db throws(StoreError) in
             do throws(SQLiteError) {
-                let stmt = try db.prepare("INSERT INTO posts (id, account, platform, kind, text, in_reply_to, content_hash, due_at, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'scheduled', ?, ?)")
+                let stmt = try db.prepare("INSERT INTO posts (id, account, platform, kind, text, in_reply_to, content_hash, due_at, state, created_at, updated_at, thread_id, thread_position, thread_gap_ms, thread_waiting) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'scheduled', ?, ?, ?, ?, ?, ?)")
                 let media = try db.prepare("INSERT INTO post_media (post_id, position, sha256, type, bytes, alt) VALUES (?, ?, ?, ?, ?, ?)")
                 var out: [Post] = []
                 for p in posts {
                     let id = StoreIds.newId("p_")
+                    let waiting = (p.thread?.position ?? 1) > 1
                     try stmt.run([.text(id), .text(p.account), .text(p.platform), .text(p.inReplyTo == nil ? "post" : "reply"), .text(p.text),
-                                  p.inReplyTo.sql, .text(p.contentHash), .integer(p.dueAt), .integer(now), .integer(now)])
+                                  p.inReplyTo.sql, .text(p.contentHash), .integer(p.dueAt), .integer(now), .integer(now),
+                                  p.thread.map { .text($0.id) } ?? .null, p.thread.map { .integer(Int64($0.position)) } ?? .null,
+                                  .integer(p.thread?.gapMillis ?? 0), .integer(waiting ? 1 : 0)])
                     for (position, m) in p.media.enumerated() {
                         try media.run([.text(id), .integer(Int64(position)), .text(m.sha256), .text(m.type.rawValue), .integer(m.bytes), m.alt.sql])
                     }
                     out.append(Post(id: id, account: p.account, platform: p.platform, kind: p.inReplyTo == nil ? "post" : "reply", text: p.text,
                                     inReplyTo: p.inReplyTo, contentHash: p.contentHash, dueAt: p.dueAt, state: .scheduled, createdAt: now,
                                     updatedAt: now, leaseOwner: nil, leaseExpiresAt: nil, nextTryAt: nil, attempts: 0, leaseLosses: 0,
-                                    platformId: nil, lastError: nil, lastErrorClass: nil))
+                                    platformId: nil, lastError: nil, lastErrorClass: nil, threadId: p.thread?.id,
+                                    threadPosition: p.thread?.position, threadWaiting: waiting))
                 }
                 return out
             } catch {
@@ -159,9 +166,10 @@ public final class SQLitePostStore: Store, @unchecked Sendable {
         return out
     }
 
-    /// The earliest time a scheduled post becomes due (the worker sleeps until then).
+    /// The earliest time a scheduled post becomes due (the worker sleeps until then); a
+    /// thread part waiting for the part before it has no due time yet.
     public func nextDueAt() throws(StoreError) -> Int64? {
-        try query("SELECT MIN(COALESCE(next_try_at, due_at)) FROM posts WHERE state = 'scheduled'", []).first?.int(0)
+        try query("SELECT MIN(COALESCE(next_try_at, due_at)) FROM posts WHERE state = 'scheduled' AND thread_waiting = 0", []).first?.int(0)
     }
 
     /// A read: no write lock (quota and scheduling reads run on every claim round).
@@ -221,11 +229,12 @@ public final class SQLitePostStore: Store, @unchecked Sendable {
         try transaction { db throws(StoreError) in
             let (_, next) = try transition(db, postId, outcome.event)
             var platformId: SQLValue = .null
+            var cid: SQLValue = .null
             var detail: SQLValue = .null
             var nextTry: SQLValue = .null
             var errorClass: SQLValue = .null
             switch outcome {
-            case .published(let id): platformId = .text(id)
+            case .published(let id, let c): platformId = .text(id); cid = c.sql
             case .noEffect(let reason, let retryAt):
                 detail = .text(reason); nextTry = .integer(retryAt); errorClass = "noEffect"
             case .unknown(let reason, let verifyAt):
@@ -238,10 +247,10 @@ public final class SQLitePostStore: Store, @unchecked Sendable {
                     .run([.integer(now), .text(outcome.name), detail, platformId, .text(attemptId), .text(postId)])
                 guard db.changes == 1 else { throw StoreError.notFound(attemptId) }
                 try db.prepare("""
-                    UPDATE posts SET state = ?, platform_id = COALESCE(?, platform_id), next_try_at = ?, last_error = ?, last_error_class = ?,
-                    lease_owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ?
-                    """).run([.text(next.rawValue), platformId, nextTry, detail, errorClass, .integer(now), .text(postId)])
-                return Self.post(try db.prepare("SELECT \(Self.postColumns) FROM posts WHERE id = ?").run([.text(postId)])[0])
+                    UPDATE posts SET state = ?, platform_id = COALESCE(?, platform_id), platform_cid = COALESCE(?, platform_cid), next_try_at = ?,
+                    last_error = ?, last_error_class = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ?
+                    """).run([.text(next.rawValue), platformId, cid, nextTry, detail, errorClass, .integer(now), .text(postId)])
+                return try threadFollowUp(db, postId, now: now)
             } catch let e as StoreError {
                 throw e
             } catch let e as SQLiteError {
@@ -295,14 +304,14 @@ public final class SQLitePostStore: Store, @unchecked Sendable {
     }
 
     /// Cancels a post that has not started an attempt; a race with a claim has one winner.
+    /// A thread part's later parts, which could no longer answer it, are cancelled with it.
     public func cancel(id: String, now: Int64) throws(StoreError) -> Post {
         try transaction { db throws(StoreError) in
-            var (post, next) = try transition(db, id, .cancel)
+            let (_, next) = try transition(db, id, .cancel)
             do throws(SQLiteError) {
                 try db.prepare("UPDATE posts SET state = ?, updated_at = ? WHERE id = ? AND state = 'scheduled'").run([.text(next.rawValue), .integer(now), .text(id)])
             } catch { throw .database(error) }
-            post.state = next
-            return post
+            return try threadFollowUp(db, id, now: now)
         }
     }
 

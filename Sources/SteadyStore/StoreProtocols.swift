@@ -27,7 +27,10 @@ public protocol PostStore: AnyObject, Sendable {
     func cancel(id: String, now: Int64) throws(StoreError) -> Post
     /// Attempts started for `account` since `since` (unknown outcomes included): what the
     /// quotas count.
-    func attemptsStarted(account: String, since: Int64) throws(StoreError) -> Int
+    func attemptsStarted(account: String, since: Int64) throws(StoreError) -> Int    /// A thread's parts in order (empty: no such thread).
+    func threadParts(threadId: String) throws(StoreError) -> [Post]
+    /// Cancels the thread's parts not yet attempted; returns all its parts afterwards.
+    func cancelThread(threadId: String, now: Int64) throws(StoreError) -> [Post]
 }
 
 extension PostStore {

@@ -13,7 +13,7 @@ extension SteadypostCLI {
         static let configuration = CommandConfiguration(
             commandName: "post",
             abstract: "Schedule a post (default: now), or a batch from a JSON-lines file; prints the id(s).",
-            discussion: "A batch file holds one JSON object a line: {\"text\", \"at\"?, \"reply_to\"?, \"media\"?: [{\"path\", \"alt\"?}]}. It is all or nothing: an error names its line and nothing is scheduled. Media files are opened by this command and copied into the daemon's own store before it returns: the source may be deleted at once.")
+            discussion: "A batch file holds one JSON object a line: {\"text\", \"at\"?, \"reply_to\"?, \"media\"?: [{\"path\", \"alt\"?}]}, or a thread {\"thread\": [{\"text\", \"media\"?}, ...], \"at\"?, \"gap\"?}. It is all or nothing: an error names its line and nothing is scheduled. Media files are opened by this command and copied into the daemon's own store before it returns: the source may be deleted at once.")
         @Option(help: "The account (a name from the config).") var account: String
         @Option(help: "When to post: ISO 8601, e.g. 2026-05-01T09:30:00Z (a time without a zone is UTC).") var at: String?
         @Option(name: .customLong("in"), help: "When to post, from now: e.g. 90s, 15m, 2h.") var after: String?
@@ -130,19 +130,29 @@ extension SteadypostCLI {
         /// Lines naming media: every file opened here (missing or unreadable ones refused,
         /// naming the file, before anything is sent), copied into the daemon's media store, and
         /// named by hash in the line sent on.
+        /// A thread line's parts carry their own `"media"`, handled the same way.
         static func withStoredMedia(_ items: [JSON], file: String, client: ControlClient) -> [JSON] {
-            var given: [[MediaFiles.Given]] = []
-            for item in items {
-                guard let value = item["media"], value != .null else { given.append([]); continue }
-                given.append(MediaFiles.fromLine(value, file: file, line: item["line"]?.int ?? 0))
+            func given(_ object: JSON, line: Int) -> [MediaFiles.Given] {
+                guard let value = object["media"], value != .null else { return [] }
+                return MediaFiles.fromLine(value, file: file, line: line)
             }
-            let paths = given.flatMap { $0.map(\.path) }
+            let parts = items.map { $0["thread"]?.array ?? [] }
+            let paths = zip(items, parts).flatMap { item, parts in
+                let line = item["line"]?.int ?? 0
+                return (given(item, line: line) + parts.flatMap { given($0, line: line) }).map(\.path)
+            }
             guard !paths.isEmpty else { return items }
             let stored = MediaFiles.store(paths, client: client)
-            return zip(items, given).map { item, media in
-                guard !media.isEmpty, case .object(let members) = item else { return item }
-                return .object(members.map { $0.0 == "media" ? ("media", MediaFiles.reference(media, stored: stored)) : $0 })
+            func replaced(_ object: JSON, line: Int) -> JSON {
+                let media = given(object, line: line)
+                guard case .object(let members) = object else { return object }
+                return .object(members.map { name, value in
+                    if name == "media", !media.isEmpty { return ("media", MediaFiles.reference(media, stored: stored)) }
+                    if name == "thread", let array = value.array { return ("thread", .array(array.map { replaced($0, line: line) })) }
+                    return (name, value)
+                })
             }
+            return items.map { replaced($0, line: $0["line"]?.int ?? 0) }
         }
 
         /// One object a line, sent as it is (the posting worker checks every member, strictly,
@@ -201,8 +211,8 @@ extension SteadypostCLI {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "One post with its attempts.")
-        @Argument(help: "The post's id.") var id: String
+        static let configuration = CommandConfiguration(abstract: "One post with its attempts, or a thread with its parts.")
+        @Argument(help: "The post's id, or a thread's (t_...).") var id: String
         @OptionGroup var connection: Connection
 
         func run() throws {
@@ -211,6 +221,10 @@ extension SteadypostCLI {
             let answer = perform { () throws(ControlClientError) in try client.call(method: "posting.show", body: body) }
             if connection.json {
                 writeOut(String(decoding: answer, as: UTF8.self) + "\n")
+                return
+            }
+            if let thread = try? JSONDecoder().decode(ThreadAnswer.self, from: Data(answer)) {
+                writeOut(thread.text)
                 return
             }
             let p = try JSONDecoder().decode(PostDetail.self, from: Data(answer))
@@ -225,6 +239,7 @@ extension SteadypostCLI {
             text:        \(text)
 
             """
+            if let t = p.thread_id { out += "thread:      \(f(t)) part \(p.thread_position ?? 0)\n" }
             if let r = p.reply_to { out += "reply to:    \(f(r))\n" }
             for (i, m) in (p.media ?? []).enumerated() {
                 out += (i == 0 ? "media:       " : "             ") + "\(i + 1). \(f(m.type)) \(m.bytes) bytes \(f(String(m.sha256.prefix(12))))"
@@ -246,8 +261,8 @@ extension SteadypostCLI {
     }
 
     struct Cancel: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Cancel a post that has not started an attempt.")
-        @Argument(help: "The post's id.") var id: String
+        static let configuration = CommandConfiguration(abstract: "Cancel a post that has not started an attempt, or a thread's parts that have not.")
+        @Argument(help: "The post's id, or a thread's (t_...): its parts not yet attempted are cancelled.") var id: String
         @OptionGroup var connection: Connection
 
         func run() throws {
@@ -256,6 +271,9 @@ extension SteadypostCLI {
             let answer = perform { () throws(ControlClientError) in try client.call(method: "posting.cancel", body: body) }
             if connection.json {
                 writeOut(String(decoding: answer, as: UTF8.self) + "\n")
+            } else if let thread = try? JSONDecoder().decode(ThreadAnswer.self, from: Data(answer)) {
+                let parts = thread.posts.filter { $0.state == "cancelled" }.compactMap(\.thread_position).map(String.init)
+                writeOut("cancelled \(id): part\(parts.count == 1 ? "" : "s") \(parts.joined(separator: ", "))\n" + thread.text)
             } else {
                 writeOut("cancelled \(id)\n")
             }
@@ -310,6 +328,8 @@ struct JobRow: Decodable {
     var attempts: Int
     var last_error: String?
     var media: [MediaRow]?
+    var thread_id: String?
+    var thread_position: Int?
 }
 
 /// One attachment in `jobs`/`show` JSON.
@@ -355,6 +375,8 @@ struct PostDetail: Decodable {
     var attempts: Int
     var attempt_log: [AttemptRow]
     var media: [MediaRow]?
+    var thread_id: String?
+    var thread_position: Int?
 }
 
 func encode<T: Encodable>(_ value: T) throws -> [UInt8] {

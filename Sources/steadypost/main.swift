@@ -11,7 +11,7 @@ struct SteadypostCLI: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "steadypost",
         abstract: "Control a running steadypostd over its control socket.",
-        subcommands: [Status.self, Restart.self, Stop.self, Start.self, PostCommand.self, Jobs.self, Show.self, Cancel.self, Reconcile.self, Health.self, Token.self, Debug.self])
+        subcommands: [Status.self, Restart.self, Stop.self, Start.self, PostCommand.self, ThreadCommand.self, Jobs.self, Show.self, Cancel.self, Reconcile.self, Health.self, Token.self, Debug.self])
 }
 
 struct Connection: ParsableArguments {
