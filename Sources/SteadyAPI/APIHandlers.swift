@@ -24,24 +24,28 @@ extension APIService {
         }
         let now = SteadyClock.wallMillis()
         switch route.name {
-        case .createPost, .createBatch:
+        case .createPost, .createBatch, .createThread:
             let body: [UInt8]
             do {
                 body = Array(try await request.body.collect(upTo: Self.maxBody).readableBytesView)
             } catch {
                 return .error(413, "too-large", field: "body", "the request body is over \(Self.maxBody) bytes")
             }
-            return await create(body, batch: route.name == .createBatch)
+            return await create(body, kind: route.name)
         case .uploadMedia:
             return await uploadMedia(request)
         case .listPosts:
             return await list(request.uri.queryParameters)
-        case .getPost, .cancelPost:
+        case .getPost, .cancelPost, .getThread, .cancelThread:
+            let thread = route.name == .getThread || route.name == .cancelThread
             guard let id = context.parameters.get("id"), !id.isEmpty, id.utf8.count <= 128 else {
-                return .error(400, "invalid", field: "id", "the post id is missing or longer than 128 bytes")
+                return .error(400, "invalid", field: "id", "the \(thread ? "thread" : "post") id is missing or longer than 128 bytes")
+            }
+            if thread && !ThreadPlacement.isThreadId(id) {
+                return .error(404, "not-found", field: "id", "no thread \(id): thread ids start with t_")
             }
             let body = JSON.obj([("id", JSON(id))]).bytes
-            let answer = await call(route.name == .getPost ? "posting.show" : "posting.cancel", body)
+            let answer = await call(route.name == .getPost || route.name == .getThread ? "posting.show" : "posting.cancel", body)
             return Self.answer(answer, success: 200)
         case .quotas:
             do { return .json(200, try quotas(now: now).bytes) } catch {
@@ -96,18 +100,31 @@ extension APIService {
         }
     }
 
-    func create(_ body: [UInt8], batch: Bool) async -> APIAnswer {
+    /// `kind`: `createPost` (one post), `createBatch` (`{"posts": [...]}`, threads among them),
+    /// or `createThread` (`{"account", "thread": [...], "at"?, "gap"?}`).
+    func create(_ body: [UInt8], kind: APIRoute.Name) async -> APIAnswer {
         let json: JSON
         do { json = try JSON.parse(body) } catch {
             return .error(400, "invalid", field: "body", "the body is not JSON: \(error)")
         }
         guard json.isObject else { return .error(400, "invalid", field: "body", "the body must be a JSON object") }
-        if batch {
+        let batch = kind == .createBatch
+        switch kind {
+        case .createBatch:
             guard json["posts"]?.array != nil else {
                 return .error(400, "invalid", field: "posts", "a batch is {\"posts\": [{\"account\", \"text\", \"at\"?, \"reply_to\"?}, ...]}")
             }
-        } else if json["posts"] != nil {
-            return .error(400, "invalid", field: "posts", "one post per POST /api/posts; send batches to POST /api/posts/batch")
+        case .createThread:
+            guard json["thread"]?.array != nil else {
+                return .error(400, "invalid", field: "thread", "a thread is {\"account\", \"thread\": [{\"text\", \"media\"?}, ...], \"at\"?, \"gap\"?}")
+            }
+        default:
+            if json["posts"] != nil {
+                return .error(400, "invalid", field: "posts", "one post per POST /api/posts; send batches to POST /api/posts/batch")
+            }
+            if json["thread"] != nil {
+                return .error(400, "invalid", field: "thread", "threads go to POST /api/threads (or as items of POST /api/posts/batch)")
+            }
         }
         if batch, let posts = json["posts"]?.array, posts.count > Self.chunkPosts,
            json.members?.allSatisfy({ $0.0 == "account" || $0.0 == "posts" }) == true {

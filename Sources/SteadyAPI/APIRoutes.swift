@@ -12,7 +12,7 @@ public struct APIRoute: Sendable, Hashable, CustomStringConvertible {
     }
 
     public enum Name: String, Sendable, Hashable, CaseIterable {
-        case createPost, createBatch, uploadMedia, listPosts, getPost, cancelPost, quotas, workers, health, metrics, dashboard
+        case createPost, createBatch, createThread, uploadMedia, listPosts, getPost, cancelPost, getThread, cancelThread, quotas, workers, health, metrics, dashboard
     }
 
     public var name: Name
@@ -33,10 +33,13 @@ public struct APIRoute: Sendable, Hashable, CustomStringConvertible {
     public static let all: [APIRoute] = [
         APIRoute(name: .createPost, method: "POST", path: "/api/posts", access: .token),
         APIRoute(name: .createBatch, method: "POST", path: "/api/posts/batch", access: .token),
+        APIRoute(name: .createThread, method: "POST", path: "/api/threads", access: .token),
         APIRoute(name: .uploadMedia, method: "POST", path: "/api/media", access: .token),
         APIRoute(name: .listPosts, method: "GET", path: "/api/posts", access: .token),
         APIRoute(name: .getPost, method: "GET", path: "/api/posts/{id}", access: .token),
         APIRoute(name: .cancelPost, method: "DELETE", path: "/api/posts/{id}", access: .token),
+        APIRoute(name: .getThread, method: "GET", path: "/api/threads/{id}", access: .token),
+        APIRoute(name: .cancelThread, method: "DELETE", path: "/api/threads/{id}", access: .token),
         APIRoute(name: .quotas, method: "GET", path: "/api/quotas", access: .token),
         APIRoute(name: .workers, method: "GET", path: "/api/workers", access: .token),
         APIRoute(name: .health, method: "GET", path: "/health", access: .local),
