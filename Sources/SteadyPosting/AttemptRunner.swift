@@ -23,7 +23,7 @@ struct AttemptRunner: Sendable {
 
     /// A named crash point of the attempt (`PostingFaults`).
     func crashPoint(_ point: PostingFaults.CrashPoint, _ post: Post) {
-        faults?.crash(at: point, account: post.account, postId: post.id) { logger.critical("\($0)") }
+        faults?.crash(at: point, account: post.account, postId: post.id, part: post.threadPosition) { logger.critical("\($0)") }
     }
 
     var refresher: AuthRefresher { AuthRefresher(store: store, settings: settings, logger: logger) }
@@ -164,7 +164,7 @@ struct AttemptRunner: Sendable {
         guard let faults, let client = slot.adapterClient else { return try adapter.create(draft, attempt: key) }
         client.transferObserver = { [logger] event in
             guard event == .answerArriving else { return }
-            faults.crash(at: .afterSend, account: post.account, postId: post.id) { logger.critical("\($0)") }
+            faults.crash(at: .afterSend, account: post.account, postId: post.id, part: post.threadPosition) { logger.critical("\($0)") }
         }
         defer { client.transferObserver = nil }
         return try adapter.create(draft, attempt: key)

@@ -11,7 +11,7 @@ import Synchronization
 ///
 /// | entry | effect |
 /// |---|---|
-/// | `crash:POINT[@ACCOUNT]` | the worker SIGKILLs itself at `POINT` of an attempt (of `ACCOUNT`'s, if given) |
+/// | `crash:POINT[@ACCOUNT][#N]` | the worker SIGKILLs itself at `POINT` of an attempt (of `ACCOUNT`'s, if given; of a thread's part `N` only, if given) |
 /// | `outcome-write-fails[@ACCOUNT]` | the outcome write after a 2xx create fails with an I/O error: it goes to the journal |
 /// | `outcome-write-fails:P[@ACCOUNT]` | the same for each 2xx create with probability `P` (0 < P ≤ 1); not one-shot (the chaos run) |
 /// | `store-unwritable:MS[@ACCOUNT]` | from the first 2xx create on, every store write fails with an I/O error for `MS` ms |
@@ -56,6 +56,8 @@ public final class PostingFaults: Sendable {
     public struct Entry: Equatable, Sendable {
         public var kind: Kind
         public var account: String?
+        /// Only a thread's part at this position (`#N`).
+        public var part: Int? = nil
         /// As written in the variable: the key recorded in the fired file.
         public var text: String
     }
@@ -101,8 +103,17 @@ public final class PostingFaults: Sendable {
     public static func parse(_ text: String) throws(PostingStartError) -> [Entry] {
         var out: [Entry] = []
         for raw in text.split(separator: ",") {
-            let item = raw.filter { !$0.isWhitespace }
-            guard !item.isEmpty else { continue }
+            let whole = raw.filter { !$0.isWhitespace }
+            guard !whole.isEmpty else { continue }
+            var item = whole
+            var part: Int?
+            if let hash = whole.lastIndex(of: "#") {
+                guard let n = Int(whole[whole.index(after: hash)...]), n >= 1 else {
+                    throw PostingStartError("\(variable): '\(whole)': '#N' names a thread part, 1 or more")
+                }
+                part = n
+                item = String(whole[..<hash])
+            }
             let at = item.firstIndex(of: "@")
             let account = at.map { String(item[item.index(after: $0)...]) }
             let body = at.map { String(item[..<$0]) } ?? item
@@ -138,7 +149,12 @@ public final class PostingFaults: Sendable {
             } else {
                 throw PostingStartError("\(variable): unknown fault '\(item)'; known: crash:POINT, outcome-write-fails, outcome-write-fails:P, store-unwritable:MS (each optionally @ACCOUNT), abort:POINT@ACCOUNT")
             }
-            out.append(Entry(kind: kind, account: account, text: item))
+            var crashes = false
+            if case .crash = kind { crashes = true }
+            if part != nil && !crashes {
+                throw PostingStartError("\(variable): '\(whole)': only crash entries take a thread part (#N)")
+            }
+            out.append(Entry(kind: kind, account: account, part: part, text: whole))
         }
         return out
     }
@@ -146,9 +162,11 @@ public final class PostingFaults: Sendable {
     public var summary: String { entries.map(\.text).joined(separator: ",") }
 
     /// Takes the first entry not fired yet that matches; records it (fsync'd) as fired.
-    private func take(_ matches: (Entry) -> Bool, account: String, postId: String) -> Entry? {
+    private func take(_ matches: (Entry) -> Bool, account: String, postId: String, part: Int? = nil) -> Entry? {
         state.withLock { state -> Entry? in
-            guard let entry = entries.first(where: { !state.fired.contains($0.text) && ($0.account == nil || $0.account == account) && matches($0) }) else {
+            guard let entry = entries.first(where: {
+                !state.fired.contains($0.text) && ($0.account == nil || $0.account == account) && ($0.part == nil || $0.part == part) && matches($0)
+            }) else {
                 return nil
             }
             if case .crash = entry.kind {
@@ -163,12 +181,12 @@ public final class PostingFaults: Sendable {
 
     /// A crash point: SIGKILL (once) if an entry names it; abort (every time) if an `abort`
     /// entry names it and the account.
-    public func crash(at point: CrashPoint, account: String, postId: String, log: (String) -> Void) {
+    public func crash(at point: CrashPoint, account: String, postId: String, part: Int? = nil, log: (String) -> Void) {
         if entries.contains(where: { $0.kind == .abort(point) && $0.account == account }) {
             log("fault injection (\(Self.variable)): abort at \(point.rawValue), post \(postId) (poison)")
             abort()
         }
-        guard take({ $0.kind == .crash(point) }, account: account, postId: postId) != nil else { return }
+        guard take({ $0.kind == .crash(point) }, account: account, postId: postId, part: part) != nil else { return }
         log("fault injection (\(Self.variable)): SIGKILL at \(point.rawValue), post \(postId)")
         killSelf()
     }

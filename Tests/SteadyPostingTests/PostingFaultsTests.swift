@@ -77,6 +77,24 @@ struct PostingFaultsTests {
         #expect(kills.count == 2, "a fresh post takes the next entry")
     }
 
+    @Test("a crash entry with #N fires only at a thread's part N; #N on another kind, or #0, is refused")
+    func threadPartSelector() throws {
+        let (scratch, file) = Self.scratch()
+        defer { scratch.remove() }
+        let kills = Kills()
+        let entries = try PostingFaults.parse("crash:after_send@a#2")
+        #expect(entries.first?.part == 2 && entries.first?.account == "a")
+        let faults = PostingFaults(entries: entries, firedPath: file, killSelf: { kills.add() })
+        faults.crash(at: .afterSend, account: "a", postId: "single") { _ in }
+        faults.crash(at: .afterSend, account: "a", postId: "part1", part: 1) { _ in }
+        #expect(kills.count == 0, "not a part 2")
+        faults.crash(at: .afterSend, account: "a", postId: "part2", part: 2) { _ in }
+        #expect(kills.count == 1)
+        for bad in ["outcome-write-fails@a#2", "crash:after_send@a#0", "crash:after_send#x"] {
+            #expect(throws: PostingStartError.self) { try PostingFaults.parse(bad) }
+        }
+    }
+
     @Test("F01/F03 switches: the outcome write fails once; store-unwritable fails every write for its window, then none")
     func storeFaults() throws {
         let (scratch, file) = Self.scratch()
