@@ -197,6 +197,11 @@ extension APIService {
         var parts: [String] = []
         let segments = message.split(separator: ": ").map(String.init)
         for (i, segment) in segments.enumerated() {
+            // A thread's `part N` is its `thread[N-1]`.
+            if i < segments.count - 1, segment.hasPrefix("part "), let n = Int(segment.dropFirst(5)), n >= 1 {
+                parts.append("thread[\(n - 1)]")
+                continue
+            }
             // The last segment is the complaint itself, never a field.
             if i < segments.count - 1, isFieldName(segment) {
                 parts.append(segment)

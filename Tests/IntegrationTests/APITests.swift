@@ -106,6 +106,32 @@ struct APITests {
         try #require(try d.send(.post, "/api/posts/batch", token: token, body: .obj([("account", JSON("news-x"))])).status == 400)
     }
 
+    @Test("threads: POST /api/threads answers the thread; GET and DELETE /api/threads/{id}; a bad part is a 400 naming thread[N]; a thread on /api/posts is refused")
+    func threads() throws {
+        let d = try APIDaemon()
+        defer { d.cleanUp() }
+        let token = try d.createToken("ci")
+        let later = SteadyClock.wallMillis() + 3_600_000
+        func thread(_ texts: [String]) -> JSON {
+            .obj([("account", JSON("news-x")), ("thread", .array(texts.map { JSON.obj([("text", JSON($0))]) })), ("at", .number(Double(later), raw: String(later)))])
+        }
+        let bad = try d.send(.post, "/api/threads", token: token, body: thread(["one", String(repeating: "x", count: 300)]))
+        #expect(bad.status == 400)
+        let error = try JSON.parse(bad.body)["error"]
+        #expect(error?["field"]?.string == "thread[1].text" && error?["message"]?.string?.hasPrefix("part 2:") == true, "\(bad.text)")
+        #expect(try d.send(.post, "/api/posts", token: token, body: thread(["a", "b"])).status == 400)
+
+        let made = try d.json(.post, "/api/threads", token: token, body: thread(["one", "two", "three"]), expect: 201)
+        let id = try #require(made["thread_id"]?.string)
+        #expect(made["posts"]?.array?.map { $0["thread_position"]?.int ?? 0 } == [1, 2, 3])
+        #expect(try d.json(.get, "/api/threads/\(id)", token: token, expect: 200)["state"]?.string == "scheduled")
+        let cancelled = try d.json(.delete, "/api/threads/\(id)", token: token, expect: 200)
+        #expect(cancelled["posts"]?.array?.allSatisfy { $0["state"]?.string == "cancelled" } == true, "\(cancelled.serialized)")
+        #expect(try d.send(.delete, "/api/threads/\(id)", token: token).status == 409)
+        #expect(try d.send(.get, "/api/threads/p_notathread", token: token).status == 404)
+        #expect(try d.send(.get, "/api/threads/t_none", token: token).status == 404)
+    }
+
     @Test("cancel racing the claim: for every post exactly one wins")
     func cancelRacesClaim() throws {
         let d = try APIDaemon()
