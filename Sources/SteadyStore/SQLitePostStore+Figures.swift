@@ -18,11 +18,12 @@ extension SQLitePostStore {
     }
 
     /// Posts that should have moved on and did not: claimed or attempting for longer than
-    /// `after`, or scheduled and due more than `after` ago.
+    /// `after`, or scheduled and due more than `after` ago (a thread part waiting for the part
+    /// before it is not due yet, whatever its thread's time).
     public func stuckPosts(now: Int64, after: Int64) throws(StoreError) -> Int {
         Int(try query("""
             SELECT COUNT(*) FROM posts WHERE (state IN ('claimed','attempting') AND updated_at < ?1)
-            OR (state = 'scheduled' AND COALESCE(next_try_at, due_at) < ?1)
+            OR (state = 'scheduled' AND thread_waiting = 0 AND COALESCE(next_try_at, due_at) < ?1)
             """, [.integer(now - after)]).first?.int(0) ?? 0)
     }
 
