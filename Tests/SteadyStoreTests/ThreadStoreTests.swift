@@ -121,6 +121,16 @@ struct ThreadStoreTests {
         #expect(try store.post(id: parts[1].id).threadWaiting)
     }
 
+    @Test("a part waiting for the part before it is not a late post, whatever its thread's time")
+    func waitingIsNotLate() throws {
+        let tmp = TempDatabase()
+        let store = try tmp.store()
+        _ = try store.insert(Self.thread(3, gap: 3_600_000), now: 1)
+        try Self.run(store, now: 2000) { _ in .published(platformId: "1") }
+        #expect(try store.stuckPosts(now: 1_000_000, after: 60_000) == 0, "part 2 is due an hour after part 1; part 3 waits")
+        #expect(try store.stuckPosts(now: 3_700_000, after: 60_000) == 1, "part 2 overdue now")
+    }
+
     @Test("the outcome journal keeps a Bluesky cid, and reads journals written without one")
     func journalCid() throws {
         let record = OutcomeJournal.Record(postId: "p_1", attemptId: "a_1", outcome: .published(platformId: "at://x", cid: "bafy"), at: 5)
