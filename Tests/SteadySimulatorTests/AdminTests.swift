@@ -65,7 +65,7 @@ struct AdminTests {
             let truth = try await client.groundTruth()
             #expect(truth.count == 2)
             let first = truth.first
-            for key in ["id", "account", "platform", "text", "created_at_ms", "in_reply_to", "idempotency_key", "rkey", "uri", "via", "deleted"] {
+            for key in ["id", "account", "platform", "text", "created_at_ms", "in_reply_to", "reply_root", "idempotency_key", "rkey", "uri", "via", "deleted"] {
                 #expect(first?[key] != nil, "ground truth has \(key)")
             }
             #expect(try await client.groundTruth("news-b").count == 1)

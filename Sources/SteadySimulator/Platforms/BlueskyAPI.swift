@@ -110,11 +110,50 @@ extension Store {
             "createdAt": .string(Timestamps.iso(ms: mention.createdAtMs)),
             "langs": ["en"],
         ]
-        if let parent = mention.inReplyTo, let index = findPost(parent, platform: .bluesky) {
-            let ref: JSON = ["uri": .string(parent), "cid": .optional(posts[index].cid)]
-            record = record.setting("reply", ["root": ref, "parent": ref])
+        if let parent = mention.inReplyTo, findPost(parent, platform: .bluesky) != nil {
+            record = record.setting("reply", blueskyReplyRefs(parent: parent))
         }
         return record
+    }
+
+    /// The cid of a Bluesky post the simulator knows (an account's, deleted or not, or a mention).
+    func blueskyCID(_ uri: String) -> String? {
+        if let index = findPost(uri, platform: .bluesky) { return posts[index].cid }
+        return findMention(uri, platform: .bluesky)?.cid
+    }
+
+    /// A record's `reply` for a reply to `parent`: strongRefs of the thread's root and of the parent.
+    func blueskyReplyRefs(parent: String) -> JSON {
+        func ref(_ uri: String) -> JSON { ["uri": .string(uri), "cid": .optional(blueskyCID(uri))] }
+        return ["root": ref(threadRoot(of: parent, platform: .bluesky) ?? parent), "parent": ref(parent)]
+    }
+
+    /// A record's `reply` checked as the AppView threads it: root and parent are strongRefs to
+    /// posts it knows and has not seen deleted, each with that post's cid, and root is the
+    /// parent's thread root. The InvalidRequest message when refused.
+    func blueskyReplyRejection(_ reply: JSON) -> String? {
+        let prefix = "Invalid app.bsky.feed.post record: Record/reply"
+        var refs: [String: (uri: String, cid: String)] = [:]
+        for part in ["root", "parent"] {
+            guard let ref = reply[part], let uri = ref["uri"]?.stringValue, let cid = ref["cid"]?.stringValue else {
+                return "\(prefix)/\(part) must be a strongRef (uri, cid)"
+            }
+            refs[part] = (uri, cid)
+        }
+        for part in ["parent", "root"] {
+            let (uri, cid) = refs[part]!
+            guard let known = blueskyCID(uri) else { return "\(prefix)/\(part) is an unknown record: \(uri)" }
+            if let index = findPost(uri, platform: .bluesky), posts[index].deleted {
+                return "\(prefix)/\(part) is a deleted record: \(uri)"
+            }
+            guard known == cid else { return "\(prefix)/\(part) cid mismatch: \(cid) is not the cid of \(uri)" }
+        }
+        let parent = refs["parent"]!.uri, root = refs["root"]!.uri
+        let expected = threadRoot(of: parent, platform: .bluesky) ?? parent
+        guard root == expected else {
+            return "\(prefix)/root is not the thread's root: the thread of \(parent) starts at \(expected), not \(root)"
+        }
+        return nil
     }
 
     // MARK: Endpoints
@@ -249,12 +288,8 @@ extension Store {
         }
         var inReplyTo: String?
         if let reply = record["reply"], reply != .null {
-            for part in ["root", "parent"] {
-                guard let ref = reply[part], ref["uri"]?.stringValue != nil, ref["cid"]?.stringValue != nil else {
-                    return ErrorBodies.blueskyInvalid(
-                        "Invalid app.bsky.feed.post record: Record/reply/\(part) must be a strongRef (uri, cid)",
-                        headers: headers)
-                }
+            if let message = blueskyReplyRejection(reply) {
+                return ErrorBodies.blueskyInvalid(message, headers: headers)
             }
             inReplyTo = reply["parent"]?["uri"]?.stringValue
         }

@@ -119,6 +119,9 @@ extension Store {
             post.record = [
                 "$type": .string(Store.postCollection), "text": .string(text), "createdAt": .string(Timestamps.iso(ms: at)),
             ]
+            if let parent = inReplyTo, blueskyCID(parent) != nil {
+                post.record = post.record?.setting("reply", blueskyReplyRefs(parent: parent))
+            }
             index = addPost(post)
         }
         return .json(201, postJSON(posts[index]))

@@ -64,6 +64,9 @@ struct Post: Sendable {
     let createdAtMs: Int64
     /// The platform id of the post replied to.
     let inReplyTo: String?
+    /// The platform id of the first post of the thread a reply belongs to (Bluesky: the root's
+    /// URI); nil when the post is no reply. Set by `addPost` from the parent's own root.
+    var replyRoot: String?
     let idempotencyKey: String?
     let rkey: String?
     let uri: String?

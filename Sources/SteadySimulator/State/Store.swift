@@ -252,6 +252,10 @@ struct Store {
     // MARK: Posts
 
     mutating func addPost(_ post: Post) -> Int {
+        var post = post
+        if let parent = post.inReplyTo {
+            post.replyRoot = threadRoot(of: parent, platform: post.platform) ?? parent
+        }
         posts.append(post)
         let index = posts.count - 1
         postIndex[post.id] = index
@@ -269,6 +273,22 @@ struct Store {
         return nil
     }
 
+    /// A mention by the id a reply names: the status id on Mastodon, the tweet id or URI elsewhere.
+    func findMention(_ id: String, platform: Platform) -> Mention? {
+        if platform == .mastodon { return mastodonMentionByStatus(id) }
+        guard let index = mentionIndex[id], mentions[index].platform == platform else { return nil }
+        return mentions[index]
+    }
+
+    /// The first post of the thread a reply to `parent` joins: the parent's own root when the
+    /// parent is itself a reply, else the parent. Known through the stored posts (deleted ones
+    /// too: a root stays a root) and the mentions; nil when the simulator knows no such post.
+    func threadRoot(of parent: String, platform: Platform) -> String? {
+        if let index = findPost(parent, platform: platform) { return posts[index].replyRoot ?? posts[index].id }
+        guard let mention = findMention(parent, platform: platform) else { return nil }
+        return mention.inReplyTo.flatMap { threadRoot(of: $0, platform: platform) } ?? parent
+    }
+
     func postJSON(_ post: Post) -> JSON {
         [
             "id": .string(post.id),
@@ -277,6 +297,7 @@ struct Store {
             "text": .string(post.text),
             "created_at_ms": .int(post.createdAtMs),
             "in_reply_to": .optional(post.inReplyTo),
+            "reply_root": .optional(post.replyRoot),
             "idempotency_key": .optional(post.idempotencyKey),
             "rkey": .optional(post.rkey),
             "uri": .optional(post.uri),
