@@ -25,12 +25,12 @@ struct ThreadTests {
 
     /// The account's live posts on the platform by text: each text once (a second is a
     /// duplicate), with its id and the id it answers.
-    static func truth(_ sim: SimulatorProcess, _ account: String) throws -> [String: (id: String, replyTo: String?)] {
-        var out: [String: (id: String, replyTo: String?)] = [:]
+    static func truth(_ sim: SimulatorProcess, _ account: String) throws -> [String: (id: String, replyTo: String?, root: String?)] {
+        var out: [String: (id: String, replyTo: String?, root: String?)] = [:]
         for p in try sim.posts(account) where p["deleted"]?.bool != true {
             let text = p["text"]?.string ?? ""
             #expect(out[text] == nil, "DUPLICATE on the platform: \(account) has '\(text)' twice")
-            out[text] = (p["id"]?.stringOrNumber ?? "", p["in_reply_to"]?.string)
+            out[text] = (p["id"]?.stringOrNumber ?? "", p["in_reply_to"]?.string, p["reply_root"]?.string)
         }
         return out
     }
@@ -48,6 +48,7 @@ struct ThreadTests {
                 #expect(post.replyTo == nil, "\(context): part 1 answers \(post.replyTo ?? "")")
             } else {
                 #expect(post.replyTo == live[texts[n - 1]]?.id, "\(context): part \(n + 1) answers \(post.replyTo ?? "nothing"), not part \(n)'s \(live[texts[n - 1]]?.id ?? "?")")
+                #expect(post.root == live[texts[0]]?.id, "\(context): part \(n + 1)'s thread starts at \(post.root ?? "nothing"), not part 1")
             }
             #expect(try d.show(parts[n])["platform_id"]?.string == post.id, "\(context): part \(n + 1)'s stored id")
         }
