@@ -40,7 +40,7 @@ public enum ThreadCheck {
             switch (previous, expected) {
             case (nil, _): reason = "part \(position - 1) is not in the store; \(answers)"
             case (let p?, nil): reason = "part \(position - 1) (\(p.id)) is \(p.state.rawValue) here, not posted; \(answers)"
-            case (let p?, let e?): reason = "\(answers) instead of part \(position - 1) (\(p.id)), live as \(e)"
+            case (let p?, let e?): reason = "\(answers) instead of part \(position - 1) (\(p.id), posted as \(e))"
             }
             found.append(Mismatch(postId: post.id, threadId: threadId, position: position, platformId: remote.id, repliesTo: remote.inReplyTo,
                                   expected: expected, previousPostId: previous?.id, reason: reason))
