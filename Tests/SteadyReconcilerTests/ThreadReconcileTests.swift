@@ -38,21 +38,24 @@ struct ThreadReconcileTests {
         }
     }
 
-    /// One simulator X account, a state directory with a store, and the reconciler's reader.
+    /// One simulator account, a state directory with a store, and the reconciler's reader.
     final class Fixture: @unchecked Sendable {
         let sim: SimulatorProcess
         let dir = TempDir("steadypost-reconcile-threads")
-        let account = "threads-x"
+        let platform: Platform
+        let account: String
         let config: Config
         let store: SQLitePostStore
         let reader: ReadingAccount
         let log = LogCapture()
         let logger: Logger
 
-        init() throws {
+        init(_ platform: Platform) throws {
+            self.platform = platform
+            account = "threads-\(platform.rawValue)"
             sim = try SimulatorProcess()
             for sub in ["/state", "/run", "/credentials"] { mkdir(dir.path + sub, 0o700) }
-            try sim.createAccount(.x, account, credentialsDir: dir.path + "/credentials")
+            try sim.createAccount(platform, account, credentialsDir: dir.path + "/credentials")
             config = try Config.parse("""
                 [daemon]
                 state_dir = "\(dir.path)/state"
@@ -61,7 +64,7 @@ struct ThreadReconcileTests {
 
                 [[accounts]]
                 name = "\(account)"
-                platform = "x"
+                platform = "\(platform.rawValue)"
                 base_url = "\(sim.baseURL)"
                 credentials = "\(account).json"
                 """, path: dir.path + "/steadypost.toml")
@@ -81,23 +84,33 @@ struct ThreadReconcileTests {
         func thread(_ texts: [String], now: Int64) throws -> [Post] {
             let id = ThreadPlacement.newId()
             return try store.insert(texts.enumerated().map { i, text in
-                NewPost(account: account, platform: "x", text: text, dueAt: now, contentHash: ContentNormalizer.hash(text),
+                NewPost(account: account, platform: platform.rawValue, text: text, dueAt: now, contentHash: ContentNormalizer.hash(text),
                         thread: ThreadPlacement(id: id, position: i + 1))
             }, now: now)
         }
 
         /// The next due part taken through the contract as the posting worker does (claim,
         /// attempt, outcome), made live on the simulator in between answering `answering`
-        /// (by default the reply target the store gave the part: the part before it).
+        /// (by default the reply target the store gave the part: the part before it): put on
+        /// the timeline by the admin API, or on Bluesky sent through the adapter (a record the
+        /// admin API injects carries no `reply`).
         @discardableResult
         func postNext(now: Int64, answering: String? = nil) throws -> Post {
             guard let part = try store.claimDue(owner: "test", now: now, leaseMillis: 60_000, account: account) else {
                 throw TestFailure("no part of the thread is due")
             }
-            let attempt = try store.beginAttempt(postId: part.id, owner: "test", idempotencyKey: "k-" + part.id, adapter: "x", now: now, leaseMillis: 60_000)
-            let live = try sim.call(.post, "/_sim/posts", .obj([("account", JSON(account)), ("text", JSON(part.text)),
-                                                                ("in_reply_to", (answering ?? part.inReplyTo).map(JSON.init))]))
-            guard let id = live["id"]?.stringOrNumber else { throw TestFailure("the simulator's post has no id: \(live.serialized)") }
+            let attempt = try store.beginAttempt(postId: part.id, owner: "test", idempotencyKey: "k-" + part.id, adapter: platform.rawValue, now: now, leaseMillis: 60_000)
+            let target = answering ?? part.inReplyTo
+            let id: String
+            if platform == .bluesky {
+                let draft = PostDraft(text: part.text, replyTo: target)
+                let key = AttemptKey(attemptId: attempt.id, startedAtMicros: attempt.startedAt * 1000)
+                id = try reader.withAdapter(store: store) { (adapter: any PlatformAdapter) throws(PlatformError) in try adapter.create(draft, attempt: key).id }
+            } else {
+                let live = try sim.call(.post, "/_sim/posts", .obj([("account", JSON(account)), ("text", JSON(part.text)), ("in_reply_to", target.map(JSON.init))]))
+                guard let liveId = live["id"]?.stringOrNumber else { throw TestFailure("the simulator's post has no id: \(live.serialized)") }
+                id = liveId
+            }
             return try store.recordOutcome(postId: part.id, attemptId: attempt.id, outcome: .published(platformId: id), now: now)
         }
 
@@ -115,9 +128,11 @@ struct ThreadReconcileTests {
         }
     }
 
-    @Test("a thread of 3 parts posted correctly, each answering the part before it: no thread mismatch, nothing changes")
-    func threadPostedCorrectly() throws {
-        let f = try Fixture()
+    static let platforms: [Platform] = [.x, .mastodon, .bluesky]
+
+    @Test("a thread of 3 parts posted correctly, each answering the part before it: no thread mismatch, nothing changes", arguments: platforms)
+    func threadPostedCorrectly(platform: Platform) throws {
+        let f = try Fixture(platform)
         let now = SteadyClock.wallMillis()
         let parts = try f.thread(["thread ok 1/3", "thread ok 2/3", "thread ok 3/3"], now: now)
         for _ in parts { try f.postNext(now: now) }
@@ -135,9 +150,10 @@ struct ThreadReconcileTests {
         #expect(try f.store.threadParts(threadId: parts[0].threadId!) == posted)
     }
 
-    @Test("a thread whose part 3 is live answering part 1 instead of part 2: one thread mismatch naming part 3, expecting part 2's id; reported, logged, counted, nothing changes")
-    func threadPartAnsweringTheWrongPart() throws {
-        let f = try Fixture()
+    @Test("a thread whose part 3 is live answering part 1 instead of part 2: one thread mismatch naming part 3, expecting part 2's id; reported, logged, counted, nothing changes",
+          arguments: platforms)
+    func threadPartAnsweringTheWrongPart(platform: Platform) throws {
+        let f = try Fixture(platform)
         let now = SteadyClock.wallMillis()
         let parts = try f.thread(["thread bent 1/3", "thread bent 2/3", "thread bent 3/3"], now: now)
         let first = try f.postNext(now: now)
