@@ -143,7 +143,10 @@ let package = Package(
         .testTarget(name: "SteadyBrowserTests", dependencies: [
             "SteadyBrowser", "SteadyJSON", "SteadySystem", "SteadyCore", "SteadyProtocol", "SteadyPosting", "SteadyPlatforms", "SteadyConfig", "SteadyTestSupport",
         ]),
-        .testTarget(name: "SteadyReconcilerTests", dependencies: ["SteadyReconciler", "SteadyStore", "SteadyPlatforms", "SteadyConfig", "SteadyCore", "SteadyTestSupport"]),
+        .testTarget(name: "SteadyReconcilerTests", dependencies: [
+            "SteadyReconciler", "SteadyStore", "SteadyPlatforms", "SteadyConfig", "SteadyCore", "SteadyTestSupport", "SteadyBackground",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "SteadyMediaTests", dependencies: ["SteadyMedia", "SteadyCore", "SteadySystem", "SteadyTestSupport"]),
         .testTarget(name: "SteadySystemTests", dependencies: ["SteadySystem", .product(name: "Logging", package: "swift-log")]),
         // SteadyBrowser: the dashboard is checked in real headless Chromium through the pool.

@@ -48,6 +48,7 @@ struct AccountReconciler {
             let candidates = try store.reconcileCandidates(account: account.name, since: report.since - settings.config.matchSlackMs, platformIds: timeline.map(\.id))
             plan = TimelineMatcher.plan(timeline: timeline, candidates: candidates, knownForeign: try store.foreignPostIds(account: account.name),
                                         slackMs: settings.config.matchSlackMs, unknownSettledBefore: now - settings.config.unknownGraceMs)
+            report.threadMismatches = try threadMismatches(timeline: timeline, candidates: candidates, owners: plan.owners)
         } catch {
             report.error = "reading the store: \(error)"
             logger.error("reconcile: \(report.error!)", metadata: meta)
@@ -60,6 +61,9 @@ struct AccountReconciler {
         report.duplicates = plan.duplicates
         for d in plan.duplicates {
             logger.error("DUPLICATE on the platform: \(d.platformIds.count) posts with one text: \(d.platformIds.joined(separator: ", "))\(d.postId.map { " (ours: \($0))" } ?? "")", metadata: meta)
+        }
+        for m in report.threadMismatches {
+            logger.error("\(m.logLine)", metadata: meta.merging(["POST_ID": "\(m.postId)"]) { a, _ in a })
         }
         // 3. Apply, or say what would be done.
         guard !dryRun else {
@@ -102,6 +106,19 @@ struct AccountReconciler {
 }
 
 extension AccountReconciler {
+    /// The thread parts among the timeline's posts matched here, checked against the part
+    /// before each (`ThreadCheck`); reads each such thread's parts. Changes nothing.
+    func threadMismatches(timeline: [RemotePost], candidates: [ReconcileCandidate], owners: [String: String]) throws(StoreError) -> [ThreadCheck.Mismatch] {
+        let posts = Dictionary(candidates.map { ($0.post.id, $0.post) }, uniquingKeysWith: { a, _ in a })
+        let live = timeline.compactMap { remote in owners[remote.id].flatMap { posts[$0] }.map { (remote: remote, post: $0) } }
+        var parts: [String: [Post]] = [:]
+        for (_, post) in live {
+            guard let threadId = post.threadId, (post.threadPosition ?? 0) > 1, parts[threadId] == nil else { continue }
+            parts[threadId] = try store.threadParts(threadId: threadId)
+        }
+        return parts.isEmpty ? [] : ThreadCheck.mismatches(live: live, parts: parts)
+    }
+
     /// The own timeline as far as one pass read it.
     struct TimelineRead {
         var timeline: [RemotePost] = []
@@ -194,6 +211,8 @@ struct AccountReport: Sendable {
     var duplicates: [TimelineMatcher.Duplicate] = []
     var unknownNotFound: [String] = []
     var unknownDeferred: [String] = []
+    /// Thread parts live on the timeline that do not answer the part before them (reported only).
+    var threadMismatches: [ThreadCheck.Mismatch] = []
     var error: String?
     /// Why the read stopped before the window's start (a rate limit too long to wait out):
     /// the account is `partial`, read again after `resumeAt`.
@@ -223,7 +242,8 @@ struct AccountReport: Sendable {
             ("duplicates", .array(duplicates.map { d in
                 .obj([("content_hash", JSON(d.contentHash)), ("platform_ids", .array(d.platformIds.map(JSON.init))), ("post_id", d.postId.map(JSON.init))])
             })),
-            ("unknown_not_found", .array(unknownNotFound.map(JSON.init))), ("unknown_deferred", .array(unknownDeferred.map(JSON.init))), ("error", error.map(JSON.init)),
+            ("unknown_not_found", .array(unknownNotFound.map(JSON.init))), ("unknown_deferred", .array(unknownDeferred.map(JSON.init))),
+            ("thread_mismatches", .array(threadMismatches.map(\.json))), ("error", error.map(JSON.init)),
             ("partial", partial.map(JSON.init)), ("resume_at", resumeAt.map { JSON(Int($0)) }), ("rate_limit_waited_ms", JSON(Int(rateLimitWaitedMs))),
         ])
     }

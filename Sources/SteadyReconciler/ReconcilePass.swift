@@ -40,6 +40,8 @@ struct ReconcilePass: Sendable {
         /// `partial`, not failed), and when the latest of their limits resets.
         var partialAccounts: [String] = []
         var resumeAt: Int64?
+        /// Thread parts live answering something other than the part before them (reported, not fixed).
+        var threadMismatches = 0
 
         /// `failed`, `partial` or `ok`.
         var status: String { !ok ? "failed" : partialAccounts.isEmpty ? "ok" : "partial" }
@@ -110,6 +112,7 @@ struct ReconcilePass: Sendable {
                       duplicates: reports.reduce(0) { $0 + $1.duplicates.count },
                       orphaned: reports.reduce(0) { $0 + $1.foreignNew.count + $1.foreignKnown + $1.fixes.filter { !$0.applied }.count },
                       duplicateCopies: reports.reduce(0) { $0 + $1.duplicates.reduce(0) { $0 + $1.platformIds.count - 1 } }, report: report.bytes,
-                      partialAccounts: partial.map(\.account), resumeAt: partial.compactMap(\.resumeAt).max())
+                      partialAccounts: partial.map(\.account), resumeAt: partial.compactMap(\.resumeAt).max(),
+                      threadMismatches: reports.reduce(0) { $0 + $1.threadMismatches.count })
     }
 }

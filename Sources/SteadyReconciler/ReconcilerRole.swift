@@ -45,6 +45,8 @@ public final class ReconcilerRole: WorkerRole {
         var fixed: Int64 = 0
         var foreign: Int64 = 0
         var duplicates: Int64 = 0
+        /// Thread parts found live not answering the part before them, summed over passes.
+        var threadMismatches: Int64 = 0
         /// From the latest scheduled pass over every account (nil before the first): what
         /// /health reads as `orphaned_posts` and `duplicate_rate`.
         var orphaned: Int64?
@@ -85,7 +87,7 @@ public final class ReconcilerRole: WorkerRole {
         let now = SteadyClock.wallMillis()
         var out: [String: Int64] = [
             "runs": stats.runs, "run_failures": stats.runFailures, "partial_runs": stats.partialRuns, "fixed": stats.fixed, "foreign": stats.foreign,
-            "duplicates": stats.duplicates, "in_flight": Int64(inFlight),
+            "duplicates": stats.duplicates, "thread_mismatches": stats.threadMismatches, "in_flight": Int64(inFlight),
         ]
         for job in jobs { out.merge(job.counters(now: now)) { a, _ in a } }
         if let o = stats.orphaned { out["orphaned_posts"] = o }
@@ -207,6 +209,7 @@ public final class ReconcilerRole: WorkerRole {
         stats.fixed += Int64(result.fixed)
         stats.foreign += Int64(result.foreignNew)
         stats.duplicates += Int64(result.duplicates)
+        stats.threadMismatches += Int64(result.threadMismatches)
         if result.ok, result.pass.name != "manual", !result.pass.dryRun {
             stats.orphaned = Int64(result.orphaned)
             stats.duplicateCopies = Int64(result.duplicateCopies)
@@ -217,7 +220,8 @@ public final class ReconcilerRole: WorkerRole {
             let cut = result.partialAccounts.joined(separator: ", ")
             logger.notice("reconcile pass \(result.pass.name) partial (\(result.id)): \(result.changes) change(s); \(cut) cut short by a rate limit, read again after it resets")
         } else if result.ok {
-            logger.info("reconcile pass \(result.pass.name) done (\(result.id)): \(result.changes) change(s), \(result.duplicates) duplicate finding(s)")
+            let found = "\(result.duplicates) duplicate finding(s), \(result.threadMismatches) thread mismatch(es)"
+            logger.info("reconcile pass \(result.pass.name) done (\(result.id)): \(result.changes) change(s), \(found)")
         } else {
             logger.error("reconcile pass \(result.pass.name) failed (\(result.id)): \(result.error ?? "?")")
         }

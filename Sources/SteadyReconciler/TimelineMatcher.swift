@@ -55,6 +55,8 @@ public enum TimelineMatcher {
         /// `unknown` posts found live whose last attempt is more recent than the grace: the
         /// posting worker's verification is still on them, so they are left to it this time.
         public var unknownDeferred: [String] = []
+        /// Timeline id → our post it was matched to (by any evidence, fixed or not).
+        public var owners: [String: String] = [:]
     }
 
     static let fixable: Set<PostState> = [.unknown, .failed, .parked]
@@ -71,7 +73,6 @@ public enum TimelineMatcher {
             }
         }
         var used: Set<Int> = []
-        var owner: [String: String] = [:]  // timeline id → our post id
         func fix(_ c: ReconcileCandidate, _ remote: RemotePost, _ evidence: Evidence) {
             if c.post.state == .unknown, (c.attempts.map(\.startedAt).max() ?? .min) > unknownSettledBefore {
                 plan.unknownDeferred.append(c.post.id)
@@ -83,7 +84,7 @@ public enum TimelineMatcher {
         for remote in oldestFirst {
             if let i = byPlatformId[remote.id] {
                 let c = candidates[i]
-                owner[remote.id] = c.post.id
+                plan.owners[remote.id] = c.post.id
                 if fixable.contains(c.post.state), used.insert(i).inserted {
                     fix(c, remote, .platformId)
                 } else {
@@ -93,7 +94,7 @@ public enum TimelineMatcher {
             }
             if let i = match(remote, candidates, used: used, slackMs: slackMs) {
                 used.insert(i.index)
-                owner[remote.id] = candidates[i.index].post.id
+                plan.owners[remote.id] = candidates[i.index].post.id
                 fix(candidates[i.index], remote, i.evidence)
                 continue
             }
@@ -101,8 +102,9 @@ public enum TimelineMatcher {
         }
         var groups: [String: [RemotePost]] = [:]
         for remote in oldestFirst { groups[duplicateKey(remote), default: []].append(remote) }
+        let owners = plan.owners
         for (_, posts) in groups where posts.count > 1 {
-            plan.duplicates.append(Duplicate(contentHash: posts[0].contentHash, platformIds: posts.map(\.id), postId: posts.lazy.compactMap { owner[$0.id] }.first))
+            plan.duplicates.append(Duplicate(contentHash: posts[0].contentHash, platformIds: posts.map(\.id), postId: posts.lazy.compactMap { owners[$0.id] }.first))
         }
         plan.duplicates.sort { $0.platformIds.first ?? "" < $1.platformIds.first ?? "" }
         let fixed = Set(plan.fixes.map(\.postId) + plan.unknownDeferred)

@@ -10,7 +10,7 @@ extension SteadypostCLI {
     struct Reconcile: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run a reconcile pass now (timeline against store) and print its report.",
-            discussion: "Fixes posts that are live but not recorded so (adopts orphans, failed or unknown posts found live), records foreign posts and reports duplicates. --dry-run changes nothing and says what it would do.")
+            discussion: "Fixes posts that are live but not recorded so (adopts orphans, failed or unknown posts found live), records foreign posts and reports duplicates and thread parts that do not answer the part before them. --dry-run changes nothing and says what it would do.")
         @Option(help: "Only this account (a name from the config).") var account: String?
         @Flag(name: .customLong("dry-run"), help: "Change nothing; say what would be done.") var dryRun = false
         @Flag(help: "Over the deep pass's window (default 7 days) instead of the quick pass's (default 1 day).") var deep = false
@@ -65,6 +65,14 @@ struct ReconcileReportView: Decodable {
         var post_id: String?
     }
 
+    struct ThreadMismatch: Decodable {
+        var post_id: String
+        var thread_id: String
+        var position: Int
+        var platform_id: String
+        var reason: String
+    }
+
     struct Account: Decodable {
         var account: String
         var platform: String
@@ -78,6 +86,8 @@ struct ReconcileReportView: Decodable {
         var duplicates: [Duplicate]
         var unknown_not_found: [String]
         var unknown_deferred: [String]?
+        /// Absent from daemons before threads.
+        var thread_mismatches: [ThreadMismatch]?
         var error: String?
         /// `ok`, `partial` or `failed` (absent from daemons before it).
         var status: String?
@@ -109,6 +119,9 @@ struct ReconcileReportView: Decodable {
             if a.foreign_known > 0 { out += "  foreign (known): \(a.foreign_known)\n" }
             for d in a.duplicates {
                 out += "  DUPLICATE: \(d.platform_ids.joined(separator: ", "))\(d.post_id.map { " (ours: \($0))" } ?? "")\n"
+            }
+            for m in a.thread_mismatches ?? [] {
+                out += "  THREAD MISMATCH: \(m.post_id) (part \(m.position) of \(m.thread_id), live as \(m.platform_id)): \(m.reason)\n"
             }
             if !a.unknown_not_found.isEmpty {
                 out += "  unknown, not on the timeline (the posting worker's verification decides): \(a.unknown_not_found.joined(separator: ", "))\n"
