@@ -185,6 +185,38 @@ struct ThreadTests {
         #expect(try Self.truth(sim, account).keys.sorted() == [texts[0]])
     }
 
+    @Test("a batch line's thread with an image on part 2 (Bluesky): every part live once, chained, the image on part 2 only, its very bytes")
+    func mediaOnAPart() throws {
+        let sim = try SimulatorProcess()
+        defer { sim.stop() }
+        let account = "tm-b"
+        let d = try DaemonProcess(sim: sim, accounts: [(.bluesky, account, nil)])
+        defer { d.cleanUp() }
+        try d.start()
+        let image = MediaSchedulingTests.png(30_000, seed: 7)
+        let path = d.dir.path + "/chart.png"
+        try MediaSchedulingTests.write(path, image)
+        let file = d.dir.path + "/thread.jsonl"
+        let texts = ["media thread part 1", "media thread part 2, with a chart", "media thread part 3"]
+        try Files.writeAtomically(file, """
+            {"thread": [{"text": "\(texts[0])"}, {"text": "\(texts[1])", "media": [{"path": "\(path)", "alt": "a chart"}]}, {"text": "\(texts[2])"}]}
+            """)
+        let made = d.cli(["post", "--account", account, "--file", file, "--json"])
+        #expect(made.code == 0, "\(made.stderr)")
+        let rows = try JSON.parse(made.stdout)["posts"]?.array ?? []
+        let parts = rows.compactMap { $0["id"]?.string }
+        try #require(parts.count == 3)
+        #expect(rows[1]["media"]?[0]?["sha256"]?.string == MediaSchedulingTests.sha(image))
+        _ = try d.waitStates(parts, "posted", timeoutMillis: 60_000)
+        try Self.checkChain(d, sim, account, texts: texts, parts: parts, context: "media thread")
+        let live = try sim.posts(account)
+        for (n, text) in texts.enumerated() {
+            let media = live.first { $0["text"]?.string == text }?["media"]?.array ?? []
+            #expect(media.count == (n == 1 ? 1 : 0), "part \(n + 1) carries \(media.count) media")
+            if n == 1 { #expect(media.first?["sha256"]?.string == MediaSchedulingTests.sha(image), "\(media)") }
+        }
+    }
+
     @Test("the CLI: `thread` prints the id, jobs rows carry thread_id and thread_position, a batch line holds a thread; bad parts are refused naming the part and nothing is stored")
     func cli() throws {
         let sim = try SimulatorProcess()
