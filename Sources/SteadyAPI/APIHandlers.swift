@@ -16,6 +16,8 @@ extension APIService {
         switch route.access {
         case .token:
             if let refusal = authenticate(request) { return refusal }
+        case .signed:
+            break  // the link's own MAC and expiry, checked by its handler
         case .local:
             if !localAllowed(peer: context.peerAddress) {
                 count("http_refused_remote")
@@ -34,6 +36,8 @@ extension APIService {
             return await create(body, kind: route.name)
         case .uploadMedia:
             return await uploadMedia(request)
+        case .mediaLink:
+            return mediaLink(context)
         case .listPosts:
             return await list(request.uri.queryParameters)
         case .getPost, .cancelPost, .getThread, .cancelThread:

@@ -39,7 +39,11 @@ public final class APIRole: WorkerRole {
         do { media = try MediaStore(directory: dir + "/media", chunkSize: config.media.chunkBytes) } catch {
             throw APIServerError(description: "cannot open the media store: \(error)")
         }
-        service = APIService(config: config, store: store, media: media, logger: logger)
+        var links: MediaLinks?
+        do { links = try MediaLinks.open(stateDir: dir) } catch {
+            logger.error("media links cannot be served (platforms that fetch media by URL will fail to): \(error)")
+        }
+        service = APIService(config: config, store: store, media: media, mediaLinks: links, logger: logger)
         server = try APIServer.start(service: service, host: config.api.host, port: config.api.port, logger: logger) {
             inbox.post(.serverStopped)
         }

@@ -9,10 +9,13 @@ public struct APIRoute: Sendable, Hashable, CustomStringConvertible {
         case token
         /// Loopback peers only, unless `api.health_public`.
         case local
+        /// Anyone holding a link the daemon signed (`MediaLinks`): the platforms that fetch
+        /// media by URL, through the operator's reverse proxy.
+        case signed
     }
 
     public enum Name: String, Sendable, Hashable, CaseIterable {
-        case createPost, createBatch, createThread, uploadMedia, listPosts, getPost, cancelPost, getThread, cancelThread, quotas, workers, health, metrics, dashboard
+        case createPost, createBatch, createThread, uploadMedia, listPosts, getPost, cancelPost, getThread, cancelThread, quotas, workers, health, metrics, dashboard, mediaLink
     }
 
     public var name: Name
@@ -45,6 +48,7 @@ public struct APIRoute: Sendable, Hashable, CustomStringConvertible {
         APIRoute(name: .health, method: "GET", path: "/health", access: .local),
         APIRoute(name: .metrics, method: "GET", path: "/metrics", access: .local),
         APIRoute(name: .dashboard, method: "GET", path: "/", access: .local),
+        APIRoute(name: .mediaLink, method: "GET", path: "/media/{expires}/{tag}/{mac}/{file}", access: .signed),
     ]
 }
 
@@ -54,6 +58,8 @@ struct APIAnswer: Sendable {
     var contentType: String
     var body: [UInt8]
     var headers: [(String, String)] = []
+    /// A stored media item streamed as the body (in place of `body`).
+    var media: MediaBody? = nil
 
     static func json(_ status: Int, _ bytes: [UInt8]) -> APIAnswer {
         APIAnswer(status: status, contentType: "application/json", body: bytes)

@@ -185,6 +185,10 @@ extension APIAnswer {
         for (name, value) in headers {
             if let n = HTTPFields.Element.Name(name) { fields[n] = value }
         }
+        if let media {
+            fields[.contentLength] = String(media.bytes)
+            return Response(status: .init(code: status), headers: fields, body: media.responseBody)
+        }
         return Response(status: .init(code: status), headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
     }
 }

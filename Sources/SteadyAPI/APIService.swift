@@ -23,10 +23,15 @@ public final class APIService: Sendable {
     /// Where `POST /api/media` writes (`STATE_DIR/media`, shared with the posting worker); nil: 503.
     public let media: MediaStore?
 
-    public init(config: Config, store: any PostStore & FiguresStore & AccountStore & APITokenStore, media: MediaStore? = nil, logger: Logger) {
+    /// Checks the signed links `/media/...` serves (`MediaLinks`); nil: every link is a 404.
+    public let mediaLinks: MediaLinks?
+
+    public init(config: Config, store: any PostStore & FiguresStore & AccountStore & APITokenStore, media: MediaStore? = nil,
+                mediaLinks: MediaLinks? = nil, logger: Logger) {
         self.config = config
         self.store = store
         self.media = media
+        self.mediaLinks = mediaLinks
         self.logger = logger
     }
 

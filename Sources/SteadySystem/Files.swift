@@ -28,6 +28,26 @@ public enum Files {
         try write(text, to: file, what: path)
     }
 
+    /// Creates `path` with `text` unless it exists, atomically and without ever replacing it:
+    /// written to a file of this process, fsync'd, then hard-linked into place (which fails if
+    /// another process got there first). True when this call created it.
+    public static func createOnce(_ path: String, _ text: String, mode: mode_t = 0o600) throws(SystemError) -> Bool {
+        let tmp = path + ".\(getpid()).new"
+        let file = try Descriptor.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
+        defer { _ = unlink(tmp) }
+        do {
+            try write(text, to: file, what: tmp)
+            try file.sync(what: tmp)
+        } catch {
+            file.close()
+            throw error
+        }
+        file.close()
+        if link(tmp, path) == 0 { return true }
+        if errno == EEXIST { return false }
+        throw SystemError("link(\(tmp), \(path))", errno: errno)
+    }
+
     /// Writes a file atomically: `path.new`, fsync, rename.
     public static func writeAtomically(_ path: String, _ text: String, mode: mode_t = 0o644) throws(SystemError) {
         let tmp = path + ".new"

@@ -55,7 +55,8 @@ final class APIFixture {
         store = try SQLitePostStore(path: dir + "/state/steadypost.db")
         let stateDir = dir + "/state"
         let media = try mediaMaxBytes.map { try MediaStore(directory: stateDir + "/media", chunkSize: 64 << 10, maxBytes: $0) }
-        service = APIService(config: config, store: store, media: media, logger: Self.logger)
+        let links = try mediaMaxBytes.map { _ in try MediaLinks.open(stateDir: stateDir) }
+        service = APIService(config: config, store: store, media: media, mediaLinks: links, logger: Self.logger)
     }
 
     /// Serves the real HTTP server over loopback.
