@@ -33,16 +33,8 @@ public enum Files {
     /// another process got there first). True when this call created it.
     public static func createOnce(_ path: String, _ text: String, mode: mode_t = 0o600) throws(SystemError) -> Bool {
         let tmp = path + ".\(getpid()).new"
-        let file = try Descriptor.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
         defer { _ = unlink(tmp) }
-        do {
-            try write(text, to: file, what: tmp)
-            try file.sync(what: tmp)
-        } catch {
-            file.close()
-            throw error
-        }
-        file.close()
+        try writeSynced(tmp, text, mode: mode)
         if link(tmp, path) == 0 { return true }
         if errno == EEXIST { return false }
         throw SystemError("link(\(tmp), \(path))", errno: errno)
@@ -51,16 +43,16 @@ public enum Files {
     /// Writes a file atomically: `path.new`, fsync, rename.
     public static func writeAtomically(_ path: String, _ text: String, mode: mode_t = 0o644) throws(SystemError) {
         let tmp = path + ".new"
-        let file = try Descriptor.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
-        do {
-            try write(text, to: file, what: tmp)
-            try file.sync(what: tmp)
-        } catch {
-            file.close()
-            throw error
-        }
-        file.close()
+        try writeSynced(tmp, text, mode: mode)
         try rename(tmp, to: path)
+    }
+
+    /// Writes `text` to a new (or truncated) `path` and fsyncs it.
+    private static func writeSynced(_ path: String, _ text: String, mode: mode_t) throws(SystemError) {
+        let file = try Descriptor.open(path, O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
+        defer { file.close() }
+        try write(text, to: file, what: path)
+        try file.sync(what: path)
     }
 
     private static func write(_ text: String, to file: Descriptor, what: String) throws(SystemError) {
