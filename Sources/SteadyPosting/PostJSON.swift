@@ -26,8 +26,8 @@ enum PostJSON {
     }
 
     /// A thread: `{"thread_id", "state", "posts": [summaries of its parts, in order]}`. `state`
-    /// sums the parts up: `posted` when all are, `failed`/`cancelled` when any is (and none is
-    /// still moving), else the first part's state that is not `posted`.
+    /// is `posted` when every part is, else the state of the first part that is not (parts go
+    /// out in order, so that one says where the thread stands).
     static func thread(_ id: String, parts: [Post], media: [String: [MediaAttachment]] = [:]) -> JSON {
         .object([("thread_id", JSON(id)), ("state", JSON(threadState(parts))),
                  ("posts", .array(parts.map { summary($0, media: media[$0.id] ?? []) }))])
