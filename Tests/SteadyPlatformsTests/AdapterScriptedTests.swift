@@ -33,9 +33,18 @@ struct AdapterScriptedTests {
         case .mastodon: return MastodonAdapter(baseURL: url, credentials: MastodonCredentials(accessToken: "masto-token-abc"),
                                                session: SessionTokens(userId: "7"), client: client)
         case .bluesky: return bluesky(url, client)
+        case .facebook: return facebook(url, client)
         default: preconditionFailure("built-in platforms only")
         }
     }
+
+    func facebook(_ url: String, _ client: HTTPClient) -> FacebookAdapter {
+        FacebookAdapter(baseURL: url, credentials: FacebookCredentials(pageId: "1234", accessToken: "EAA-page-token-abc"), client: client)
+    }
+
+    /// The token each scripted adapter sends.
+    static let secrets: [Platform: String] = [.x: "x-access-abc", .mastodon: "masto-token-abc", .bluesky: "access-jwt-abc",
+                                              .facebook: "EAA-page-token-abc"]
 
     struct Malformed: Sendable, CustomTestStringConvertible {
         var platform: Platform
@@ -275,7 +284,7 @@ struct AdapterScriptedTests {
 
     @Test("evidence excerpts are short and redacted", arguments: Platform.allCases)
     func evidence(_ p: Platform) throws {
-        let secret = p == .x ? "x-access-abc" : (p == .mastodon ? "masto-token-abc" : "access-jwt-abc")
+        let secret = try #require(Self.secrets[p])
         let body = #"{"error": "Boom", "detail": "token \#(secret) rejected", "refresh_token": "zzz-top", "pad": "\#(String(repeating: "p", count: 500))"}"#
         try withServer([respond(500, body)]) { server, client throws in
             let error = #expect(throws: PlatformError.self) { try adapter(p, server.url, client).create(PostDraft(text: "x"), attempt: Self.attempt) }
@@ -290,8 +299,9 @@ struct AdapterScriptedTests {
     @Test("validation failures send nothing", arguments: Platform.allCases)
     func validationSendsNothing(_ p: Platform) throws {
         try withServer([]) { server, client throws in
+            let tooLong = PlatformRegistry.rules(for: p).measure("").limit + 1
             let error = #expect(throws: PlatformError.self) {
-                try adapter(p, server.url, client).create(PostDraft(text: String(repeating: "a", count: 600)), attempt: Self.attempt)
+                try adapter(p, server.url, client).create(PostDraft(text: String(repeating: "a", count: tooLong)), attempt: Self.attempt)
             }
             #expect(error?.errorClass.name == "permanent")
             #expect(server.requests.isEmpty)
@@ -306,6 +316,7 @@ struct AdapterScriptedTests {
         case .x: warm = #"{"data": {"id": "42", "username": "a"}}"#
         case .mastodon: warm = #"{"id": "7", "acct": "a"}"#
         case .bluesky: warm = #"{"uri": "at://did:plc:alice/app.bsky.feed.post/3kzzzzzzzzzzz", "cid": "c", "value": {"text": "t"}}"#
+        case .facebook: warm = #"{"id": "1234", "name": "a"}"#
         default: preconditionFailure("built-in platforms only")
         }
         try withServer([respond(200, warm), .closeWithoutResponse, respond(500, "{}")]) { server, client throws in
