@@ -69,4 +69,31 @@ struct FacebookPostingTests {
         #expect(try d.show(second)["attempts"]?.int == 0, "nothing sent to be refused")
         #expect(try sim.posts("fb-busy").count == 1)
     }
+
+    @Test("photos: one and four land once each, uploaded unpublished and named by one feed post, in order with alt text; a lost upload answer is repeated, never verified")
+    func photos() throws {
+        let sim = try SimulatorProcess()
+        defer { sim.stop() }
+        let d = try DaemonProcess(sim: sim, accounts: [(.facebook, "fb-photos", nil)], environment: ["STEADYPOST_POSTING_SETTLE_MS=1500"])
+        defer { d.cleanUp() }
+        try sim.fault("lose-response", account: "fb-photos", endpoint: "upload", count: 1)
+        let posts = [
+            MediaFixture.Scheduled(account: "fb-photos", platform: .facebook, text: "one photo of the shop",
+                                   media: [MediaFixture.Item(bytes: MediaFixture.png(3_000, seed: 9), alt: "the shop front")]),
+            MediaFixture.Scheduled(account: "fb-photos", platform: .facebook, text: "four photos of the shop", media: MediaFixture.images("f", seed: 8)),
+        ]
+        let ids = try d.insertMediaPosts(posts)
+        try d.start()
+        try d.waitMediaStates(ids, "posted", timeoutMillis: 60_000)
+        for post in posts { try sim.checkLanded(post, context: "facebook photos") }
+        #expect(try sim.posts("fb-photos").count == 2, "unpublished photos are no posts")
+        for id in ids {
+            let log = try d.show(id)["attempt_log"]?.array ?? []
+            #expect(log.map { $0["outcome"]?.string ?? "none" } == ["published"], "one attempt: \(log)")
+        }
+        let creates = try sim.requests().filter { $0["method"]?.string == "POST" && ($0["path"]?.string ?? "").hasSuffix("/feed") }
+        #expect(creates.count == 2, "one feed post each: \(creates.count)")
+        // Five photos taken, plus the one whose answer was lost (an unpublished orphan).
+        #expect(try sim.uploads("fb-photos").count == 6)
+    }
 }

@@ -101,6 +101,40 @@ struct AdapterScriptedTests {
         }
     }
 
+    @Test("Facebook: the feed post names its photos in attached_media, the token only in the header; a missing node (100/33) is nil; paging keeps the after cursor only while next is given")
+    func facebookRequests() throws {
+        let listing = #"{"data": [{"id": "1234_9", "message": "hi", "created_time": "2026-01-01T00:00:05+0000"}], "paging": {"cursors": {"before": "QVFIb", "after": "QVFIa"}, "next": "https://graph.facebook.com/v21.0/1234/published_posts?after=QVFIa&access_token=EAA-page-token-abc"}}"#
+        let last = #"{"data": [{"id": "1234_8", "created_time": "2026-01-01T00:00:01+0000"}], "paging": {"cursors": {"before": "QVFIc", "after": "QVFId"}}}"#
+        let missing = #"{"error": {"message": "Unsupported get request.", "type": "GraphMethodException", "code": 100, "error_subcode": 33, "fbtrace_id": "A"}}"#
+        try withServer([respond(200, #"{"id": "1234_9"}"#), respond(200, listing), respond(200, last), respond(400, missing)]) { server, client throws in
+            let a = facebook(server.url, client)
+            var draft = PostDraft(text: "two photos & a link https://example.com/?a=1")
+            draft.mediaHandles = ["111", "222"]
+            #expect(try a.create(draft, attempt: Self.attempt).id == "1234_9")
+            let first = try a.ownPosts(since: 1_767_225_601_500, cursor: nil, limit: 500)
+            #expect(first.items.map(\.id) == ["1234_9"] && first.items.first?.createdAtMs == 1_767_225_605_000)
+            #expect(first.next == PageCursor("QVFIa"))
+            let second = try a.ownPosts(since: nil, cursor: first.next, limit: 10)
+            #expect(second.items.first?.text == "" && second.next == nil, "no next: the end")
+            #expect(try a.lookup(id: "1234_1") == nil)
+            #expect(try a.lookup(id: "../me") == nil, "not a Graph id: nothing sent")
+            let requests = server.requests
+            #expect(requests.count == 4)
+            let create = try #require(requests.first)
+            #expect(create.method == "POST" && create.path == "/v21.0/1234/feed")
+            let form = String(decoding: create.body, as: UTF8.self)
+            #expect(form.contains("message=two%20photos%20%26%20a%20link"), "\(form)")
+            #expect(form.contains("attached_media%5B0%5D=%7B%22media_fbid%22%3A%22111%22%7D"), "\(form)")
+            #expect(form.contains("attached_media%5B1%5D=%7B%22media_fbid%22%3A%22222%22%7D"), "\(form)")
+            #expect(requests[1].path.contains("/v21.0/1234/published_posts?fields=id%2Cmessage%2Ccreated_time&limit=100&since=1767225601"))
+            #expect(requests[2].path.hasSuffix("&after=QVFIa"))
+            for r in requests {
+                #expect(!r.path.contains("EAA-page-token-abc"), "the token never in a URL")
+                #expect(r.headers.contains { $0.lowercased() == "authorization: bearer eaa-page-token-abc" })
+            }
+        }
+    }
+
     @Test("X create sends the documented JSON and reads data.id")
     func xCreate() throws {
         try withServer([respond(201, #"{"data": {"id": "1445880548472328192", "text": "R&amp;D says hi", "edit_history_tweet_ids": ["1445880548472328192"]}}"#)]) { server, client throws in
