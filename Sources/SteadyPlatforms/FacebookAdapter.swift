@@ -17,6 +17,9 @@ public final class FacebookAdapter: PlatformAdapter {
     public private(set) var session: SessionTokens
     public var lastRateLimit: RateLimitInfo? { transport.lastRateLimit }
     public let credentials: FacebookCredentials
+    /// The Graph version every path starts with: the base URL's own (`…/v22.0`), else
+    /// `FacebookPlatform.graphVersion`.
+    public let graphVersion: String
     let transport: AdapterTransport
 
     static let postFields = "id,message,created_time"
@@ -28,7 +31,9 @@ public final class FacebookAdapter: PlatformAdapter {
         s.accessToken = credentials.accessToken  // Page tokens are not rotated by us
         s.userId = credentials.pageId
         self.session = s
-        transport = AdapterTransport(platform: .facebook, baseURL: baseURL, client: client, now: now)
+        let (root, version) = Self.splitVersion(baseURL)
+        graphVersion = version ?? FacebookPlatform.graphVersion
+        transport = AdapterTransport(platform: .facebook, baseURL: root, client: client, now: now)
         transport.redactor = Redactor(secrets: [credentials.accessToken])
     }
 
@@ -41,7 +46,7 @@ public final class FacebookAdapter: PlatformAdapter {
     func authorized(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], form: [(String, String)]? = nil) -> HTTPRequest {
         var headers: HTTPHeaders = ["Authorization": "Bearer \(credentials.accessToken)", "Accept": "application/json"]
         if form != nil { headers.add("Content-Type", "application/x-www-form-urlencoded") }
-        return HTTPRequest(method: method, url: transport.url("/\(FacebookPlatform.graphVersion)\(path)", query), headers: headers,
+        return HTTPRequest(method: method, url: transport.url("/\(graphVersion)\(path)", query), headers: headers,
                            body: form.map { Array(URLEncoding.query($0).utf8) })
     }
 
@@ -140,6 +145,18 @@ public final class FacebookAdapter: PlatformAdapter {
                                   message: "Facebook no longer knows the photos the post names: nothing was published; they are uploaded again")
         error.mediaRefused = true
         return error
+    }
+
+    /// `https://graph.facebook.com/v21.0` → (`https://graph.facebook.com`, `v21.0`); a base
+    /// without a version as it is.
+    static func splitVersion(_ baseURL: String) -> (root: String, version: String?) {
+        var base = baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        guard let slash = base.lastIndex(of: "/") else { return (base, nil) }
+        let last = base[base.index(after: slash)...]
+        let parts = last.dropFirst().split(separator: ".", omittingEmptySubsequences: false)
+        guard last.hasPrefix("v"), parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) }) else { return (base, nil) }
+        return (String(base[..<slash]), String(last))
     }
 
     /// 404, or code 100 subcode 33 ("Object with ID … does not exist").

@@ -14,7 +14,8 @@ public struct FacebookPlatform: PlatformDefinition {
     public init() {}
     public var platform: Platform { .facebook }
     public var displayName: String { "Facebook" }
-    /// Paths carry the version (`/v21.0/…`), so a simulator's origin serves as a base too.
+    /// Paths carry the version (`/v21.0/…`), so a simulator's origin serves as a base too; a
+    /// base ending in a version (`https://graph.facebook.com/v22.0`) pins that one instead.
     public var defaultBaseURL: String { "https://graph.facebook.com" }
     public var credentialFields: [CredentialField] {
         [CredentialField("page_id", secret: false), CredentialField("access_token", secret: true)]

@@ -135,6 +135,14 @@ struct AdapterScriptedTests {
         }
     }
 
+    @Test("Facebook: a base URL ending in a Graph version pins it; one without gets the default")
+    func facebookVersion() {
+        #expect(FacebookAdapter.splitVersion("https://graph.facebook.com/v22.0/") == ("https://graph.facebook.com", "v22.0"))
+        #expect(FacebookAdapter.splitVersion("http://127.0.0.1:8700") == ("http://127.0.0.1:8700", nil))
+        #expect(FacebookAdapter.splitVersion("https://graph.facebook.com/video") == ("https://graph.facebook.com/video", nil))
+        #expect(facebook("https://graph.facebook.com", HTTPClient()).graphVersion == FacebookPlatform.graphVersion)
+    }
+
     @Test("X create sends the documented JSON and reads data.id")
     func xCreate() throws {
         try withServer([respond(201, #"{"data": {"id": "1445880548472328192", "text": "R&amp;D says hi", "edit_history_tweet_ids": ["1445880548472328192"]}}"#)]) { server, client throws in

@@ -134,7 +134,8 @@ enum ErrorBodies {
     ) -> SimResponse {
         var error: JSON = [
             "message": .string(message), "type": .string(type), "code": .int(Int64(code)),
-            "fbtrace_id": .string("A" + String(UInt64(truncatingIfNeeded: message.hashValue ^ code), radix: 36)),
+            // Opaque like Meta's, and the same for the same error (runs stay repeatable).
+            "fbtrace_id": .string("A" + String(SHA256.hex(Array("\(code) \(message)".utf8)).prefix(10))),
         ]
         if let subcode { error = error.setting("error_subcode", .int(Int64(subcode))) }
         if transient { error = error.setting("is_transient", true) }
