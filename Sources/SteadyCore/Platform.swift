@@ -33,10 +33,11 @@ public struct Platform: RawRepresentable, Hashable, Comparable, Sendable, Codabl
     public static let x = Platform(builtIn: "x")
     public static let mastodon = Platform(builtIn: "mastodon")
     public static let bluesky = Platform(builtIn: "bluesky")
+    public static let facebook = Platform(builtIn: "facebook")
 
     /// The platforms a config may name, in the order error messages list them. Each has a
     /// definition in `PlatformRegistry` (a test holds the two lists equal).
-    public static let builtIn: [Platform] = [.x, .mastodon, .bluesky]
+    public static let builtIn: [Platform] = [.x, .mastodon, .bluesky, .facebook]
 
     /// The built-in platforms (a test's fake platform is not among them).
     public static var allCases: [Platform] { builtIn }

@@ -4,7 +4,10 @@
 /// - Mastodon: `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (ISO 8601,
 ///   microseconds allowed);
 /// - Bluesky: `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (epoch seconds),
-///   `RateLimit-Policy`, and `Retry-After` (delta seconds or an HTTP-date) on a 429.
+///   `RateLimit-Policy`, and `Retry-After` (delta seconds or an HTTP-date) on a 429;
+/// - Facebook: `X-Business-Use-Case-Usage`, JSON per business id of `call_count`,
+///   `total_cputime`, `total_time` (percentages of the allowance) and
+///   `estimated_time_to_regain_access` (minutes), read as `usagePercent` and `regainAtMs`.
 /// Header names are matched case-insensitively. Reset values are accepted in either form
 /// (epoch seconds or ISO 8601) whatever the dialect; a bare number below 10^9 is taken as
 /// seconds from now, since no reset lies in 2001.
@@ -20,6 +23,13 @@ public struct RateLimitInfo: Sendable, Equatable {
     public var dailyResetAtMs: Int64?
     /// Bluesky's `RateLimit-Policy`, e.g. `5000;w=3600`.
     public var policy: String?
+    /// Facebook's business-use-case usage: the highest percentage it reports.
+    public var usagePercent: Int?
+    /// When Facebook says a throttled business regains access, ms since the epoch.
+    public var regainAtMs: Int64?
+
+    /// The usage at which an account pauses before the platform refuses it.
+    public static let highUsagePercent = 95
 
     public init(limit: Int? = nil, remaining: Int? = nil, resetAtMs: Int64? = nil, retryAtMs: Int64? = nil,
                 dailyRemaining: Int? = nil, dailyResetAtMs: Int64? = nil, policy: String? = nil) {
@@ -52,7 +62,55 @@ public struct RateLimitInfo: Sendable, Equatable {
                 info.dailyResetAtMs = reset
             }
         }
+        if let usage = headers["x-business-use-case-usage"] {
+            let percents = ["call_count", "total_cputime", "total_time"].flatMap { scanNumbers(usage, key: $0) }
+            if let highest = percents.max() {
+                info.usagePercent = highest
+                any = true
+            }
+            if let minutes = scanNumbers(usage, key: "estimated_time_to_regain_access").max(), minutes > 0 {
+                info.regainAtMs = nowMs + Int64(min(minutes, 10_000)) * 60_000
+                any = true
+            }
+        }
         return any ? info : nil
+    }
+
+    /// When the account should stop sending although nothing was refused yet: the platform
+    /// reported a usage of `highUsagePercent` or more; until it regains access, else
+    /// `fallbackMs` from now. nil while the usage is below that.
+    public func pauseBeforeRefusal(nowMs: Int64, fallbackMs: Int64) -> Int64? {
+        guard let usagePercent, usagePercent >= Self.highUsagePercent else { return nil }
+        return resumeAtMs(nowMs: nowMs, fallbackMs: fallbackMs)
+    }
+
+    /// Every non-negative integer that follows `"key":` in `text` (the usage header is flat
+    /// JSON numbers under a business id; no full parser is needed to read them).
+    static func scanNumbers(_ text: String, key: String) -> [Int] {
+        let bytes = Array(text.utf8)
+        let needle = Array("\"\(key)\"".utf8)
+        var out: [Int] = []
+        var i = 0
+        while i + needle.count <= bytes.count {
+            guard bytes[i..<(i + needle.count)].elementsEqual(needle) else {
+                i += 1
+                continue
+            }
+            i += needle.count
+            while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x09 { i += 1 }
+            guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { continue }
+            i += 1
+            while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x09 { i += 1 }
+            var value = 0
+            var digits = 0
+            while i < bytes.count, bytes[i] >= 48, bytes[i] <= 57, digits < 9 {
+                value = value * 10 + Int(bytes[i] - 48)
+                digits += 1
+                i += 1
+            }
+            if digits > 0 { out.append(value) }
+        }
+        return out
     }
 
     /// Whether this response says the next request would be refused.
@@ -67,6 +125,7 @@ public struct RateLimitInfo: Sendable, Equatable {
         if let r = retryAtMs { candidates.append(r) }
         if let r = resetAtMs { candidates.append(r) }
         if dailyRemaining == 0, let r = dailyResetAtMs { candidates.append(r) }
+        if let r = regainAtMs { candidates.append(r) }
         let chosen = candidates.filter { $0 > nowMs }.max() ?? (nowMs + fallbackMs)
         return min(max(chosen, nowMs + 1000), nowMs + ceilingMs)
     }

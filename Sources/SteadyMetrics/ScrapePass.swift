@@ -43,6 +43,13 @@ struct ScrapePass: @unchecked Sendable {
                 for item in group { fail(item, "account \(name) is not in the config", into: &report) }
                 continue
             }
+            // A platform whose figures are not read yet gets no browser fallback either: the
+            // fallback reads only the simulator's page layout, not that platform's pages.
+            let rules = PlatformRegistry.rules(for: account.platform)
+            guard rules.readsMetrics else {
+                for item in group { fail(item, "\(rules.displayName) metrics are not read yet (no API figures, no page extraction)", into: &report) }
+                continue
+            }
             let figures: [String: PostMetrics]
             do {
                 figures = try account.withAdapter(store: store) { (a: any PlatformAdapter) throws(PlatformError) in

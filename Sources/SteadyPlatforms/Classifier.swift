@@ -68,7 +68,8 @@ public enum Classifier {
 
         // Rate limits and usage caps, whatever the body.
         let usageCapped = rules.isUsageCapped(json)
-        if status == 429 || usageCapped {
+        let refusal = rules.refusalKind(status: status, json: json)
+        if status == 429 || usageCapped || refusal == .rateLimited {
             var info = RateLimitInfo.parse(headers, nowMs: nowMs) ?? RateLimitInfo()
             var fallback = rules.defaultRateLimitPauseMs
             if usageCapped {
@@ -93,18 +94,17 @@ public enum Classifier {
                            message: "\(rules.displayName) refused the text as a duplicate: the post may already be live; verify, don't fail")
         }
 
+        switch refusal {
+        case .transient?: return serverTrouble(status: status, name: name, saidSuffix: saidSuffix, operation: operation)
+        case .permanent?:
+            let reason = "HTTP \(status)" + saidSuffix
+            return Outcome(errorClass: .permanent(reason: reason), platformError: name, message: "\(platform.rawValue) refused the request: \(reason)")
+        case .rateLimited?, nil: break
+        }
+
         switch status {
         case 500...599:
-            switch operation {
-            case .create:
-                return Outcome(errorClass: .unknownOutcome, platformError: name,
-                               message: "HTTP \(status) on create\(saidSuffix): the post may or may not be live; verify before any retry")
-            case .consumingRefresh:
-                return Outcome(errorClass: .unknownOutcome, platformError: name,
-                               message: "HTTP \(status) on token refresh\(saidSuffix): no new tokens; try again with the same refresh token (only a refusal then says it was consumed)")
-            case .read, .session, .upload:
-                return Outcome(errorClass: .noEffect, platformError: name, message: "HTTP \(status)\(saidSuffix): retry later")
-            }
+            return serverTrouble(status: status, name: name, saidSuffix: saidSuffix, operation: operation)
         case 408:
             return operation == .create
                 ? Outcome(errorClass: .unknownOutcome, platformError: name, message: "HTTP 408 on create: verify before any retry")
@@ -124,9 +124,25 @@ public enum Classifier {
         }
     }
 
+    /// A 5xx (or an error code that means passing trouble): a create's outcome is unknown,
+    /// a read had no effect.
+    static func serverTrouble(status: Int, name: String?, saidSuffix: String, operation: OperationKind) -> Outcome {
+        switch operation {
+        case .create:
+            return Outcome(errorClass: .unknownOutcome, platformError: name,
+                           message: "HTTP \(status) on create\(saidSuffix): the post may or may not be live; verify before any retry")
+        case .consumingRefresh:
+            return Outcome(errorClass: .unknownOutcome, platformError: name,
+                           message: "HTTP \(status) on token refresh\(saidSuffix): no new tokens; try again with the same refresh token (only a refusal then says it was consumed)")
+        case .read, .session, .upload:
+            return Outcome(errorClass: .noEffect, platformError: name, message: "HTTP \(status)\(saidSuffix): retry later")
+        }
+    }
+
+    /// The error's text: top-level (`detail`, `message`, …) or Graph's `error.message`.
     static func errorDetail(_ json: JSON?) -> String? {
         guard let json else { return nil }
         return json["detail"]?.string ?? json["message"]?.string ?? json["error_description"]?.string
-            ?? json["errors"]?[0]?["detail"]?.string
+            ?? json["errors"]?[0]?["detail"]?.string ?? json["error"]?["message"]?.string
     }
 }

@@ -20,17 +20,10 @@ extension MastodonAdapter: MediaUploading {
                 guard error.evidence.httpStatus == 404 else { throw error }
             }
         }
-        let source = try transport.open(attachment, at: 0, context: context, operation: "upload")
         var fields: [(String, String)] = []
         if let alt = attachment.alt, !alt.isEmpty { fields.append(("description", alt)) }
-        let body = HTTPStreamBody.multipart(fields: fields, fileField: "file", fileName: attachment.type.uploadFileName,
-                                            fileType: attachment.type.mimeType, source: source, length: attachment.bytes,
-                                            boundary: AdapterTransport.boundary())
-        var request = authorized(.post, "/api/v2/media")
-        request.timeoutMillis = context.timeoutMillis(bytes: attachment.bytes)
-        let response = try transport.send(request, operation: "upload", kind: .upload, streaming: body)
-        guard response.isSuccess else { throw transport.failure(response, request: request, operation: "upload", kind: .upload) }
-        let json = try transport.json(response, request: request, operation: "upload", kind: .upload)
+        let request = authorized(.post, "/api/v2/media")
+        let (response, json) = try transport.uploadMultipart(request, attachment, fields: fields, fileField: "file", context: context)
         guard let id = json["id"]?.stringOrNumber else {
             throw transport.malformed(response, request: request, operation: "upload", kind: .upload, what: "no media id")
         }

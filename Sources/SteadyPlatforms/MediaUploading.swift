@@ -71,6 +71,22 @@ extension AdapterTransport {
         return error
     }
 
+    /// Sends `request` with the attachment as a multipart body (`fields`, then the file under
+    /// `fileField`, streamed from the media store) and the time its size allows; a 2xx's JSON,
+    /// anything else classified as an upload's failure.
+    func uploadMultipart(_ request: HTTPRequest, _ attachment: MediaAttachment, fields: [(String, String)], fileField: String,
+                         context: any MediaUploadContext) throws(PlatformError) -> (response: HTTPResponse, json: JSON) {
+        let source = try open(attachment, at: 0, context: context, operation: "upload")
+        let body = HTTPStreamBody.multipart(fields: fields, fileField: fileField, fileName: attachment.type.uploadFileName,
+                                            fileType: attachment.type.mimeType, source: source, length: attachment.bytes,
+                                            boundary: Self.boundary())
+        var request = request
+        request.timeoutMillis = context.timeoutMillis(bytes: attachment.bytes)
+        let response = try send(request, operation: "upload", kind: .upload, streaming: body)
+        guard response.isSuccess else { throw failure(response, request: request, operation: "upload", kind: .upload) }
+        return (response, try json(response, request: request, operation: "upload", kind: .upload))
+    }
+
     /// A multipart boundary that cannot occur by chance in the bytes around it.
     static func boundary() -> String {
         "steadypost-" + String(UInt64.random(in: 0...UInt64.max), radix: 16) + String(UInt64.random(in: 0...UInt64.max), radix: 16)

@@ -46,6 +46,9 @@ public protocol PlatformDefinition: DraftValidating, Sendable {
     func isUsageCapped(_ json: JSON?) -> Bool
     /// The same as `isDuplicateContentRefusal`, for the refusal text the web page shows.
     func isDuplicateContentMessage(_ message: String) -> Bool
+    /// What an error body's own code says when it decides more than the status does
+    /// (Facebook's `error.code`); nil leaves the decision to the status.
+    func refusalKind(status: Int, json: JSON?) -> RefusalKind?
 
     /// Whether replies may only answer authors who mentioned the account.
     var repliesRequireMention: Bool { get }
@@ -55,6 +58,10 @@ public protocol PlatformDefinition: DraftValidating, Sendable {
     /// Whether a post can answer the account's own previous post, so a thread can be a chain
     /// (PLATFORMS.md, "Threads"); platforms without chains refuse threads at scheduling.
     var threadChains: Bool { get }
+    /// Whether the adapter reads mentions and engagement counts; one that does not answers an
+    /// empty page and no counts (Facebook, for now).
+    var readsMentions: Bool { get }
+    var readsMetrics: Bool { get }
 }
 
 extension PlatformDefinition {
@@ -68,14 +75,27 @@ extension PlatformDefinition {
     public func isDuplicateContentRefusal(status: Int, detail: String?, json: JSON?) -> Bool { false }
     public func isUsageCapped(_ json: JSON?) -> Bool { false }
     public func isDuplicateContentMessage(_ message: String) -> Bool { false }
+    public func refusalKind(status: Int, json: JSON?) -> RefusalKind? { nil }
     public var repliesRequireMention: Bool { false }
     public var mediaRules: MediaRules { .none(displayName) }
     public var threadChains: Bool { false }
+    public var readsMentions: Bool { true }
+    public var readsMetrics: Bool { true }
 
     /// Checks a draft by the platform's rule with its default limits, sending nothing.
     public func validate(_ draft: PostDraft) throws(PlatformError) {
         try TextLength.check(draft, measured: measure(draft.text), unit: lengthUnit)
     }
+}
+
+/// A refusal as a platform's error code names it, whatever the HTTP status.
+public enum RefusalKind: Sendable, Equatable {
+    /// Throttled: like a 429, the account waits for the reset.
+    case rateLimited
+    /// Passing trouble: like a 5xx (a create's outcome is unknown, a read had no effect).
+    case transient
+    /// Refused for good: like a 4xx.
+    case permanent
 }
 
 /// One member of a credentials file.

@@ -6,7 +6,7 @@ import Synchronization
 /// per platform; its names equal `Platform.builtIn` (a test holds them so), which is what a
 /// config may name.
 public enum PlatformRegistry {
-    public static let builtIn: [any PlatformDefinition] = [XPlatform(), MastodonPlatform(), BlueskyPlatform()]
+    public static let builtIn: [any PlatformDefinition] = [XPlatform(), MastodonPlatform(), BlueskyPlatform(), FacebookPlatform()]
 
     private static let added = Mutex<[Platform: any PlatformDefinition]>([:])
 

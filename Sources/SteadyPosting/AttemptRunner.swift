@@ -1,5 +1,6 @@
 import Logging
 import SteadyCore
+import SteadyHTTP
 import SteadyMedia
 import SteadyPlatforms
 import SteadyStore
@@ -100,6 +101,7 @@ struct AttemptRunner: Sendable {
                 outcome = .published(platformId: remote.id, cid: remote.cid)
                 health = .healthy
                 slot.refusalsAfterRefresh = 0
+                pause = Self.pauseBeforeRefusal(adapter.lastRateLimit, definition: slot.definition, now: SteadyClock.wallMillis())
                 break attemptLoop
             } catch {
                 // Only an answer that was read counts (not a refusal before sending).
@@ -156,6 +158,14 @@ struct AttemptRunner: Sendable {
         }
         return JobResult(kind: .attempt, account: slot.name, postId: post.id, event: event, recording: recording,
                          health: health, pause: pause, refreshed: refreshedOK)
+    }
+
+    /// A pause the platform asked for without refusing anything yet (Facebook's usage header
+    /// at 95 % or more): the account waits until it regains access, so the next send is not refused.
+    static func pauseBeforeRefusal(_ info: RateLimitInfo?, definition: any PlatformDefinition, now: Int64) -> AccountPause? {
+        guard let info, let until = info.pauseBeforeRefusal(nowMs: now, fallbackMs: definition.defaultRateLimitPauseMs) else { return nil }
+        return AccountPause(kind: .rateLimit, until: until,
+                            reason: "\(definition.displayName) reports \(info.usagePercent ?? 0)% of its allowance used: paused before it refuses")
     }
 
     /// The adapter's create; with fault points armed, its HTTP client's observer is the

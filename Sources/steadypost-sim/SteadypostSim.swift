@@ -59,7 +59,7 @@ struct SteadypostSim: AsyncParsableCommand {
     @Option(help: "Seed of the one generator behind every random choice (faults, ids, tokens).")
     var seed: UInt64 = 1
 
-    @Option(name: .customLong("account"), help: ArgumentHelp("Create this account at start (repeatable), e.g. x:news-x, mastodon:news-m, bluesky:news-b.", valueName: "platform:name"))
+    @Option(name: .customLong("account"), help: ArgumentHelp("Create this account at start (repeatable), e.g. x:news-x, mastodon:news-m, bluesky:news-b, facebook:news-f.", valueName: "platform:name"))
     var accounts: [String] = []
 
     @Option(name: .customLong("credentials-dir"), help: ArgumentHelp("Write each --account's credentials file DIR/NAME.json (mode 0600).", valueName: "dir"))
@@ -77,7 +77,7 @@ struct SteadypostSim: AsyncParsableCommand {
             throw ValidationError("--rate-limit-scale \(rateLimitScale): expected a whole number from 1 to 1000000")
         }
         for account in accounts where SimulatorAccountSpec(argument: account) == nil {
-            throw ValidationError("--account \(account): expected PLATFORM:NAME with PLATFORM x, mastodon or bluesky and NAME [a-z0-9-]+")
+            throw ValidationError("--account \(account): expected PLATFORM:NAME with PLATFORM x, mastodon, bluesky or facebook and NAME [a-z0-9-]+")
         }
     }
 

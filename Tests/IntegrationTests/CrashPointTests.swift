@@ -26,11 +26,11 @@ struct CrashPointTests {
         }
     }
 
-    @Test("crash-point matrix: for x, mastodon and bluesky × the six crash points, the worker SIGKILLs itself there, is restarted, and every post is on the platform exactly once and posted with its platform id")
+    @Test("crash-point matrix: for x, mastodon, bluesky and facebook × the six crash points, the worker SIGKILLs itself there, is restarted, and every post is on the platform exactly once and posted with its platform id")
     func crashPointMatrix() throws {
         let sim = try SimulatorProcess()
         defer { sim.stop() }
-        let accounts: [(Platform, String)] = [(.x, "cp-x"), (.mastodon, "cp-m"), (.bluesky, "cp-b")]
+        let accounts: [(Platform, String)] = [(.x, "cp-x"), (.mastodon, "cp-m"), (.bluesky, "cp-b"), (.facebook, "cp-f")]
         let entries = accounts.flatMap { a in Self.points.map { "crash:\($0)@\(a.1)" } }
         // One attempt at a time, so a crash only ever kills the attempt it names.
         let d = try DaemonProcess(sim: sim, accounts: accounts.map { ($0.0, $0.1, nil) }, concurrency: 1, leaseMillis: 3_000,

@@ -79,7 +79,7 @@ struct PostingAccountTests {
         #expect(d.log().contains("ALERT: account paused"), "the operator is alerted")
     }
 
-    @Test("F21: revoked credentials pause only that account, with an alert; the other accounts keep posting", arguments: [Platform.x, Platform.mastodon, Platform.bluesky])
+    @Test("F21: revoked credentials pause only that account, with an alert; the other accounts keep posting", arguments: [Platform.x, Platform.mastodon, Platform.bluesky, Platform.facebook])
     func f21_revokedPausesOnlyThatAccount(platform: Platform) throws {
         let sim = try SimulatorProcess()
         defer { sim.stop() }

@@ -130,7 +130,7 @@ struct ConfigValidationTests {
         ),
         (
             account(omitting: ["platform"]) + "\nplatform = \"myspace\"",
-            "t.toml:5: accounts[0].platform: unknown platform \"myspace\" (valid platforms: x, mastodon, bluesky)"
+            "t.toml:5: accounts[0].platform: unknown platform \"myspace\" (valid platforms: x, mastodon, bluesky, facebook)"
         ),
         (account(omitting: ["platform"]) + "\nplatform = 1", "t.toml:5: accounts[0].platform: expected a string, got an integer"),
         (
@@ -202,7 +202,7 @@ struct ConfigValidationTests {
                 "/etc/steadypost/steadypost.toml:9: accounts[0].base_url: required key is missing",
                 "/etc/steadypost/steadypost.toml:9: accounts[0].credentials: required key is missing",
                 "/etc/steadypost/steadypost.toml:10: accounts[0].name: invalid account name \"BAD\" (1-64 characters of a-z, 0-9 and '-')",
-                "/etc/steadypost/steadypost.toml:11: accounts[0].platform: unknown platform \"myspace\" (valid platforms: x, mastodon, bluesky)",
+                "/etc/steadypost/steadypost.toml:11: accounts[0].platform: unknown platform \"myspace\" (valid platforms: x, mastodon, bluesky, facebook)",
                 "/etc/steadypost/steadypost.toml:13: accounts[1].name: required key is missing",
                 "/etc/steadypost/steadypost.toml:19: api.listen: expected HOST:PORT with a port from 0 to 65535, got \"nowhere\"",
                 "/etc/steadypost/steadypost.toml:21: mystery: unknown key (expected one of: daemon, api, health, media, accounts, workers)",

@@ -33,9 +33,18 @@ struct AdapterScriptedTests {
         case .mastodon: return MastodonAdapter(baseURL: url, credentials: MastodonCredentials(accessToken: "masto-token-abc"),
                                                session: SessionTokens(userId: "7"), client: client)
         case .bluesky: return bluesky(url, client)
+        case .facebook: return facebook(url, client)
         default: preconditionFailure("built-in platforms only")
         }
     }
+
+    func facebook(_ url: String, _ client: HTTPClient) -> FacebookAdapter {
+        FacebookAdapter(baseURL: url, credentials: FacebookCredentials(pageId: "1234", accessToken: "EAA-page-token-abc"), client: client)
+    }
+
+    /// The token each scripted adapter sends.
+    static let secrets: [Platform: String] = [.x: "x-access-abc", .mastodon: "masto-token-abc", .bluesky: "access-jwt-abc",
+                                              .facebook: "EAA-page-token-abc"]
 
     struct Malformed: Sendable, CustomTestStringConvertible {
         var platform: Platform
@@ -90,6 +99,48 @@ struct AdapterScriptedTests {
             #expect(try adapter(.bluesky, server.url, client).lookup(id: "at://did:plc:alice/app.bsky.feed.post/3jzfcijpj2z2a") == nil)
             #expect(server.requests.first?.path.contains("com.atproto.repo.getRecord?repo=did%3Aplc%3Aalice&collection=app.bsky.feed.post&rkey=3jzfcijpj2z2a") == true)
         }
+    }
+
+    @Test("Facebook: the feed post names its photos in attached_media, the token only in the header; a missing node (100/33) is nil; paging keeps the after cursor only while next is given")
+    func facebookRequests() throws {
+        let listing = #"{"data": [{"id": "1234_9", "message": "hi", "created_time": "2026-01-01T00:00:05+0000"}], "paging": {"cursors": {"before": "QVFIb", "after": "QVFIa"}, "next": "https://graph.facebook.com/v21.0/1234/published_posts?after=QVFIa&access_token=EAA-page-token-abc"}}"#
+        let last = #"{"data": [{"id": "1234_8", "created_time": "2026-01-01T00:00:01+0000"}], "paging": {"cursors": {"before": "QVFIc", "after": "QVFId"}}}"#
+        let missing = #"{"error": {"message": "Unsupported get request.", "type": "GraphMethodException", "code": 100, "error_subcode": 33, "fbtrace_id": "A"}}"#
+        try withServer([respond(200, #"{"id": "1234_9"}"#), respond(200, listing), respond(200, last), respond(400, missing)]) { server, client throws in
+            let a = facebook(server.url, client)
+            var draft = PostDraft(text: "two photos & a link https://example.com/?a=1")
+            draft.mediaHandles = ["111", "222"]
+            #expect(try a.create(draft, attempt: Self.attempt).id == "1234_9")
+            let first = try a.ownPosts(since: 1_767_225_601_500, cursor: nil, limit: 500)
+            #expect(first.items.map(\.id) == ["1234_9"] && first.items.first?.createdAtMs == 1_767_225_605_000)
+            #expect(first.next == PageCursor("QVFIa"))
+            let second = try a.ownPosts(since: nil, cursor: first.next, limit: 10)
+            #expect(second.items.first?.text == "" && second.next == nil, "no next: the end")
+            #expect(try a.lookup(id: "1234_1") == nil)
+            #expect(try a.lookup(id: "../me") == nil, "not a Graph id: nothing sent")
+            let requests = server.requests
+            #expect(requests.count == 4)
+            let create = try #require(requests.first)
+            #expect(create.method == "POST" && create.path == "/v21.0/1234/feed")
+            let form = String(decoding: create.body, as: UTF8.self)
+            #expect(form.contains("message=two%20photos%20%26%20a%20link"), "\(form)")
+            #expect(form.contains("attached_media%5B0%5D=%7B%22media_fbid%22%3A%22111%22%7D"), "\(form)")
+            #expect(form.contains("attached_media%5B1%5D=%7B%22media_fbid%22%3A%22222%22%7D"), "\(form)")
+            #expect(requests[1].path.contains("/v21.0/1234/published_posts?fields=id%2Cmessage%2Ccreated_time&limit=100&since=1767225601"))
+            #expect(requests[2].path.hasSuffix("&after=QVFIa"))
+            for r in requests {
+                #expect(!r.path.contains("EAA-page-token-abc"), "the token never in a URL")
+                #expect(r.headers.contains { $0.lowercased() == "authorization: bearer eaa-page-token-abc" })
+            }
+        }
+    }
+
+    @Test("Facebook: a base URL ending in a Graph version pins it; one without gets the default")
+    func facebookVersion() {
+        #expect(FacebookAdapter.splitVersion("https://graph.facebook.com/v22.0/") == ("https://graph.facebook.com", "v22.0"))
+        #expect(FacebookAdapter.splitVersion("http://127.0.0.1:8700") == ("http://127.0.0.1:8700", nil))
+        #expect(FacebookAdapter.splitVersion("https://graph.facebook.com/video") == ("https://graph.facebook.com/video", nil))
+        #expect(facebook("https://graph.facebook.com", HTTPClient()).graphVersion == FacebookPlatform.graphVersion)
     }
 
     @Test("X create sends the documented JSON and reads data.id")
@@ -275,7 +326,7 @@ struct AdapterScriptedTests {
 
     @Test("evidence excerpts are short and redacted", arguments: Platform.allCases)
     func evidence(_ p: Platform) throws {
-        let secret = p == .x ? "x-access-abc" : (p == .mastodon ? "masto-token-abc" : "access-jwt-abc")
+        let secret = try #require(Self.secrets[p])
         let body = #"{"error": "Boom", "detail": "token \#(secret) rejected", "refresh_token": "zzz-top", "pad": "\#(String(repeating: "p", count: 500))"}"#
         try withServer([respond(500, body)]) { server, client throws in
             let error = #expect(throws: PlatformError.self) { try adapter(p, server.url, client).create(PostDraft(text: "x"), attempt: Self.attempt) }
@@ -290,8 +341,9 @@ struct AdapterScriptedTests {
     @Test("validation failures send nothing", arguments: Platform.allCases)
     func validationSendsNothing(_ p: Platform) throws {
         try withServer([]) { server, client throws in
+            let tooLong = PlatformRegistry.rules(for: p).measure("").limit + 1
             let error = #expect(throws: PlatformError.self) {
-                try adapter(p, server.url, client).create(PostDraft(text: String(repeating: "a", count: 600)), attempt: Self.attempt)
+                try adapter(p, server.url, client).create(PostDraft(text: String(repeating: "a", count: tooLong)), attempt: Self.attempt)
             }
             #expect(error?.errorClass.name == "permanent")
             #expect(server.requests.isEmpty)
@@ -306,6 +358,7 @@ struct AdapterScriptedTests {
         case .x: warm = #"{"data": {"id": "42", "username": "a"}}"#
         case .mastodon: warm = #"{"id": "7", "acct": "a"}"#
         case .bluesky: warm = #"{"uri": "at://did:plc:alice/app.bsky.feed.post/3kzzzzzzzzzzz", "cid": "c", "value": {"text": "t"}}"#
+        case .facebook: warm = #"{"id": "1234", "name": "a"}"#
         default: preconditionFailure("built-in platforms only")
         }
         try withServer([respond(200, warm), .closeWithoutResponse, respond(500, "{}")]) { server, client throws in

@@ -117,7 +117,35 @@ struct ClassificationTests {
         Case(platform: .bluesky, operation: .read, status: 502, body: #"{"error": "UpstreamFailure"}"#, expected: "noEffect"),
         Case(platform: .bluesky, operation: .session, status: 500, body: #"{"error": "InternalServerError"}"#, expected: "noEffect"),
         Case(platform: .bluesky, operation: .read, status: 400, body: #"{"error": "InvalidRequest"}"#, expected: "permanent"),
-    ]
+    ] + facebookCases
+
+    /// A Graph error body with `code` (and `subcode`).
+    static func graph(_ code: Int, _ subcode: Int? = nil, _ message: String = "m") -> String {
+        #"{"error": {"message": "\#(message)", "type": "OAuthException", "code": \#(code),"#
+            + (subcode.map { #" "error_subcode": \#($0),"# } ?? "") + #" "fbtrace_id": "AbC"}}"#
+    }
+
+    /// Facebook: the code decides, whatever the status (Graph sends most refusals as 400).
+    static let facebookCases: [Case] = [
+        Case(platform: .facebook, operation: .create, status: 400, body: graph(190, 463), expected: "auth", platformError: "OAuthException #190/463"),
+        Case(platform: .facebook, operation: .read, status: 400, body: graph(190, 460), expected: "auth"),
+        Case(platform: .facebook, operation: .create, status: 401, body: graph(190), expected: "auth"),
+        Case(platform: .facebook, operation: .create, status: 400, body: graph(506, nil, "Duplicate status message"), expected: "unknownOutcome",
+             platformError: "DuplicateContent"),
+        Case(platform: .facebook, operation: .read, status: 400, body: graph(506), expected: "permanent"),
+        Case(platform: .facebook, operation: .create, status: 500, body: graph(2), expected: "unknownOutcome"),
+        Case(platform: .facebook, operation: .create, status: 400, body: graph(1), expected: "unknownOutcome"),
+        Case(platform: .facebook, operation: .read, status: 500, body: graph(2), expected: "noEffect"),
+        Case(platform: .facebook, operation: .read, status: 400, body: graph(1), expected: "noEffect"),
+        Case(platform: .facebook, operation: .create, status: 400, body: graph(100), expected: "permanent"),
+        Case(platform: .facebook, operation: .create, status: 400, body: graph(368), expected: "permanent"),
+        Case(platform: .facebook, operation: .create, status: 500, body: graph(368), expected: "permanent"),
+        Case(platform: .facebook, operation: .create, status: 400, body: graph(200), expected: "permanent"),
+    ] + [4, 17, 32, 613, 80_001].map { code in
+        Case(platform: .facebook, operation: .create, status: 400, body: graph(code),
+             headers: [("X-Business-Use-Case-Usage", #"{"123": [{"type": "pages", "call_count": 100, "total_cputime": 20, "total_time": 30, "estimated_time_to_regain_access": 7}]}"#)],
+             expected: "rateLimited", until: now + 7 * 60_000)
+    } + [Case(platform: .facebook, operation: .create, status: 400, body: graph(4), expected: "rateLimited", until: now + 30 * 60_000)]
 
     @Test("responses map onto the taxonomy", arguments: cases)
     func response(_ c: Case) {

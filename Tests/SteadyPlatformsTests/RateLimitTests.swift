@@ -60,6 +60,21 @@ struct RateLimitTests {
         #expect(info.resumeAtMs(nowMs: now, fallbackMs: 1) == now + 300_000)
     }
 
+    @Test("Facebook: X-Business-Use-Case-Usage, its highest percentage and the minutes to regain access")
+    func facebookUsage() throws {
+        let calm: HTTPHeaders = ["X-Business-Use-Case-Usage": #"{"112233": [{"type": "pages", "call_count": 12, "total_cputime": 3, "total_time": 40, "estimated_time_to_regain_access": 0}]}"#]
+        let low = try #require(RateLimitInfo.parse(calm, nowMs: now))
+        #expect(low.usagePercent == 40 && low.regainAtMs == nil && !low.isExhausted)
+        #expect(low.pauseBeforeRefusal(nowMs: now, fallbackMs: 60_000) == nil)
+        let busy: HTTPHeaders = ["x-business-use-case-usage": #"{"1": [{"call_count": 20}], "2": [{"type":"pages","call_count":96,"total_cputime":10,"total_time":50,"estimated_time_to_regain_access":12}]}"#]
+        let high = try #require(RateLimitInfo.parse(busy, nowMs: now))
+        #expect(high.usagePercent == 96 && high.regainAtMs == now + 12 * 60_000)
+        #expect(high.pauseBeforeRefusal(nowMs: now, fallbackMs: 60_000) == now + 12 * 60_000)
+        let noRegain = try #require(RateLimitInfo.parse(["X-Business-Use-Case-Usage": #"{"1": [{"total_time": 99}]}"#], nowMs: now))
+        #expect(noRegain.pauseBeforeRefusal(nowMs: now, fallbackMs: 60_000) == now + 60_000, "the platform's window when it names no time")
+        #expect(RateLimitInfo.parse(["X-Business-Use-Case-Usage": "garbage"], nowMs: now) == nil)
+    }
+
     @Test("Retry-After as an HTTP-date")
     func retryAfterDate() throws {
         let info = try #require(RateLimitInfo.parse(["Retry-After": "Sun, 06 Nov 1994 08:49:37 GMT"], nowMs: now))

@@ -64,7 +64,7 @@ struct WebTests {
                 #expect(page.body.contains("<span data-metric=\"\(metric)\">\(value)</span>"), "\(metric)")
             }
 
-            let tooLong = try await client.form(.post, "/web/compose", [("text", text(600))], headers: [("cookie", cookie)])
+            let tooLong = try await client.form(.post, "/web/compose", [("text", text(70_000))], headers: [("cookie", cookie)])
             #expect((400..<500).contains(tooLong.status))
             #expect(tooLong.body.contains("id=\"compose-error\""))
             #expect(try await client.groundTruth("web-account").count == 1)

@@ -147,6 +147,10 @@ extension Store {
                 account: account, record: record, text: text, rkey: nil, inReplyTo: nil, via: "browser",
                 rewrite: ex.rewriteURLs, now: ex.now)
             ex.rkey = posts[index].rkey
+        case .facebook:
+            if let message = Store.facebookRejection(text, hasMedia: false) { return refuse(400, message) }
+            index = facebookCreatePost(
+                account: account, text: text, media: [], via: "browser", rewrite: ex.rewriteURLs, now: ex.now)
         }
         return .redirect("/web/posts/" + posts[index].id.percentEncodedComponent)
     }

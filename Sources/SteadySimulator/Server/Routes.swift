@@ -14,7 +14,7 @@ extension Simulator {
         "com.atproto.repo.uploadBlob": (.blueskyUploadBlob, "POST"),
     ]
 
-    /// The router of the three platforms, the web pages and the admin API.
+    /// The router of the platforms, the web pages and the admin API.
     func makeRouter() -> Router<SimRequestContext> {
         let router = Router(context: SimRequestContext.self)
 
@@ -46,6 +46,13 @@ extension Simulator {
         route(.get, "/api/v2/instance", .mastodonInstance)
         route(.post, "/api/v2/media", .mastodonMediaUpload)
         route(.get, "/api/v1/media/:id", .mastodonMediaStatus)
+
+        // Facebook Pages (Graph API)
+        let graph = Store.facebookVersion
+        route(.post, "/\(graph)/:node/feed", .facebookFeed)
+        route(.post, "/\(graph)/:node/photos", .facebookPhotos)
+        route(.get, "/\(graph)/:node/published_posts", .facebookPublished)
+        route(.get, "/\(graph)/:node", .facebookNode)
 
         // Bluesky (XRPC)
         for method in [HTTPRequest.Method.get, .post] {

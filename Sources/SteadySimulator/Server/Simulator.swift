@@ -97,7 +97,7 @@ extension SimRequest {
             headers.append((field.name.canonicalName, field.value))
         }
         var parameters: [String: String] = [:]
-        for name in ["id", "nsid", "name"] {
+        for name in ["id", "nsid", "name", "node"] {
             if let raw = context.parameters.get(name) {
                 parameters[name] = raw.percentDecoded() ?? raw
             }

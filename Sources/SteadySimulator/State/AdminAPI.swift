@@ -29,7 +29,7 @@ extension Store {
         case .success(let b): body = b
         }
         guard let platformText = body["platform"]?.stringValue, let platform = Platform(rawValue: platformText) else {
-            return Store.adminError(400, "platform must be x, mastodon or bluesky")
+            return Store.adminError(400, "platform must be x, mastodon, bluesky or facebook")
         }
         guard let name = body["name"]?.stringValue else { return Store.adminError(400, "name is required") }
         switch createAccount(platform: platform, name: name) {
@@ -123,6 +123,8 @@ extension Store {
                 post.record = post.record?.setting("reply", blueskyReplyRefs(parent: parent))
             }
             index = addPost(post)
+        case .facebook:
+            index = facebookCreatePost(account: account, text: text, media: [], via: "injected", rewrite: false, now: at)
         }
         return .json(201, postJSON(posts[index]))
     }
@@ -169,6 +171,8 @@ extension Store {
                 id: "at://\(author.id)/\(Store.postCollection)/\(rkey)", number: 0, statusID: nil, statusNumber: 0,
                 author: author, text: text, inReplyTo: inReplyTo, createdAtMs: now, cid: Identifiers.cid(using: &rng),
                 rkey: rkey)
+        case .facebook:
+            return Store.adminError(400, "facebook mentions (Page comments) are not simulated yet")
         }
         mentions.append(mention)
         mentionIndex[mention.id] = mentions.count - 1

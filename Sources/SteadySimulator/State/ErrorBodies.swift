@@ -52,6 +52,11 @@ enum ErrorBodies {
         case .bluesky?:
             return .json(
                 status, ["error": .string(blueskyName(status)), "message": .string(reason)], headers: headers)
+        case .facebook?:
+            // 5xx: code 2, "temporarily unavailable", which Meta has sent with the post live.
+            return status >= 500
+                ? facebook(status, code: 2, "An unexpected error has occurred. Please retry your request later.", headers: headers, transient: true)
+                : facebook(status, code: 100, "(#100) \(reason)", headers: headers)
         case nil:
             return .html(status, WebPages.errorPage(status: status, message: reason))
         }
@@ -118,6 +123,27 @@ enum ErrorBodies {
 
     static func mastodonUnauthorized(_ headers: [(String, String)]) -> SimResponse {
         mastodon(401, "The access token is invalid", headers: headers)
+    }
+
+    // MARK: Facebook
+
+    /// `{"error": {"message", "type": "OAuthException", "code", "error_subcode"?, "fbtrace_id"}}`.
+    static func facebook(
+        _ status: Int, code: Int, subcode: Int? = nil, type: String = "OAuthException", _ message: String,
+        headers: [(String, String)], transient: Bool = false
+    ) -> SimResponse {
+        var error: JSON = [
+            "message": .string(message), "type": .string(type), "code": .int(Int64(code)),
+            // Opaque like Meta's, and the same for the same error (runs stay repeatable).
+            "fbtrace_id": .string("A" + String(SHA256.hex(Array("\(code) \(message)".utf8)).prefix(10))),
+        ]
+        if let subcode { error = error.setting("error_subcode", .int(Int64(subcode))) }
+        if transient { error = error.setting("is_transient", true) }
+        return .json(status, ["error": error], headers: headers)
+    }
+
+    static func facebookDuplicate(_ headers: [(String, String)]) -> SimResponse {
+        facebook(400, code: 506, "Duplicate status message", headers: headers)
     }
 
     // MARK: Bluesky

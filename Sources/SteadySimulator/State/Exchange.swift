@@ -9,6 +9,7 @@ enum Route: String, Sendable {
     case mastodonNotifications, mastodonInstance, mastodonMediaUpload, mastodonMediaStatus
     case blueskyCreateSession, blueskyRefreshSession, blueskyGetSession, blueskyCreateRecord
     case blueskyGetRecord, blueskyListRecords, blueskyGetPosts, blueskyNotifications, blueskyUploadBlob
+    case facebookFeed, facebookPhotos, facebookPublished, facebookNode
     case webLoginPage, webLogin, webComposePage, webCompose, webPost
 
     /// The platform of an API route; nil for the web pages (the account's platform).
@@ -23,21 +24,23 @@ enum Route: String, Sendable {
         case .blueskyCreateSession, .blueskyRefreshSession, .blueskyGetSession, .blueskyCreateRecord,
             .blueskyGetRecord, .blueskyListRecords, .blueskyGetPosts, .blueskyNotifications, .blueskyUploadBlob:
             return .bluesky
+        case .facebookFeed, .facebookPhotos, .facebookPublished, .facebookNode:
+            return .facebook
         case .webLoginPage, .webLogin, .webComposePage, .webCompose, .webPost: return nil
         }
     }
 
     var category: EndpointCategory {
         switch self {
-        case .xCreate, .mastodonCreate, .blueskyCreateRecord: return .create
-        case .xRead, .mastodonRead, .blueskyGetRecord: return .read
+        case .xCreate, .mastodonCreate, .blueskyCreateRecord, .facebookFeed: return .create
+        case .xRead, .mastodonRead, .blueskyGetRecord, .facebookNode: return .read
         case .xLookup, .mastodonLookup, .blueskyGetPosts: return .metrics
-        case .xTimeline, .mastodonTimeline, .blueskyListRecords: return .timeline
+        case .xTimeline, .mastodonTimeline, .blueskyListRecords, .facebookPublished: return .timeline
         case .xMentions, .mastodonNotifications, .blueskyNotifications: return .mentions
         case .xMe, .mastodonCredentials, .mastodonInstance, .blueskyGetSession: return .me
         case .xToken, .blueskyRefreshSession: return .refresh
         case .blueskyCreateSession: return .session
-        case .xMediaUpload, .xMediaMetadata, .mastodonMediaUpload, .blueskyUploadBlob: return .upload
+        case .xMediaUpload, .xMediaMetadata, .mastodonMediaUpload, .blueskyUploadBlob, .facebookPhotos: return .upload
         case .xMediaStatus, .mastodonMediaStatus: return .mediaStatus
         case .webLoginPage, .webLogin: return .webLogin
         case .webComposePage, .webCompose: return .webCompose
@@ -54,6 +57,7 @@ enum Route: String, Sendable {
         case .xMediaUpload: return XMediaLimits.segmentBytes + (1 << 20)
         case .mastodonMediaUpload: return MastodonMediaLimits.videoBytes + (1 << 20)
         case .blueskyUploadBlob: return BlueskyMediaLimits.blobBytes + 1
+        case .facebookPhotos: return FacebookMediaLimits.photoBytes + (1 << 20)
         default: return 4 << 20
         }
     }

@@ -16,6 +16,8 @@ enum FaultKind: String, Sendable, CaseIterable {
     case hangResultPage = "hang-result-page"
     case slowProcessing = "slow-processing"
     case processingFailure = "processing-failure"
+    /// Facebook: the answer goes through, its usage header at 96 % (regain after `retry_after_s`).
+    case highUsage = "high-usage"
 
     /// Whether a rule of this kind can apply to a request of `category` on `platform`;
     /// `startsProcessing`: the request ends an upload (X FINALIZE, Mastodon's upload).
@@ -26,7 +28,7 @@ enum FaultKind: String, Sendable, CaseIterable {
         case .tokenExpired, .tokenRevoked:
             return !category.rawValue.hasPrefix("web-")
         case .duplicateContent:
-            return platform == .x && (category == .create || (category == .webCompose && method == "POST"))
+            return (platform == .x || platform == .facebook) && (category == .create || (category == .webCompose && method == "POST"))
         case .slowTimeline:
             return category == .timeline || category == .mentions
         case .rewriteURLs:
@@ -35,6 +37,8 @@ enum FaultKind: String, Sendable, CaseIterable {
             return category == .webCompose && method == "POST"
         case .slowProcessing, .processingFailure:
             return category == .upload && startsProcessing
+        case .highUsage:
+            return platform == .facebook
         }
     }
 
@@ -92,7 +96,7 @@ struct FaultRule: Sendable {
         var platform: Platform?
         if let value = json["platform"], value != .null {
             guard let text = value.stringValue, let p = Platform(rawValue: text) else {
-                return .failure(RuleError("platform must be x, mastodon or bluesky"))
+                return .failure(RuleError("platform must be x, mastodon, bluesky or facebook"))
             }
             platform = p
         }

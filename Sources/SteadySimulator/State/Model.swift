@@ -4,7 +4,7 @@ import SteadyCore
 struct Account: Sendable {
     let name: String
     let platform: Platform
-    /// X numeric user id, Mastodon account id, Bluesky DID.
+    /// X numeric user id, Mastodon account id, Bluesky DID, Facebook Page id.
     let userID: String
     /// X username, Mastodon acct, Bluesky handle.
     let handle: String
@@ -24,7 +24,7 @@ struct Account: Sendable {
 }
 
 enum TokenKind: Sendable {
-    case xAccess, xRefresh, mastodon, blueskyAccess, blueskyRefresh
+    case xAccess, xRefresh, mastodon, blueskyAccess, blueskyRefresh, facebookPage
 }
 
 /// A bearer token the simulator issued.
@@ -53,7 +53,7 @@ struct Post: Sendable {
     let seq: Int
     /// The platform id: X tweet id, Mastodon status id, Bluesky `at://` URI.
     let id: String
-    /// The numeric id on X and Mastodon (ordering); 0 on Bluesky.
+    /// The numeric id on X and Mastodon, the post part of Facebook's (ordering); 0 on Bluesky.
     let number: UInt64
     let account: String
     let platform: Platform

@@ -26,6 +26,8 @@ extension Store {
             return webAccount(request)?.name
         case .webPost:
             return request.parameters["id"].flatMap { findPost($0) }.map { posts[$0].account }
+        case .facebookFeed, .facebookPhotos, .facebookPublished, .facebookNode:
+            return Store.facebookToken(request).flatMap { tokens[$0]?.account }
         default:
             return request.bearer.flatMap { tokens[$0]?.account }
         }
@@ -70,6 +72,8 @@ extension Store {
         case .duplicateContent?:
             if route.isWeb {
                 response = .html(403, WebPages.errorPage(status: 403, message: "Whoops! You already said that."))
+            } else if route.platform == .facebook {
+                response = ErrorBodies.facebookDuplicate(peekRateHeaders(ex))
             } else {
                 response = ErrorBodies.xDuplicate(peekRateHeaders(ex))
             }
@@ -79,6 +83,9 @@ extension Store {
         if fault?.kind == .errorAfter {
             let headers = ex.rateHeaders.isEmpty ? peekRateHeaders(ex) : ex.rateHeaders
             response = ErrorBodies.generic(status: fault?.status ?? 500, platform: route.platform, headers: headers)
+        }
+        if fault?.kind == .highUsage {
+            response.addHeaders([Store.facebookUsageHeader(percent: 96, regainMinutes: max(1, (fault?.retryAfterS ?? 60) / 60))])
         }
         let delivery: Delivery
         switch fault?.kind {
@@ -129,6 +136,10 @@ extension Store {
         case .blueskyGetPosts: return blueskyGetPosts(&ex)
         case .blueskyNotifications: return blueskyNotifications(&ex)
         case .blueskyUploadBlob: return blueskyUploadBlob(&ex)
+        case .facebookFeed: return facebookFeed(&ex)
+        case .facebookPhotos: return facebookPhotos(&ex)
+        case .facebookPublished: return facebookPublished(&ex)
+        case .facebookNode: return facebookNode(&ex)
         case .webLoginPage: return webLoginPage(&ex)
         case .webLogin: return webLogin(&ex)
         case .webComposePage: return webComposePage(&ex)

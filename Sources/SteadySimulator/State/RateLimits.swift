@@ -47,6 +47,9 @@ struct RateSpec: Sendable {
         case .blueskyRefreshSession, .blueskyGetSession, .blueskyGetRecord, .blueskyListRecords, .blueskyGetPosts,
             .blueskyNotifications:
             return [RateSpec(bucket: "bluesky-read", limit: 3_000, windowMs: 5 * minute, cost: 1)]
+        case .facebookFeed, .facebookPhotos, .facebookPublished, .facebookNode:
+            // The Page's business-use-case allowance (a rolling 24 h, here a fixed hour).
+            return [RateSpec(bucket: "facebook", limit: 200, windowMs: 60 * minute, cost: 1)]
         case .webLoginPage, .webLogin, .webComposePage, .webCompose, .webPost:
             return []
         }
@@ -146,6 +149,11 @@ extension Store {
                 headers.append(("retry-after", String(retryAfterS)))
             }
             return headers
+        case .facebook:
+            let used = window.limit - remaining
+            let percent = window.limit > 0 ? Int64(used) * 100 / Int64(window.limit) : 100
+            let regain = remaining == 0 ? max(1, (window.resetMs - now + 59_999) / 60_000) : 0
+            return [facebookUsageHeader(percent: percent, regainMinutes: regain)]
         }
     }
 
@@ -162,6 +170,24 @@ extension Store {
             return .json(429, ["error": "Too many requests"], headers: headers)
         case .bluesky:
             return .json(429, ["error": "RateLimitExceeded", "message": "Rate Limit Exceeded"], headers: headers)
+        case .facebook:
+            return ErrorBodies.facebook(
+                400, code: 80001,
+                "(#80001) There have been too many calls to this Page account. Wait a bit and try again. For more info, please refer to https://developers.facebook.com/docs/graph-api/overview/rate-limiting.",
+                headers: headers)
         }
     }
+
+    /// `X-Business-Use-Case-Usage`: per business id, the percentages used of the allowance
+    /// (call count rising with calls; CPU and total time below it) and, once throttled, the
+    /// minutes until access comes back.
+    static func facebookUsageHeader(percent: Int64, regainMinutes: Int64) -> (String, String) {
+        let entry: JSON = [
+            "type": "pages", "call_count": .int(percent), "total_cputime": .int(percent / 2), "total_time": .int(percent * 3 / 4),
+            "estimated_time_to_regain_access": .int(regainMinutes),
+        ]
+        return ("x-business-use-case-usage", JSON.object([JSON.Member(facebookBusinessID, [entry])]).serialized)
+    }
+
+    static let facebookBusinessID = "1000000000000001"
 }

@@ -37,6 +37,8 @@ struct Store {
     var nextMastodonStatus: UInt64 = 113_000_000_000_000_000
     var nextMastodonAccount: UInt64 = 109_000_000_000_000_000
     var nextMastodonNotification: UInt64 = 1_000
+    var nextFacebookPage: UInt64 = 100_000_000_000_000
+    var nextFacebookPost: UInt64 = 120_000_000_000_000
     var lastTIDMicros: Int64 = 0
     var nextSeq = 1
 
@@ -137,6 +139,12 @@ struct Store {
                 displayName: name, createdAtMs: now, webPassword: webPassword)
             let groups = (0..<4).map { _ in Identifiers.random(4, from: Array("abcdefghijklmnopqrstuvwxyz234567"), using: &rng) }
             account.appPassword = groups.joined(separator: "-")
+        case .facebook:
+            nextFacebookPage += 1 + (rng.next() & 0xFFFF)
+            account = Account(
+                name: name, platform: .facebook, userID: String(nextFacebookPage), handle: name,
+                displayName: name, createdAtMs: now, webPassword: webPassword)
+            account.initialAccessToken = issueToken(account: name, kind: .facebookPage, now: now)
         }
         accounts[name] = account
         accountOrder.append(name)
@@ -155,6 +163,9 @@ struct Store {
             value = Identifiers.base64URL(86, using: &rng)
         case .mastodon:
             value = Identifiers.base64URL(43, using: &rng)
+        case .facebookPage:
+            // A Page token: `EAA` and a long random tail; it does not expire on its own.
+            value = "EAA" + Identifiers.alphanumeric(180, using: &rng)
         case .blueskyAccess, .blueskyRefresh:
             let did = accounts[account]?.userID ?? ""
             let isAccess = kind == .blueskyAccess
@@ -192,6 +203,12 @@ struct Store {
                 "access_token": .optional(account.initialAccessToken),
                 "web_password": .string(account.webPassword),
             ]
+        case .facebook:
+            return [
+                "page_id": .string(account.userID),
+                "access_token": .optional(account.initialAccessToken),
+                "web_password": .string(account.webPassword),
+            ]
         case .bluesky:
             return [
                 "identifier": .string(account.handle),
@@ -212,11 +229,12 @@ struct Store {
         ]
     }
 
-    /// Every access token of `account` expires now (Mastodon tokens never expire).
+    /// Every access token of `account` expires now (Mastodon tokens never expire; a Facebook
+    /// Page token does when its admin's session ends: code 190 subcode 463).
     mutating func expireAccessTokens(of account: String, now: Int64) -> Int {
         var count = 0
         for (value, token) in tokens where token.account == account {
-            if token.kind == .xAccess || token.kind == .blueskyAccess {
+            if token.kind == .xAccess || token.kind == .blueskyAccess || token.kind == .facebookPage {
                 tokens[value]?.expiresMs = min(token.expiresMs ?? now, now)
                 count += 1
             }
@@ -337,6 +355,9 @@ struct Store {
             id = String(nextMastodonAccount)
         case .bluesky:
             id = "did:plc:" + Identifiers.base32Lower(24, using: &rng)
+        case .facebook:
+            nextFacebookPage += 1 + (rng.next() & 0xFFFF)
+            id = String(nextFacebookPage)
         }
         let display = handle.split(separator: "@").first.map(String.init) ?? handle
         let user = ForeignUser(platform: platform, id: id, handle: handle, displayName: display)

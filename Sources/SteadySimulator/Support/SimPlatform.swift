@@ -5,6 +5,7 @@ public enum SimPlatform: String, CaseIterable, Sendable, Hashable, Codable {
     case x
     case mastodon
     case bluesky
+    case facebook
 }
 
 /// Inside the simulator, `Platform` is the simulator's own.
