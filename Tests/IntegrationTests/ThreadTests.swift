@@ -217,11 +217,11 @@ struct ThreadTests {
         }
     }
 
-    @Test("the CLI: `thread` prints the id, jobs rows carry thread_id and thread_position, a batch line holds a thread; bad parts are refused naming the part and nothing is stored")
+    @Test("the CLI: `thread` prints the id, jobs rows carry thread_id and thread_position, a batch line holds a thread; bad parts, and a thread for Facebook (no chains), are refused naming the part and nothing is stored")
     func cli() throws {
         let sim = try SimulatorProcess()
         defer { sim.stop() }
-        let d = try DaemonProcess(sim: sim, accounts: [(.x, "tl-x", nil)])
+        let d = try DaemonProcess(sim: sim, accounts: [(.x, "tl-x", nil), (.facebook, "tl-fb", nil)])
         defer { d.cleanUp() }
         try d.start()
         let made = d.cli(["thread", "--account", "tl-x", "--at", "2099-01-01T00:00:00Z", "first part", "second part"])
@@ -244,6 +244,8 @@ struct ThreadTests {
         #expect(posts.map { $0["thread_position"]?.int ?? 0 } == [0, 1, 2], "\(batch.stdout)")
 
         let before = try d.jobs().count
+        let flat = d.cli(["thread", "--account", "tl-fb", "first", "second"])
+        #expect(flat.code == 1 && flat.stderr.contains("does not chain posts") && flat.stderr.contains("part 2"), "\(flat.stderr)")
         let long = String(repeating: "x", count: 300)
         for (args, expected) in [(["thread", "--account", "tl-x", "fine", long], "part 2: x would refuse it"),
                                  (["thread", "--account", "tl-x", "fine", " "], "part 2: empty")] {
