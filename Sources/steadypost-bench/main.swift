@@ -11,7 +11,8 @@ import SteadySystem
 //   steadypost-bench p56 [SECONDS]   idle CPU of all processes; RSS/PSS of each
 //   steadypost-bench chaos [--posts N] [--seed S] [--spread-ms MS] [--kill-every-ms MS]
 //                    [--supervisor-kill-every-ms MS] [--max-kills N] [--settle-ms MS]
-//                    [--quota N] [--quota-window-ms MS] [--media-share N] [--keep]
+//                    [--quota N] [--quota-window-ms MS] [--media-share N] [--threads N]
+//                    [--thread-gap-ms MS] [--keep]
 //                                    the chaos run: faults, kills, then an audit (exit 1 if unclean)
 //   steadypost-bench leaks [POSTS [RSS_PCT]]  F12: POSTS (10,000) leave every worker's fds flat
 //                                    and RSS within RSS_PCT (20) % of its value after a warm-up
