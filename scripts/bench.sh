@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the benchmarks (P1, P2-P4, P7, P5/P6, P8, the media upload and the peer supervisors) on a release build and rewrites
+# Runs the benchmarks (P1, P2-P4, P7, thread latency, P5/P6, P8, the media upload and the peer supervisors) on a release build and rewrites
 # BENCHMARKS.md with the machine, the figures and the peers measured in the same run.
 #
 #   scripts/bench.sh [KILLS] [IDLE_SECONDS]      defaults: 100 kills, 60 s idle
@@ -31,6 +31,7 @@ echo "==> P4"; p4=$("$bin/steadypost-bench" p4 10000 2>/dev/null)
 echo "==> P2 (1,000 posts)"; p2=$("$bin/steadypost-bench" p2 1000 2>/dev/null)
 echo "==> P3 (1,000 posts)"; p3=$("$bin/steadypost-bench" p3 1000 2>/dev/null)
 echo "==> P7"; p7=$("$bin/steadypost-bench" p7 2>/dev/null)
+echo "==> Threads (${THREADS:-200} threads of 5 parts, P2 beside)"; threads=$("$bin/steadypost-bench" threads "${THREADS:-200}" 5 1000 2>/dev/null)
 echo "==> P5/P6 (${idle} s idle)"; p56=$("$bin/steadypost-bench" p56 "$idle" 2>/dev/null)
 echo "==> P8 (${P8_LEASES:-200} leases, 2 browsers)"; p8=$("$bin/steadypost-bench" p8 "${P8_LEASES:-200}" 2>/dev/null)
 echo "==> Media upload (${MEDIA_MB:-200} MB video, 4 MiB chunks)"; media=$("$bin/steadypost-bench" media "${MEDIA_MB:-200}" 4194304 2>/dev/null)
@@ -47,7 +48,7 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 cat > BENCHMARKS.md <<MD
 # Benchmarks
 
-Measured by \`P8_LEASES=${P8_LEASES:-200} MEDIA_MB=${MEDIA_MB:-200} PEER_KILLS=$peer_kills scripts/bench.sh $kills $idle\` on $(date -u +%Y-%m-%d): $(nproc) cores ($cpu),
+Measured by \`THREADS=${THREADS:-200} P8_LEASES=${P8_LEASES:-200} MEDIA_MB=${MEDIA_MB:-200} PEER_KILLS=$peer_kills scripts/bench.sh $kills $idle\` on $(date -u +%Y-%m-%d): $(nproc) cores ($cpu),
 $(free -g | awk '/Mem:/{print $2}') GiB, kernel $(uname -r), $(swift --version 2>&1 | head -1), release build.
 This machine is a shared VM: read each figure beside its peer from the same run, not alone.
 Benchmarks are not tests: nothing here is asserted by the test suite.
@@ -97,6 +98,24 @@ post created after it, and an audit of the whole run.
 $p2
 $p3
 $p7
+
+## Threads (issue 16; goal: p99 ≤ 50 ms, as P2)
+
+A thread's part N+1 may go out only once part N is posted: the time from the simulator's
+answer to part N's create to part N+1's create arriving there, over ${THREADS:-200} threads of 5 parts
+(4 Bluesky accounts, round-robin, part 1 of each due 100 ms after the one before), with 1,000
+single posts due 20 ms apart among them on the same daemon (P2's setup: release builds,
+loopback, no injected latency, concurrency 4); their due → create (P2) is beside it, from the
+same run. Both ends are the simulator's: part N+1's ground-truth \`created_at_ms\`, and part
+N's create arrival plus the time the simulator took to answer it (\`/_sim/requests\`
+\`at_ms\` + \`duration_ms\`, matched by the record key; the log is read every 250 ms). The
+time includes the outcome's commit, freeing part N+1 in the same transaction, the posting
+worker's next claim and the Bluesky create of part N+1 naming part N and part 1.
+\`steadypost-bench threads ${THREADS:-200} 5 1000\`.
+
+| what | p50 | p99 | max | |
+|---|---|---|---|---|
+$threads
 
 ## P5/P6: idle CPU and memory (goals: ≤ 0.1 % of a core in all; RSS ≤ 10 MB supervisor, ≤ 30 MB worker)
 

@@ -3,7 +3,8 @@
 # every worker (Config/demo.toml plus three simulated accounts), posts a batch across X,
 # Mastodon and Bluesky with lost responses injected, kills the posting worker mid-way and
 # hangs another worker so you can watch the supervisor restart them, audits the result
-# against the simulator's ground truth, and shuts down gracefully. Everything it starts is
+# against the simulator's ground truth, posts a 5-part thread whose third part's answer is
+# lost (each part once, each answering the one before), and shuts down gracefully. Everything it starts is
 # stopped by pid when it ends; its files live in .demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -144,6 +145,58 @@ sums = json.load(open(".demo/media-sha256.json"))
 intact = sum(1 for p in with_media if [m.get("sha256") for m in p["media"]] == [sums.get(p["text"])])
 print("  %d of %d posts with an image carry it, %d with the very bytes scheduled (SHA-256)" % (len(with_media), want, intact))
 sys.exit(1 if dups or lost or len(with_media) != want or intact != want else 0)'
+# --- threads (issue 16) ---
+echo
+echo "==> a thread of 5 parts on demo-bluesky, each part answering the one before, 3 s apart; the"
+echo "    simulator loses the answer to part 3's create (the part exists, the daemon is not told)"
+thread=$(cli thread --account demo-bluesky --gap 3s "demo thread 1/5: why a posting daemon" \
+  "demo thread 2/5: a post goes out exactly once" "demo thread 3/5: even when the answer is lost" \
+  "demo thread 4/5: the next part waits for the one before" "demo thread 5/5: and answers it")
+part() { cli show "$thread" --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["posts"][int(sys.argv[1]) - 1]["state"])' "$1"; }
+for _ in $(seq 300); do [ "$(part 2)" = posted ] && break; sleep 0.1; done
+# Part 2 is posted: part 3 is the account's next create (3 s from now).
+http POST /_sim/faults '{"kind":"lose-response","endpoint":"create","platform":"bluesky","account":"demo-bluesky","count":1}' >/dev/null
+for _ in $(seq 120); do [ "$(part 5)" = posted ] && break; sleep 1; done
+cli show "$thread"
+cli show "$thread" --json >.demo/thread.json
+http GET "/_sim/posts?account=demo-bluesky" >.demo/thread-truth.json
+http GET "/_sim/requests?limit=2000" >.demo/thread-requests.json
+cli show "$(python3 -c 'import json; print(json.load(open(".demo/thread.json"))["posts"][2]["id"])')" --json >.demo/thread-part3.json
+python3 - <<'PY'
+import json, sys
+thread = json.load(open(".demo/thread.json"))
+truth = [p for p in json.load(open(".demo/thread-truth.json"))["posts"] if p["text"].startswith("demo thread ")]
+creates = [r for r in json.load(open(".demo/thread-requests.json"))["requests"]
+           if r["path"].endswith("createRecord") and r.get("account") == "demo-bluesky"]
+parts = sorted(thread["posts"], key=lambda p: p["thread_position"])
+live = [[t for t in truth if t["text"].startswith("demo thread %d/5:" % k)] for k in range(1, len(parts) + 1)]
+once = sum(1 for copies in live if len(copies) == 1)
+chained = all(len(live[k]) == 1 and len(live[k - 1]) == 1 and live[k][0]["in_reply_to"] == live[k - 1][0]["id"]
+              and live[k][0]["created_at_ms"] >= live[k - 1][0]["created_at_ms"] for k in range(1, len(live)))
+stored = all(p["state"] == "posted" and len(c) == 1 and p["platform_id"] == c[0]["id"] for p, c in zip(parts, live))
+for k, copies in enumerate(live, 1):
+    for c in copies:
+        print("  part %d %s in reply to %s" % (k, c["id"], c["in_reply_to"] or "-"))
+third = live[2][0] if len(live) > 2 and len(live[2]) == 1 else None
+sent = [r for r in creates if third and r.get("rkey") == third.get("rkey")]
+lost = [r for r in sent if r.get("fault") == "lose-response" and not r.get("responded", True)]
+print("  part 3: %d create%s sent, %d answer%s lost; the store has %s" % (
+    len(sent), "" if len(sent) == 1 else "s", len(lost), "" if len(lost) == 1 else "s", parts[2]["platform_id"] if len(parts) > 2 else "-"))
+attempts = json.load(open(".demo/thread-part3.json")).get("attempt_log", [])
+for a in attempts:
+    detail = a.get("detail") or ""
+    # The error as it came (up to its dash), then what verification found.
+    short = detail.split(" — ")[0] + (" … " + detail.split("; ")[-1] if "; " in detail else "")
+    print("  part 3 attempt #%s: %s%s" % (a["number"], a.get("outcome") or "in progress", ": " + short if short else ""))
+ok = once == len(parts) and chained and stored and len(sent) == 1 and len(lost) == 1 and len(attempts) == 1
+if ok:
+    print("thread: %d of %d parts live, each answering the one before, part 3 once (its answer was lost and verified)" % (once, len(parts)))
+else:
+    print("thread: %d of %d parts live once, chained: %s, store agrees: %s, part 3 creates %d with %d lost answer(s)" % (
+        once, len(parts), chained, stored, len(sent), len(lost)))
+sys.exit(0 if ok else 1)
+PY
+# --- end of threads ---
 # --- metrics and replies (issue 6) ---
 echo
 echo "==> metrics arriving: the simulator adds likes to a Mastodon post; an operator's"

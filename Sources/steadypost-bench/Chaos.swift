@@ -9,7 +9,9 @@ import SteadySystem
 /// The chaos run (issue 8): the simulator and the daemon with 3 platforms × 2 accounts, N posts
 /// due over a few minutes, platform faults on, random workers SIGKILLed about every second and
 /// the supervisor every ~30 s (started again at once), then quiescence and an audit of the
-/// simulator's ground truth against the store. One summary line; exit 1 on any non-zero count.
+/// simulator's ground truth against the store. Threads (issue 16) of 2–5 parts are due among
+/// the single posts; the audit also checks each chain. One summary line; exit 1 on any
+/// non-zero count.
 struct ChaosOptions {
     var posts = 5000
     var seed: UInt64 = 1
@@ -28,6 +30,10 @@ struct ChaosOptions {
     var quotaPerWindow = 60
     /// Every this-many-th post carries one or two small images (0: none).
     var mediaShare = 10
+    /// Threads of 2–5 parts (one account each, round-robin), due evenly over the spread among
+    /// the single posts; every other one waits `threadGapMillis` between parts. 0: none.
+    var threads = 50
+    var threadGapMillis: Int64 = 500
     var keep = false
 
     static func parse(_ args: ArraySlice<String>) -> ChaosOptions {
@@ -53,6 +59,8 @@ struct ChaosOptions {
             case "--quota": o.quotaPerWindow = Int(int(value()))
             case "--quota-window-ms": o.quotaWindowMillis = int(value())
             case "--media-share": o.mediaShare = Int(int(value()))
+            case "--threads": o.threads = Int(int(value()))
+            case "--thread-gap-ms": o.threadGapMillis = int(value())
             case "--keep": o.keep = true
             default: die("chaos: unknown option \(a); see `steadypost-bench help`")
             }
@@ -124,17 +132,28 @@ enum Chaos {
         }
         let firstDue = SteadyClock.wallMillis() + 2000
         var texts: [String: Int64] = [:]
-        var items: [String] = []
+        var items: [(due: Int64, json: String)] = []
         for (i, post) in posts.enumerated() {
             let due = firstDue + (o.posts > 1 ? o.spreadMillis * Int64(i) / Int64(o.posts - 1) : 0)
             texts[post.text] = due
             let attached = media[post.text].map { ",\"media\":" + ChaosMedia.reference($0) } ?? ""
-            items.append("{\"account\":\"\(post.account)\",\"text\":\"\(post.text)\",\"at\":\(due)\(attached)}")
+            items.append((due, "{\"account\":\"\(post.account)\",\"text\":\"\(post.text)\",\"at\":\(due)\(attached)}"))
         }
-        for start in stride(from: 0, to: items.count, by: 200) {
-            let body = "{\"posts\":[\(items[start..<min(items.count, start + 200)].joined(separator: ","))]}"
-            do { _ = try daemon.client.call(method: "posting.create", body: Array(body.utf8)) } catch { die("chaos: posting.create: \(error)") }
+        // Threads: part 1 due among the single posts (offset half a step, so they interleave),
+        // each part's text unique like every post's; the batch keeps due order.
+        var threads: [[String]] = []
+        for j in 0..<o.threads {
+            let account = accounts[j % accounts.count].name
+            let parts = (1...(2 + Int(rng.next() % 4))).map { k in "chaos \(o.seed)-t\(j).\(k) \(word(&rng)) \(word(&rng))" }
+            let due = firstDue + o.spreadMillis * (2 * Int64(j) + 1) / (2 * Int64(o.threads))
+            for text in parts { texts[text] = due }
+            threads.append(parts)
+            let gap = j % 2 == 1 ? ",\"gap\":\(o.threadGapMillis)" : ""
+            let json = parts.map { "{\"text\":\"\($0)\"}" }.joined(separator: ",")
+            items.append((due, "{\"account\":\"\(account)\",\"thread\":[\(json)],\"at\":\(due)\(gap)}"))
         }
+        items.sort { $0.due < $1.due }
+        PostingBench.create(daemon, items: items.map(\.json), chunk: 200, what: "chaos: posting.create")
         let lastDue = firstDue + o.spreadMillis
         let storePath = prepared.dir + "/state/steadypost.db"
 
@@ -187,8 +206,8 @@ enum Chaos {
                 .call(method: "reconciler.run", body: Array("{}".utf8))
             reconcile = String(decoding: answer, as: UTF8.self)
         } catch { reconcile = "failed: \(error)" }
-        let audit = ChaosAudit(texts: texts, media: media.mapValues { $0.map(\.sha256) }, sim: sim, storePath: storePath, accounts: accounts.map(\.name),
-                               quotaWindowMillis: o.quotaWindowMillis, quotaPerWindow: o.quotaPerWindow)
+        let audit = ChaosAudit(texts: texts, media: media.mapValues { $0.map(\.sha256) }, threads: threads, sim: sim, storePath: storePath,
+                               accounts: accounts.map(\.name), quotaWindowMillis: o.quotaWindowMillis, quotaPerWindow: o.quotaPerWindow)
         var secretsLeaked: [String] = []
         var secretsChecked = 0
         if let store = try? Stores.open(path: storePath) {
@@ -198,7 +217,7 @@ enum Chaos {
             secretsLeaked = ChaosSecrets.leaks(secrets, logPath: prepared.dir + "/daemon.log", client: daemon.client, store: store)
         }
         let elapsed = (SteadyClock.monotonicMillis() - started) / 1000
-        out("chaos seed=\(o.seed) posts=\(o.posts) posted=\(audit.posted) failed=\(audit.failed) duplicates=\(audit.duplicates) lost=\(audit.lost) stuck=\(audit.stuck) mismatches=\(audit.mismatches) media_posts=\(media.count) media_mismatches=\(audit.mediaMismatches) quota_overruns=\(audit.quotaOverruns) secrets_leaked=\(secretsLeaked.count) worker_kills=\(workerKills) supervisor_kills=\(supervisorKills) elapsed=\(elapsed)s")
+        out("chaos seed=\(o.seed) posts=\(o.posts) threads=\(threads.count) thread_parts=\(audit.threadParts) posted=\(audit.posted) failed=\(audit.failed) duplicates=\(audit.duplicates) lost=\(audit.lost) stuck=\(audit.stuck) mismatches=\(audit.mismatches) chain_errors=\(audit.chainErrors) threads_live=\(audit.threadsLive) media_posts=\(media.count) media_mismatches=\(audit.mediaMismatches) quota_overruns=\(audit.quotaOverruns) secrets_leaked=\(secretsLeaked.count) worker_kills=\(workerKills) supervisor_kills=\(supervisorKills) elapsed=\(elapsed)s")
         out("  faults fired: " + fired)
         out("  reconcile: " + String(reconcile.prefix(300)) + (reconcile.count > 300 ? "…" : ""))
         out("  secrets looked for: \(secretsChecked) (credential files and rotated tokens) in logs, status, job listings, errors")

@@ -40,14 +40,17 @@ enum PostingBench {
             due[text] = at
             items.append("{\"account\":\"\(accounts[i % accounts.count])\",\"text\":\"\(text)\",\"at\":\(at)}")
         }
-        var start = 0
-        while start < items.count {
-            let chunk = items[start..<min(items.count, start + 500)]
-            let body = "{\"posts\":[\(chunk.joined(separator: ","))]}"
-            do { _ = try d.client.call(method: "posting.create", body: Array(body.utf8)) } catch { die("posting.create: \(error)") }
-            start += 500
-        }
+        create(d, items: items, chunk: 500, what: "posting.create")
         return due
+    }
+
+    /// Schedules `items` (batch items, each a JSON object) in `posting.create` batches of
+    /// `chunk`, in order; dies naming `what` on a refusal.
+    static func create(_ d: BenchDaemon, items: [String], chunk: Int, what: String) {
+        for start in stride(from: 0, to: items.count, by: chunk) {
+            let body = "{\"posts\":[\(items[start..<min(items.count, start + chunk)].joined(separator: ","))]}"
+            do { _ = try d.client.call(method: "posting.create", body: Array(body.utf8)) } catch { die("\(what): \(error)") }
+        }
     }
 
     /// Waits until the simulator holds every text in `due` (or the deadline); returns arrival times.

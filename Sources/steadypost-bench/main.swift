@@ -9,9 +9,13 @@ import SteadySystem
 //   steadypost-bench p1 [KILLS]      restart latency: SIGKILL a worker → replacement ready
 //   steadypost-bench p4 [ROUNDS]     request/response over the worker socket vs raw socketpair
 //   steadypost-bench p56 [SECONDS]   idle CPU of all processes; RSS/PSS of each
+//   steadypost-bench threads [THREADS [PARTS [SINGLES]]]   issue 16: part N answered → part N+1's create
+//                                    at the simulator over THREADS (200) threads of PARTS (5), with P2
+//                                    from SINGLES (1,000) single posts due 20 ms apart in the same run
 //   steadypost-bench chaos [--posts N] [--seed S] [--spread-ms MS] [--kill-every-ms MS]
 //                    [--supervisor-kill-every-ms MS] [--max-kills N] [--settle-ms MS]
-//                    [--quota N] [--quota-window-ms MS] [--media-share N] [--keep]
+//                    [--quota N] [--quota-window-ms MS] [--media-share N] [--threads N]
+//                    [--thread-gap-ms MS] [--keep]
 //                                    the chaos run: faults, kills, then an audit (exit 1 if unclean)
 //   steadypost-bench leaks [POSTS [RSS_PCT]]  F12: POSTS (10,000) leave every worker's fds flat
 //                                    and RSS within RSS_PCT (20) % of its value after a warm-up
@@ -95,6 +99,9 @@ case "p3":
     PostingBench.p3(count: args.count > 2 ? Int(args[2]) ?? 1000 : 1000)
 case "p7":
     PostingBench.p7()
+case "threads":
+    ThreadBench.run(threads: args.count > 2 ? Int(args[2]) ?? 200 : 200, parts: args.count > 3 ? Int(args[3]) ?? 5 : 5,
+                    singles: args.count > 4 ? Int(args[4]) ?? 1000 : 1000)
 case "leaks":
     Leaks.run(posts: args.count > 2 ? Int(args[2]) ?? 10_000 : 10_000, rssPercent: args.count > 3 ? Double(args[3]) ?? 20 : 20)
 case "chaos":
@@ -111,5 +118,5 @@ case "media":
 case "p8":
     P8.run(leases: args.count > 2 ? Int(args[2]) ?? 200 : 200)
 default:
-    die("usage: steadypost-bench p1 [KILLS] | p2 [POSTS] | p3 [POSTS] | p4 [ROUNDS] | p56 [SECONDS] | p7 | p8 [LEASES] | media [MEGABYTES [CHUNK_BYTES [ROUNDS]]] | chaos [OPTIONS] | leaks [POSTS [RSS_PCT]] | stamp FILE | echo | claim-race DB OWNER READY_FILE [BUSY_MS] | token-race STATE_DIR ACCOUNT PLATFORM BASE_URL CREDENTIALS_FILE GO_FILE")
+    die("usage: steadypost-bench p1 [KILLS] | p2 [POSTS] | p3 [POSTS] | p4 [ROUNDS] | threads [THREADS [PARTS [SINGLES]]] | p56 [SECONDS] | p7 | p8 [LEASES] | media [MEGABYTES [CHUNK_BYTES [ROUNDS]]] | chaos [OPTIONS] | leaks [POSTS [RSS_PCT]] | stamp FILE | echo | claim-race DB OWNER READY_FILE [BUSY_MS] | token-race STATE_DIR ACCOUNT PLATFORM BASE_URL CREDENTIALS_FILE GO_FILE")
 }
