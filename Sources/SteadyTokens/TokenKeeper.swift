@@ -1,3 +1,4 @@
+import Glibc
 import Logging
 import SteadyCore
 import SteadyPlatforms
@@ -81,6 +82,11 @@ public final class TokenKeeper: @unchecked Sendable {
     public let lockPath: String
     /// Rotated tokens the store has not taken yet (see the type's comment).
     public let pendingPath: String
+    /// `tokens/ACCOUNT.refreshing`: written (fsync'd) before a refresh is sent and removed once
+    /// its answer is dealt with. Found by the next renewer (under the lock, so its writer is
+    /// gone), it says a refresh was cut off between the platform's answer and the store: a
+    /// rotating platform (X) may have spent the refresh token, and a refusal says so.
+    public let refreshingPath: String
     let store: any AccountStore
     let policy: Policy
     let logger: Logger
@@ -96,6 +102,7 @@ public final class TokenKeeper: @unchecked Sendable {
         directory = (stateDir.hasSuffix("/") ? stateDir : stateDir + "/") + "tokens"
         lockPath = directory + "/" + account + ".lock"
         pendingPath = directory + "/" + account + ".pending"
+        refreshingPath = directory + "/" + account + ".refreshing"
         self.store = store
         self.policy = policy
         self.logger = logger
@@ -224,6 +231,15 @@ public final class TokenKeeper: @unchecked Sendable {
             adapter.adopt(current)
         }
 
+        let interrupted = Files.read(refreshingPath, limit: 256).map { String($0.filter { $0 != "\n" }) }
+        if let interrupted {
+            logger.error("an earlier token refresh never finished (\(interrupted)): its process died after sending it and before storing the answer; if the platform rotated the refresh token, that one is spent", metadata: meta)
+        }
+        // Best effort: without the mark a refusal is only less clear.
+        try? Files.writeAtomically(refreshingPath, "pid \(getpid()), started at \(SteadyClock.wallMillis()) ms\n", mode: 0o600)
+        var keepMark = false
+        defer { if !keepMark { try? Files.remove(refreshingPath) } }
+
         var failures = 0
         while true {
             do {
@@ -236,6 +252,7 @@ public final class TokenKeeper: @unchecked Sendable {
                             try writePending(tokens)
                         } catch let fileError {
                             unsaved = tokens
+                            keepMark = true  // the new tokens live only in this process's memory
                             logger.critical("credentials refreshed but the new tokens can be stored neither in the store (\(error)) nor in \(pendingPath) (\(fileError)); not using them until they are", metadata: meta)
                             return .unsaved("refreshed tokens could not be stored: \(error)")
                         }
@@ -250,7 +267,7 @@ public final class TokenKeeper: @unchecked Sendable {
             } catch {
                 switch error.errorClass {
                 case .auth, .permanent:
-                    let reason = Self.refusalReason(error)
+                    let reason = Self.refusalReason(error, interrupted: interrupted)
                     logger.error("refresh refused: \(reason) [\(error)]", metadata: meta)
                     return .refused(reason)
                 case .rateLimited(let until):
@@ -276,10 +293,12 @@ public final class TokenKeeper: @unchecked Sendable {
 
     /// "the platform refused the refresh token (invalid_grant): re-authorize the account", or
     /// the adapter's own reason when nothing was sent (no refresh token at all).
-    static func refusalReason(_ error: PlatformError) -> String {
+    /// `interrupted`: what the mark of a refresh cut off earlier said (the likely cause).
+    static func refusalReason(_ error: PlatformError, interrupted: String? = nil) -> String {
         guard let status = error.evidence.httpStatus else { return "cannot refresh: \(error.message)" }
         let name = error.evidence.platformError ?? "HTTP \(status)"
-        return "the platform refused the refresh token (\(name)): re-authorize the account"
+        guard let interrupted else { return "the platform refused the refresh token (\(name)): re-authorize the account" }
+        return "the platform refused the refresh token (\(name)), likely spent by a refresh cut off before its answer was stored (\(interrupted)): re-authorize the account"
     }
 
     /// "HTTP 504 (Gateway Time-out)", "timeout", …: what failed, no secrets.

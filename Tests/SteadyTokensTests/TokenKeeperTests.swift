@@ -188,6 +188,22 @@ struct TokenKeeperTests {
         #expect(try f.tokenRequests() == [400], "a refusal is not retried")
     }
 
+    @Test("a refresh cut off earlier (its mark left by a dead process) is named in the refusal; a refresh that ends leaves no mark")
+    func interruptedRefreshNamed() throws {
+        let f = try Fixture("cut-x")
+        let adapter = try f.adapter()
+        let keeper = f.keeper()
+        #expect(keeper.renew(adapter, refused: adapter.session, deadline: SteadyClock.wallMillis() + 20_000) == .refreshed)
+        #expect(!Files.exists(keeper.refreshingPath), "a finished refresh removes its mark")
+        // A process that sent a refresh and died before storing the answer leaves its mark;
+        // the platform has rotated (here: revoked) the refresh token meanwhile.
+        try Files.writeAtomically(keeper.refreshingPath, "pid 4242, started at 1 ms\n", mode: 0o600)
+        try f.sim.call(.post, "/_sim/tokens/revoke", .obj([("account", JSON(f.account))]))
+        let r = keeper.renew(adapter, refused: adapter.session, deadline: SteadyClock.wallMillis() + 20_000)
+        #expect(r == .refused("the platform refused the refresh token (invalid_request), likely spent by a refresh cut off before its answer was stored (pid 4242, started at 1 ms): re-authorize the account"))
+        #expect(!Files.exists(keeper.refreshingPath))
+    }
+
     @Test("a token whose expiry the platform told is renewed ahead of it, once, without a refusal")
     func renewedAheadOfExpiry() throws {
         let f = try Fixture("ahead-x")
