@@ -127,10 +127,7 @@ public enum PostRequest {
                        media: MediaLookup) throws(Invalid) -> [NewPost] {
         func invalid(_ message: String) -> Invalid { Invalid(message: label.map { "\($0): \(message)" } ?? message) }
         try onlyKnown(item, label == nil ? threadMembers.subtracting(["line"]) : threadMembers, label: label)
-        guard let account = item["account"]?.string ?? defaultAccount, !account.isEmpty else { throw invalid("account: missing") }
-        guard let rules = accounts[account] else {
-            throw invalid("unknown account '\(account)'; configured: \(accounts.keys.sorted().joined(separator: ", "))")
-        }
+        let (account, rules) = try accountRules(item, defaultAccount: defaultAccount, accounts: accounts, invalid: invalid)
         guard rules.threadChains else {
             throw invalid("thread: \(rules.platform.rawValue) does not chain posts, so account '\(account)' cannot post a thread (part 2 could not answer part 1)")
         }
@@ -175,6 +172,16 @@ public enum PostRequest {
         return out
     }
 
+    /// The item's account (its own, else the batch's) and that account's rules.
+    static func accountRules(_ item: JSON, defaultAccount: String?, accounts: [String: AccountRules],
+                             invalid: (String) -> Invalid) throws(Invalid) -> (String, AccountRules) {
+        guard let account = item["account"]?.string ?? defaultAccount, !account.isEmpty else { throw invalid("account: missing") }
+        guard let rules = accounts[account] else {
+            throw invalid("unknown account '\(account)'; configured: \(accounts.keys.sorted().joined(separator: ", "))")
+        }
+        return (account, rules)
+    }
+
     /// The longest wait a thread may put between two parts.
     public static let maxThreadGapMillis: Int64 = 7 * 86_400_000
 
@@ -206,10 +213,7 @@ public enum PostRequest {
         func invalid(_ message: String) -> Invalid { Invalid(message: label.map { "\($0): \(message)" } ?? message) }
         guard item.isObject else { throw invalid("expected a JSON object") }
         try onlyKnown(item, label == nil ? singleMembers : itemMembers, label: label)
-        guard let account = item["account"]?.string ?? defaultAccount, !account.isEmpty else { throw invalid("account: missing") }
-        guard let rules = accounts[account] else {
-            throw invalid("unknown account '\(account)'; configured: \(accounts.keys.sorted().joined(separator: ", "))")
-        }
+        let (account, rules) = try accountRules(item, defaultAccount: defaultAccount, accounts: accounts, invalid: invalid)
         guard let textValue = item["text"] else { throw invalid("text: missing") }
         guard let text = textValue.string else { throw invalid("text: expected a string") }
         if let why = controlCharacter(in: text) { throw invalid("text: \(why)") }

@@ -5,7 +5,7 @@
 extension SQLitePostStore {
     /// The parts of thread `threadId`, in order; empty when there is no such thread.
     public func threadParts(threadId: String) throws(StoreError) -> [Post] {
-        try query("SELECT \(Self.postColumns) FROM posts WHERE thread_id = ? ORDER BY thread_position", [.text(threadId)]).map(Self.post)
+        try transaction(readOnly: true) { db throws(StoreError) in try threadParts(db, threadId) }
     }
 
     /// Cancels every part of the thread that has not started an attempt (a part already

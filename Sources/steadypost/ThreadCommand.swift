@@ -1,6 +1,5 @@
 import ArgumentParser
 import FoundationEssentials
-import SteadyConfig
 import SteadyControl
 import SteadyCore
 import SteadyJSON
@@ -22,13 +21,11 @@ extension SteadypostCLI {
         @OptionGroup var connection: Connection
 
         func validate() throws {
+            // The parts and the gap are checked by the posting worker, the one place that
+            // checks threads from every entry (CLI, batch lines, API), naming the part.
             guard !texts.isEmpty else { throw ValidationError("give the thread's parts: TEXT TEXT...") }
-            if let empty = texts.firstIndex(where: { $0.allSatisfy(\.isWhitespace) }) {
-                throw ValidationError("part \(empty + 1): empty: a part needs text")
-            }
             if at != nil && after != nil { throw ValidationError("give --at or --in, not both") }
             if let after { _ = try PostCommand.dueAt(after: after) }
-            if let gap, DurationText.parseMillis(gap) == nil { throw ValidationError("--gap: '\(gap)' is not a duration (e.g. 30s, 5m, 2h)") }
         }
 
         func run() throws {
